@@ -1,0 +1,165 @@
+"""The judge: decides, outside the student's kernel, whether each graded cell's record
+is right, and makes nbgrader's own gradebook carry that verdict.
+
+Why outside: a student's code shares the kernel with the hidden tests and can rewrite,
+empty or fake what later cells do. Whatever happens in there, a cell earns its points
+only when its record is present, well formed and agrees with the record the instructor
+solution produced for the same seeded inputs.
+
+``JudgeRecords`` is an nbgrader preprocessor, listed after ``Execute`` in
+``Autograde.autograde_preprocessors`` (see ``nbgrader_config.py``). It adds an error
+output to every graded cell whose record is missing or wrong, so that nbgrader's own
+``SaveAutoGrades`` scores it 0; it never removes an error. Judged scores are therefore
+never above stock nbgrader's. It also trims hidden-test tracebacks to their message, so
+feedback never quotes hidden-test code.
+"""
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+from traitlets import Float, Unicode
+
+from course_grader import records
+
+RTOL = 1e-9  # tight: finite-difference gradients miss by 1e-7 and more on our cases
+ATOL = 1e-12  # for values that are 0 in one summation order and 1e-17 in another
+
+
+def _numbers(a: Any, b: Any) -> bool:
+    return type(a) in (int, float) and type(b) in (int, float)
+
+
+def _describe(case: Any) -> str:
+    if isinstance(case, Mapping):
+        keys = [k for k in ("form", "x", "y", "g") if case.get(k) is not None]
+        return ", ".join(f"{k}={case[k]!r}" for k in keys)
+    return ""
+
+
+def compare(ref: Any, got: Any, path: str = "record", rtol: float = RTOL, atol: float = ATOL) -> str | None:
+    """The first difference between a reference record and a submitted one, or None."""
+    if _numbers(ref, got):
+        if math.isfinite(got) and abs(ref - got) <= rtol * max(abs(ref), abs(got)) + atol:
+            return None
+        return f"{path}: expected {ref!r}, got {got!r}"
+    if type(ref) is not type(got):
+        return f"{path}: expected {type(ref).__name__} {ref!r}, got {type(got).__name__} {got!r}"
+    if isinstance(ref, list):
+        if len(ref) != len(got):
+            return f"{path}: expected {len(ref)} entries, got {len(got)}"
+        for i, (r, g) in enumerate(zip(ref, got, strict=True)):
+            where = f"{path}[{i}]"
+            if path.endswith("cases") and _describe(r):
+                where = f"case {i} ({_describe(r)})"
+            diff = compare(r, g, where, rtol, atol)
+            if diff:
+                return diff
+        return None
+    if isinstance(ref, dict) and {"edges", "order"} <= set(ref) and isinstance(got, dict):
+        return _compare_order(ref, got, path, rtol, atol)
+    if isinstance(ref, dict):
+        if set(ref) != set(got):
+            return f"{path}: expected fields {sorted(ref)}, got {sorted(got)}"
+        for k in ref:
+            diff = compare(ref[k], got[k], f"{path}.{k}" if not path.startswith("case") else f"{path}: {k}", rtol, atol)
+            if diff:
+                return diff
+        return None
+    return None if ref == got else f"{path}: expected {ref!r}, got {got!r}"
+
+
+def _compare_order(ref: dict, got: dict, path: str, rtol: float, atol: float) -> str | None:
+    """A topological order is right when it is valid for the reference's edges, whatever
+    order the reference itself chose (Kahn's algorithm and a DFS both earn full marks)."""
+    rest = compare(
+        {k: v for k, v in ref.items() if k != "order"}, {k: v for k, v in got.items() if k != "order"}, path, rtol, atol
+    )
+    if rest:
+        return rest
+    order = got.get("order")
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(ref["order"]):
+        return f"{path}: the order should list each of the {len(ref['order'])} nodes exactly once"
+    pos = {name: i for i, name in enumerate(order)}
+    for child, parent in ref["edges"]:
+        if pos[child] > pos[parent]:
+            return f"{path}: {child} is listed after {parent}, which uses it"
+    if order[-1] != ref["order"][-1]:
+        return f"{path}: the output should come last"
+    return None
+
+
+def verdict(grade_id: str, reference: Mapping[str, Any] | None, found: list[Any]) -> str | None:
+    """Why the cell ``grade_id`` earns nothing, or None when its record is right."""
+    if reference is None:
+        raise LookupError(
+            f"the instructor solution emits no record for graded cell {grade_id!r}: every "
+            "graded cell must call a probe (see course_grader.probes)"
+        )
+    if not found:
+        return "its hidden tests did not finish (no record was produced)"
+    if len(found) > 1:
+        return f"it produced {len(found)} records where the hidden tests emit one"
+    got = json.loads(json.dumps(found[0]))  # plain dicts and lists, whatever nbformat made
+    reference = json.loads(json.dumps(reference))
+    if not isinstance(got, dict) or got.get("cell") != grade_id or got.get("format") != records.FORMAT:
+        return "its record is not this cell's"
+    diff = compare(reference.get("cases"), got.get("cases"), "cases")
+    return None if diff is None else f"a result differs from the reference solution's: {diff}"
+
+
+def _error(ename: str, message: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+def judge_notebook(nb: NotebookNode, reference: Mapping[str, Any]) -> dict[str, str | None]:
+    """Judge every graded code cell of an executed notebook in place; return the verdicts."""
+    verdicts: dict[str, str | None] = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        grade_id = meta["grade_id"]
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":  # feedback must not quote hidden code
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        why = verdict(grade_id, reference.get(grade_id), records.in_outputs(cell.get("outputs", [])))
+        verdicts[grade_id] = why
+        has_error = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        if why is not None and not has_error:
+            cell.outputs.append(_error("GradingError", f"hidden tests of {grade_id}: {why}"))
+    return verdicts
+
+
+try:  # the preprocessor needs nbgrader; the functions above do not
+    from nbgrader.preprocessors import NbGraderPreprocessor
+except ImportError:  # pragma: no cover - nbgrader is a dependency of the instructor side
+    NbGraderPreprocessor = object  # type: ignore[assignment,misc]
+
+
+class JudgeRecords(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
+    """nbgrader autograde preprocessor: a missing or wrong record becomes an error."""
+
+    solutions_dir = Unicode("", help="The instructor notebooks (nbgrader's source directory), absolute.").tag(
+        config=True
+    )
+    cache_dir = Unicode("", help="Where reference records are cached (default: <solutions>/../.reference).").tag(
+        config=True
+    )
+    timeout = Float(600.0, help="Seconds allowed to run an instructor notebook.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        from course_grader import reference
+
+        info = resources["nbgrader"]
+        solutions = Path(self.solutions_dir or "solutions").resolve()
+        cache = Path(self.cache_dir).resolve() if self.cache_dir else solutions.parent / ".reference"
+        ref = reference.records_for(solutions / info["assignment"], info["notebook"], cache, timeout=self.timeout)
+        verdicts = judge_notebook(nb, ref)
+        for grade_id, why in verdicts.items():
+            if why:
+                self.log.warning("%s: %s earns nothing: %s", info["notebook"], grade_id, why)
+        return nb, resources

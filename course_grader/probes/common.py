@@ -1,0 +1,119 @@
+"""Shared kernel-side machinery for probes: strict numbers, failure messages, finite
+differences, a tiny reverse pass for M1's composite ops, and record emission."""
+
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from course_grader import records
+
+H = 1e-6  # central-difference step, as the course teaches (seed 001, M2)
+GRAD_TOL = 1e-5  # relative error that passes a gradient check (seed 001)
+FORWARD_TOL = 1e-9
+
+
+class HiddenTestFailure(AssertionError):
+    """A hidden test found a wrong answer. Its message is all that feedback shows."""
+
+
+def fail(what: str, given: str = "", expected: str = "", got: str = "", hint: str = "") -> None:
+    lines = [what]
+    for label, text in (("input", given), ("expected", expected), ("got", got), ("hint", hint)):
+        if text:
+            lines.append(f"  {label + ':':<9} {text}")
+    raise HiddenTestFailure("\n".join(lines))
+
+
+def fmt(x: object) -> str:
+    if type(x) in (int, float):
+        return f"{x:.12g}"
+    return repr(x)
+
+
+def num(x: object, what: str) -> float:
+    """``x`` as a float, refusing anything but a plain int or float.
+
+    Exact types on purpose: a float subclass whose ``__eq__`` or ``__sub__`` lies must
+    not pass a comparison.
+    """
+    if type(x) is float:
+        return x
+    if type(x) is int:
+        return float(x)
+    fail(f"{what} should be a plain number", got=f"{type(x).__name__}: {x!r}")
+    raise AssertionError  # unreachable: fail() raises
+
+
+def rel_error(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-8)
+
+
+def close(a: float, b: float, rel: float = FORWARD_TOL, abs_tol: float = 1e-12) -> bool:
+    return math.isfinite(a) and abs(a - b) <= rel * max(abs(a), abs(b)) + abs_tol
+
+
+def central_difference(f: Callable[[float], float], x: float, h: float = H) -> float:
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def children(v: object, what: str) -> list[object]:
+    """The children of ``v`` (its ``_prev``), as a list, failing clearly if unusable."""
+    try:
+        prev = v._prev  # type: ignore[attr-defined]
+        kids = list(prev)
+    except Exception as err:
+        fail(f"{what}: _prev should be the collection of children", got=f"{type(err).__name__}: {err}")
+        raise
+    return kids
+
+
+def backprop(out: object, what: str) -> None:
+    """Run every ``_backward`` reachable from ``out``, consumers before producers.
+
+    M1 has no ``backward()`` yet, but subtraction and division are built from other
+    operations, so checking their gradients needs this short reverse pass. It is grader
+    code, not course_lib: M2 asks students to write it.
+    """
+    order: list[object] = []
+    seen: set[int] = set()
+    stack: list[tuple[object, bool]] = [(out, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for child in children(node, what):
+            if id(child) not in seen:
+                stack.append((child, False))
+    for node in reversed(order):
+        if children(node, what):
+            node._backward()  # type: ignore[attr-defined]
+
+
+def call(action: Callable[[], Any], what: str, hint: str = "") -> Any:
+    """Run student code, turning an exception into a failure that names the step."""
+    try:
+        return action()
+    except HiddenTestFailure:
+        raise
+    except NotImplementedError:
+        fail(f"{what}: not implemented yet", hint="replace `raise NotImplementedError()` with your code")
+    except Exception as err:  # noqa: BLE001 - report whatever student code raised
+        fail(f"{what} raised {type(err).__name__}: {err}", hint=hint)
+
+
+def uniform(rng: random.Random, lo: float, hi: float, avoid: Sequence[float] = (), gap: float = 0.05) -> float:
+    """A draw from [lo, hi] at least ``gap`` away from each point in ``avoid`` (kinks)."""
+    while True:
+        x = rng.uniform(lo, hi)
+        if all(abs(x - a) >= gap for a in avoid):
+            return round(x, 6)
+
+
+def emit(cell: str, cases: Iterable[Mapping[str, Any]]) -> None:
+    records.emit(records.make(cell, cases))

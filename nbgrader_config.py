@@ -1,0 +1,46 @@
+"""nbgrader configuration of the course: nbgrader's standard layout, two folders renamed,
+and the judge added to autograding (COURSE_DESIGN.md, "Grading integrity")."""
+
+import os
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    Execute,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from course_grader.judge import JudgeRecords
+
+c = get_config()  # noqa: F821 - provided by nbgrader's config loader
+here = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = here
+c.CourseDirectory.course_id = "micrograd-course"
+c.CourseDirectory.source_directory = "solutions"  # instructor notebooks (nbgrader "source")
+c.CourseDirectory.release_directory = "notebooks"  # generated student versions ("release")
+
+# The judge runs in nbgrader's own process, right after the student's kernel has run,
+# and before grades are saved: a missing or wrong record becomes an error output, so
+# nbgrader's gradebook, export, feedback and formgrader all carry the judged score.
+c.Autograde.autograde_preprocessors = [
+    Execute,
+    JudgeRecords,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+c.JudgeRecords.solutions_dir = os.path.join(here, "solutions")
+c.JudgeRecords.cache_dir = os.path.join(here, ".reference")
+
+# Feedback shows a failing hidden check's message, never the hidden-test code.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.ClearHiddenTests.enforce_metadata = True
