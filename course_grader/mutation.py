@@ -71,6 +71,7 @@ OPERATORS = (
 )
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 SNIPPET = 70  # longest before/after text in a report line
+CRASHES_SHOWN = 10
 
 
 class MutationError(RuntimeError):
@@ -267,7 +268,8 @@ def _splice(source: str, span: tuple[int, int, int, int], text: str) -> str:
 def _render(source: str, tree: ast.Module, node: ast.AST, new: ast.AST, expected: str) -> str:
     """The mutated cell: a text edit of the node's span if it parses to the intended tree."""
     text = ast.unparse(new)
-    for candidate in (text, f"({text})") if isinstance(new, ast.expr) else (text,):
+    # an expression may need parentheses to keep precedence; a replaced `elif` keeps an `else:`
+    for candidate in (text, f"({text})") if isinstance(new, ast.expr) else (text, f"else: {text}"):
         edited = _splice(source, _span(node), candidate)
         try:
             if _canonical(ast.parse(edited)) == expected:
@@ -365,8 +367,10 @@ class Report:
         lines += [f"  {r.mutant.describe()}" for r in survivors]
         crashed = [r for r in self.results if r.points is None]
         if crashed:
-            lines.append(f"grading crashed ({len(crashed)}, counted as killed):")
-            lines += [f"  {r.mutant.describe()}: {r.error}" for r in crashed]
+            lines.append(f"grading crashed ({len(crashed)}, counted as killed; check the harness if many):")
+            lines += [f"  {r.mutant.describe()}: {r.error}" for r in crashed[:CRASHES_SHOWN]]
+            if len(crashed) > CRASHES_SHOWN:
+                lines.append(f"  … and {len(crashed) - CRASHES_SHOWN} more")
         lines.append(f"mutation score: {self.killed}/{self.total} killed ({self.percent:.1f}%)")
         return "\n".join(lines)
 
@@ -386,13 +390,24 @@ def _quiet_worker() -> None:
     os.close(devnull)
 
 
-def _grade(milestone: str, root: Path, answers: dict[str, str], timeout: float) -> tuple[float | None, str]:
-    """Total points of one submission; (None, why) if grading itself failed."""
-    try:
-        release = root / "notebooks" / milestone / f"{milestone}.ipynb"
-        return sum(score(fill(release, answers), milestone, root, timeout=timeout).values()), ""
-    except Exception as err:  # noqa: BLE001 - a crash costs the student points: killed
-        return None, f"{type(err).__name__}: {err}"
+def _grade(
+    milestone: str, root: Path, answers: dict[str, str], timeout: float, attempts: int = 2
+) -> tuple[float | None, str]:
+    """Total points of one submission; (None, why) if grading itself failed.
+
+    A submission that crashes or hangs its kernel still gets points from ``score`` (what
+    ran before); an exception here is the harness failing (a kernel that would not start,
+    the release folder rewritten mid-run), so it is tried once more before giving up."""
+    release = root / "notebooks" / milestone / f"{milestone}.ipynb"
+    error = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(2.0)
+        try:
+            return sum(score(fill(release, answers), milestone, root, timeout=timeout).values()), ""
+        except Exception as err:  # noqa: BLE001 - reported with the mutant, never lost
+            error = f"{type(err).__name__}: {err}"
+    return None, error
 
 
 def _grade_job(job: tuple[str, Path, dict[str, str], float]) -> tuple[float | None, str]:

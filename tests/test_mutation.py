@@ -101,7 +101,14 @@ def test_mutants_are_single_edits_that_compile_and_are_distinct():
         compile(m.source, "mutant", "exec")
         changes = _changes(CELL, m.source)
         assert len([c for c in changes if c.startswith("+")]) == 1, m.describe()
-        assert "# a comment that must survive text edits" in m.source
+        if m.operator != "function-deleted":
+            assert "# a comment that must survive text edits" in m.source
+
+
+def test_deleted_elif_keeps_its_else():
+    source = "def g(x):\n    if x:\n        x = 1\n    elif x is None:\n        x = 2\n    return x\n"
+    (m,) = [m for m in mutants("c", source) if m.operator == "statement-deleted" and m.before.startswith("elif")]
+    assert m.source == source.replace("elif x is None:\n        x = 2", "else: pass")
 
 
 def test_precedence_is_kept_by_parenthesising():

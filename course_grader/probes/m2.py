@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from course_grader.probes.common import (
+    backprop,
     call,
     central_difference,
     emit,
@@ -463,7 +464,27 @@ def _broken_square(Value: type, v: Any) -> Any:
     return out
 
 
+def _reference_backward(self: Any) -> None:
+    """A correct backward(), swapped in while grad_check is probed: this cell grades the
+    checker, so a slip in the student's backward() must not cost its points twice."""
+    self.grad = 1.0
+    backprop(self, "backward()")
+
+
 def probe_grad_check(Value: type, grad_check: Callable) -> None:
+    saved = Value.__dict__.get("backward")
+    Value.backward = _reference_backward
+    try:
+        cases = _probe_grad_check(Value, grad_check)
+    finally:
+        if saved is None:
+            del Value.backward
+        else:
+            Value.backward = saved
+    emit("test_grad_check", cases)
+
+
+def _probe_grad_check(Value: type, grad_check: Callable) -> list:
     rng = random.Random(67)
     cases = []
     tests = [
@@ -477,6 +498,10 @@ def probe_grad_check(Value: type, grad_check: Callable) -> None:
         rows = call(lambda: list(grad_check(f, xs)), f"grad_check on {name}")
         if len(rows) != n:
             fail(f"grad_check on {name} gives one row per input", expected=str(n), got=str(len(rows)))
+
+        def plain(t: list[float], f: Callable = f) -> float:
+            return f([Value(v) for v in t]).data
+
         got = []
         for i, row in enumerate(rows):
             try:
@@ -486,6 +511,28 @@ def probe_grad_check(Value: type, grad_check: Callable) -> None:
             analytic, numeric, err = (num(v, "a grad_check number") for v in (analytic, numeric, err))
             if type(ok) is not bool:
                 fail("the last entry of a grad_check row is True or False", got=repr(ok))
+            estimate = central_difference(lambda t, i=i: plain([*xs[:i], t, *xs[i + 1 :]]), xs[i])
+            if rel_error(numeric, estimate) > 1e-6:
+                fail(
+                    f"grad_check on {name}, input {i}: the numeric column",
+                    f"xs = {xs}",
+                    f"about {fmt(estimate)}",
+                    fmt(numeric),
+                    "use numerical_gradient on lambda t: f([Value(v) for v in t]).data",
+                )
+            if not name.startswith("broken") and rel_error(analytic, estimate) > 1e-5:
+                fail(
+                    f"grad_check on {name}, input {i}: the analytic column is the input's grad after backward()",
+                    f"xs = {xs}",
+                    f"about {fmt(estimate)}",
+                    fmt(analytic),
+                )
+            if abs(err - rel_error(analytic, numeric)) > 1e-12 * max(1.0, err):
+                fail(
+                    f"grad_check on {name}, input {i}: the error column is relative_error(analytic, numeric)",
+                    expected=fmt(rel_error(analytic, numeric)),
+                    got=fmt(err),
+                )
             if ok != (err <= 1e-5):
                 fail(
                     f"grad_check on {name}, input {i}: passed means relative error <= 1e-5",
@@ -507,5 +554,12 @@ def probe_grad_check(Value: type, grad_check: Callable) -> None:
     err = num(rows[0][2], "a relative error")
     at = [r[3] for r in call(lambda: list(grad_check(tests[0][1], xs, tol=err)), "grad_check(..., tol=...)")]
     below = [r[3] for r in grad_check(tests[0][1], xs, tol=err * 0.5 if err > 0 else -1.0)]
+    if at[0] is not True or below[0] is not False:
+        fail(
+            "grad_check(..., tol=t) passes an input whose relative error is exactly t, and fails it below t",
+            expected="True at t, False below",
+            got=f"{at[0]} at t, {below[0]} below",
+            hint="use <=, not <",
+        )
     cases.append({"tol": "inclusive", "at": at[:1], "below": below[:1]})
-    emit("test_grad_check", cases)
+    return cases

@@ -1,0 +1,133 @@
+"""Unit tests of course_lib: the scaffolding students import."""
+
+import shutil
+
+import pytest
+
+from course_lib import graph
+from course_lib.attach import attach
+from course_lib.checks import CheckFailed, check_close, check_raises, check_true, passed
+from course_lib.tables import show_grad_check
+
+
+class Node:
+    """A stand-in for a student's Value: only the public interface draw() reads."""
+
+    def __init__(self, data, children=(), op=""):
+        self.data, self.grad, self._prev, self._op = data, 0.0, tuple(children), op
+
+
+def test_attach_sets_the_method_on_the_class():
+    class Box:
+        pass
+
+    @attach(Box)
+    def double(self):
+        return 2
+
+    assert Box().double() == 2
+    assert double.__name__ == "double"
+
+
+def test_attach_refuses_a_non_class():
+    with pytest.raises(TypeError, match="takes a class"):
+        attach(3)
+
+
+def test_check_close_passes_close_numbers():
+    check_close(0.1 + 0.2, 0.3, what="sum")
+
+
+def test_check_close_message_names_concept_input_expected_got_and_hint():
+    with pytest.raises(CheckFailed) as err:
+        check_close(1.5, 2.0, what="gradient of a + b reaching a", given="a = 2", hint="use +=")
+    text = str(err.value)
+    for part in ("gradient of a + b reaching a", "input:    a = 2", "expected: 2", "got:      1.5", "hint:     use +="):
+        assert part in text
+
+
+def test_check_close_names_the_pitfall_that_matches():
+    with pytest.raises(CheckFailed) as err:
+        check_close(0.75, 0.5, what="tanh grad", hint="generic", pitfalls={"1 - x**2": 0.75, "other": 9.0})
+    assert "your answer is what 1 - x**2 gives" in str(err.value)
+    assert "generic" not in str(err.value)
+
+
+def test_check_close_refuses_non_numbers_and_nan():
+    with pytest.raises(CheckFailed, match="plain number"):
+        check_close("1.0", 1.0, what="x")
+    with pytest.raises(CheckFailed):
+        check_close(float("nan"), 1.0, what="x")
+    with pytest.raises(CheckFailed):
+        check_close(True, 1.0, what="a bool is not a number here")
+
+
+def test_check_true_and_raises():
+    check_true(True, what="fine")
+    with pytest.raises(CheckFailed, match="broken"):
+        check_true(False, what="broken", expected="a", got="b")
+    with pytest.raises(CheckFailed):
+        check_true(1, what="truthy is not True")  # type: ignore[arg-type]
+    err = check_raises(lambda: int("x"), ValueError, what="int('x')")
+    assert isinstance(err, ValueError)
+    with pytest.raises(CheckFailed, match="no error"):
+        check_raises(lambda: 1, ValueError, what="nothing raised")
+    with pytest.raises(CheckFailed, match="KeyError"):
+        check_raises(lambda: {}["k"], ValueError, what="the wrong error")
+
+
+def test_passed_says_hidden_tests_run_at_grading(capsys):
+    passed("addition")
+    assert "addition" in capsys.readouterr().out
+    passed("x")
+    assert "Hidden tests" in capsys.readouterr().out
+
+
+def test_draw_one_box_per_value_with_op_data_grad():
+    a, b = Node(2.0), Node(-3.0)
+    m = Node(-6.0, (a, b), "*")
+    m.grad = 1.0
+    dot = graph.draw(m, names={"a": a, "m": m})
+    src = dot.source
+    assert src.count("shape=record") == 3
+    assert "m | * | data -6.0000 | grad 1.0000" in src
+    assert "a | data 2.0000 | grad 0.0000" in src
+    assert src.count("->") == 2
+    assert graph.draw(m, names={"a": a, "m": m}).source == src  # same graph, same picture
+    assert "<svg" in dot.pipe(format="svg").decode()
+
+
+def test_draw_shares_a_reused_node_and_refuses_huge_graphs():
+    a = Node(1.0)
+    b = Node(2.0, (a, a), "+")
+    assert graph.draw(b).source.count("shape=record") == 2
+    chain = Node(0.0)
+    for _ in range(300):
+        chain = Node(0.0, (chain,), "+")
+    with pytest.raises(ValueError, match="more than 200"):
+        graph.draw(chain)
+
+
+def test_draw_explains_a_missing_dot(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
+        graph.draw(Node(1.0))
+
+
+def test_show_grad_check_prints_one_line_per_input(capsys):
+    show_grad_check([(1.0, 1.0000000001, 1e-10, True), (2.0, 3.0, 0.33, False)], ["a", "b"], title="t")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "t"
+    assert out[2].startswith("  a") and "✓" in out[2]
+    assert "✗" in out[3]
+    with pytest.raises(ValueError):
+        show_grad_check([(1.0, 1.0, 0.0, True)], ["a", "b"])
+
+
+def test_course_lib_holds_no_answer():
+    """No finite-difference helper, no topological sort, no backward in course_lib."""
+    import course_lib
+
+    text = "".join(p.read_text() for p in sorted(__import__("pathlib").Path(course_lib.__file__).parent.glob("*.py")))
+    for forbidden in ("2 * h", "(2*h)", "def backward", "def topo", "reversed(", "_backward()"):
+        assert forbidden not in text, forbidden

@@ -1,0 +1,169 @@
+"""The nbgrader round trip, as an instructor runs it: release, collect submissions,
+``nbgrader autograde`` with the judge, read the gradebook.
+
+Every milestone gets the same class: the instructor's answers typed into the student
+notebook, the blank notebook, a correct solution written differently, one submission per
+pitfall of seed 001 (each must lose the points of the cell that covers it), and two
+cheats that rewrite or empty the hidden-test cells from an earlier cell. The same class is
+also graded by stock nbgrader (no judge): judged scores are never above stock scores,
+equal them on honest submissions, and the cheats fool stock nbgrader but earn nothing here.
+"""
+
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import MILESTONES, ROOT, copy_course, nbgrader
+from nbgrader.api import Gradebook
+
+from course_grader.submissions import fill, solution_cells
+
+CHEATS = {
+    # IPython rewrites every later cell through these hooks before running it
+    "cheat_rewrites_hidden_cells": (
+        "def _rewrite(lines):\n"
+        "    if 'HIDDEN TESTS' in ''.join(lines):\n"
+        "        return [\"print('all hidden tests passed')\\n\"]\n"
+        "    return lines\n"
+        "get_ipython().input_transformers_cleanup.append(_rewrite)\n\n"
+    ),
+    "cheat_empties_hidden_cells": (
+        "get_ipython().input_transformers_cleanup.append(\n"
+        "    lambda lines: [] if 'HIDDEN TESTS' in ''.join(lines) else lines)\n\n"
+    ),
+}
+
+
+def variants(m: str):
+    return importlib.import_module(f"variants.{m}")
+
+
+def apply_edits(answers: dict[str, str], edits: dict) -> dict[str, str]:
+    out = dict(answers)
+    for grade_id, edit in edits.items():
+        if isinstance(edit, str):
+            out[grade_id] = edit
+            continue
+        for old, new in edit:
+            assert old in out[grade_id], f"{grade_id}: {old!r} not in the solution (update the variant)"
+            out[grade_id] = out[grade_id].replace(old, new)
+    return out
+
+
+def class_of(m: str) -> dict[str, nbformat.NotebookNode]:
+    """student id -> submitted notebook."""
+    release = ROOT / "notebooks" / m / f"{m}.ipynb"
+    answers = solution_cells(ROOT / "solutions" / m / f"{m}.ipynb")
+    v = variants(m)
+    subs = {
+        "correct": fill(release, answers),
+        "blank": fill(release, {}),
+        "alternative": fill(release, {**answers, **v.ALTERNATIVE}),
+    }
+    for name, (edits, _) in v.PITFALLS.items():
+        subs[f"pitfall_{name}"] = fill(release, apply_edits(answers, edits))
+    blank = nbformat.read(release, as_version=4)
+    stub = next(c.source for c in blank.cells if c.metadata.get("nbgrader", {}).get("grade_id") == v.CHEAT_CELL)
+    for name, code in CHEATS.items():
+        subs[name] = fill(release, {v.CHEAT_CELL: code + stub})
+    return subs
+
+
+def grade(course: Path, m: str, subs: dict[str, nbformat.NotebookNode], judged: bool) -> subprocess.Popen:
+    if not judged:  # stock nbgrader: the same configuration without the judge
+        config = course / "nbgrader_config.py"
+        text = config.read_text()
+        assert "    JudgeRecords,\n" in text
+        config.write_text(text.replace("    JudgeRecords,\n", ""))
+    nbgrader(course, "generate_assignment", m, "--force", "--log-level=WARN")
+    for student, nb in subs.items():
+        folder = course / "submitted" / student / m
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{m}.ipynb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "nbgrader", "autograde", m, "--force", "--log-level=WARN"],
+        cwd=course, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def scores(course: Path, m: str, students) -> dict[str, dict[str, float]]:
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in students:
+            nb = gb.find_submission_notebook(m, m, student)
+            out[student] = {g.name: float(g.auto_score or 0.0) for g in nb.grades}
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """(milestone, 'judged' | 'stock') -> student -> grade cell -> points."""
+    results = {}
+    for m in MILESTONES:
+        subs = class_of(m)
+        runs = {}
+        for mode in ("judged", "stock"):
+            course = copy_course(tmp_path_factory.mktemp(f"{m}-{mode}"))
+            runs[mode] = (course, grade(course, m, subs, judged=mode == "judged"))
+        for mode, (course, proc) in runs.items():
+            out, _ = proc.communicate(timeout=1200)
+            assert proc.returncode == 0, out[-4000:]
+            results[(m, mode)] = scores(course, m, subs)
+            shutil.rmtree(course / "autograded", ignore_errors=True)
+    return results
+
+
+def full_marks(m: str) -> dict[str, float]:
+    nb = nbformat.read(ROOT / "solutions" / m / f"{m}.ipynb", as_version=4)
+    return {
+        c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
+@pytest.mark.parametrize("m", MILESTONES)
+@pytest.mark.parametrize("student", ["correct", "alternative"])
+def test_correct_submissions_score_full_marks(graded, m, student):
+    for mode in ("judged", "stock"):
+        assert graded[(m, mode)][student] == full_marks(m), (mode, student)
+
+
+@pytest.mark.parametrize("m", MILESTONES)
+def test_blank_submission_scores_zero(graded, m):
+    for mode in ("judged", "stock"):
+        assert sum(graded[(m, mode)]["blank"].values()) == 0, mode
+
+
+@pytest.mark.parametrize(
+    ("m", "pitfall"), [(m, p) for m in MILESTONES for p in variants(m).PITFALLS], ids=lambda x: str(x)
+)
+def test_each_pitfall_loses_the_points_of_the_cell_that_covers_it(graded, m, pitfall):
+    _, loses = variants(m).PITFALLS[pitfall]
+    judged = graded[(m, "judged")][f"pitfall_{pitfall}"]
+    for cell in loses:
+        assert judged[cell] == 0, f"{pitfall} should lose {cell}: {judged}"
+    assert sum(judged.values()) < sum(full_marks(m).values())
+    assert judged == graded[(m, "stock")][f"pitfall_{pitfall}"], "the judge agrees with the kernel here"
+
+
+@pytest.mark.parametrize("m", MILESTONES)
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_rewriting_or_emptying_later_cells_earns_nothing(graded, m, cheat):
+    assert sum(graded[(m, "stock")][cheat].values()) == sum(full_marks(m).values()), (
+        "the cheat should fool stock nbgrader (else this test shows nothing)"
+    )
+    assert sum(graded[(m, "judged")][cheat].values()) == 0
+
+
+@pytest.mark.parametrize("m", MILESTONES)
+def test_judged_scores_are_never_above_stock(graded, m):
+    judged, stock = graded[(m, "judged")], graded[(m, "stock")]
+    assert judged.keys() == stock.keys()
+    for student in judged:
+        for cell, points in judged[student].items():
+            assert points <= stock[student][cell], (student, cell)

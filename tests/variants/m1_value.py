@@ -1,0 +1,245 @@
+"""m1_value submissions: seed 001's M1 pitfalls (as COURSE_DESIGN.md reads them), a
+correct solution written differently, and cheats."""
+
+ALTERNATIVE = {
+    "value_init": '''
+def _nothing():
+    pass
+
+
+class Value:
+    __slots__ = ("data", "grad", "_backward", "_prev", "_op")
+
+    def __init__(self, data, _children=(), _op=""):
+        if isinstance(data, bool) or type(data) not in (int, float):
+            raise TypeError("a Value holds an int or a float, not %r" % (data,))
+        self.data = float(data)
+        self.grad = 0
+        self._prev = set(_children)
+        self._op = _op
+        self._backward = _nothing
+''',
+    "value_repr": '''
+@attach(Value)
+def __repr__(self):
+    return "Value(data=" + repr(self.data) + ", grad=" + repr(self.grad) + ")"
+''',
+    "value_add": '''
+@attach(Value)
+def __add__(self, other):
+    rhs = other if isinstance(other, Value) else Value(other)
+    result = Value(self.data + rhs.data, (self, rhs), "+")
+
+    def step():
+        self.grad = self.grad + result.grad
+        rhs.grad = rhs.grad + result.grad
+
+    result._backward = step
+    return result
+
+
+@attach(Value)
+def __radd__(self, other):
+    return Value(other) + self
+''',
+    "value_mul": '''
+@attach(Value)
+def __mul__(self, other):
+    rhs = other if isinstance(other, Value) else Value(other)
+    result = Value(self.data * rhs.data, (self, rhs), "*")
+
+    def step():
+        g = result.grad
+        self.grad += g * rhs.data
+        rhs.grad += g * self.data
+
+    result._backward = step
+    return result
+
+
+@attach(Value)
+def __rmul__(self, other):
+    return Value(other) * self
+''',
+    "value_pow": '''
+@attach(Value)
+def __pow__(self, exponent):
+    if isinstance(exponent, Value):
+        raise TypeError("only numeric exponents")
+    result = Value(math.pow(self.data, exponent), (self,), f"**{exponent}")
+
+    def step():
+        self.grad += result.grad * exponent * math.pow(self.data, exponent - 1)
+
+    result._backward = step
+    return result
+''',
+    "value_neg_sub": '''
+@attach(Value)
+def __neg__(self):
+    result = Value(-self.data, (self,), "neg")
+
+    def step():
+        self.grad -= result.grad
+
+    result._backward = step
+    return result
+
+
+@attach(Value)
+def __sub__(self, other):
+    rhs = other if isinstance(other, Value) else Value(other)
+    result = Value(self.data - rhs.data, (self, rhs), "-")
+
+    def step():
+        self.grad += result.grad
+        rhs.grad -= result.grad
+
+    result._backward = step
+    return result
+
+
+@attach(Value)
+def __rsub__(self, other):
+    return Value(other) - self
+''',
+    "value_div": '''
+@attach(Value)
+def __truediv__(self, other):
+    rhs = other if isinstance(other, Value) else Value(other)
+    result = Value(self.data / rhs.data, (self, rhs), "/")
+
+    def step():
+        self.grad += result.grad / rhs.data
+        rhs.grad += -self.data / rhs.data**2 * result.grad
+
+    result._backward = step
+    return result
+
+
+@attach(Value)
+def __rtruediv__(self, other):
+    return Value(other) / self
+''',
+    "value_tanh": '''
+@attach(Value)
+def tanh(self):
+    x = self.data
+    if abs(x) > 20:
+        t = math.copysign(1.0, x)
+    else:
+        e2 = math.exp(2 * x)
+        t = (e2 - 1) / (e2 + 1)
+    result = Value(t, (self,), "tanh")
+
+    def step():
+        self.grad += (1 - result.data**2) * result.grad
+
+    result._backward = step
+    return result
+''',
+    "value_exp": '''
+@attach(Value)
+def exp(self):
+    result = Value(math.exp(self.data), (self,), "exp")
+
+    def step():
+        self.grad += result.data * result.grad
+
+    result._backward = step
+    return result
+''',
+    "value_relu": '''
+@attach(Value)
+def relu(self):
+    result = Value(max(0.0, self.data), (self,), "ReLU")
+
+    def step():
+        if self.data > 0:
+            self.grad += result.grad
+
+    result._backward = step
+    return result
+''',
+    "value_log": '''
+@attach(Value)
+def log(self):
+    safe = self.data if self.data > 1e-10 else 1e-10
+    result = Value(math.log(safe), (self,), "log")
+
+    def step():
+        self.grad += result.grad * (1 / safe)
+
+    result._backward = step
+    return result
+''',
+    "value_sigmoid": '''
+@attach(Value)
+def sigmoid(self):
+    s = 0.5 * (1 + math.tanh(self.data / 2))
+    result = Value(s, (self,), "sigmoid")
+
+    def step():
+        self.grad += s * (1 - s) * result.grad
+
+    result._backward = step
+    return result
+''',
+}
+
+# name -> (edits: grade_id -> (old, new) replacements or full source, cells that must lose)
+PITFALLS = {
+    "assign_not_accumulate": (
+        {"value_add": [("self.grad += out.grad", "self.grad = out.grad"),
+                       ("other.grad += out.grad", "other.grad = out.grad")],
+         "value_mul": [("self.grad += other.data", "self.grad = other.data"),
+                       ("other.grad += self.data", "other.grad = self.data")]},
+        ["test_add", "test_mul"],
+    ),
+    "no_reflected_ops": (
+        {"value_add": [("@attach(Value)\ndef __radd__", "def __radd__")],
+         "value_mul": [("@attach(Value)\ndef __rmul__", "def __rmul__")]},
+        ["test_add", "test_mul"],
+    ),
+    "division_sign": (
+        {"value_div": ALTERNATIVE["value_div"].replace("rhs.grad += -self.data", "rhs.grad += self.data")},
+        ["test_div"],
+    ),
+    "power_negative_exponent": (
+        {"value_pow": [("k * self.data ** (k - 1) * out.grad",
+                        "k * math.prod([self.data] * int(k - 1)) * out.grad")]},
+        ["test_pow", "test_div"],
+    ),
+    "tanh_uses_input": (
+        {"value_tanh": [("(1 - t * t)", "(1 - self.data**2)")]},
+        ["test_tanh"],
+    ),
+    "log_backward_unclamped": (
+        {"value_log": [("out.grad / x", "out.grad / self.data")]},
+        ["test_log"],
+    ),
+    "sigmoid_overflows": (
+        {"value_sigmoid": [("    if x >= 0:\n        s = 1.0 / (1.0 + math.exp(-x))\n    else:\n"
+                            "        e = math.exp(x)\n        s = e / (1.0 + e)",
+                            "    s = 1.0 / (1.0 + math.exp(-x))")]},
+        ["test_sigmoid"],
+    ),
+    "relu_gradient_at_zero": (
+        {"value_relu": [("(out.data > 0)", "(self.data >= 0)")]},
+        ["test_relu"],
+    ),
+    "repr_rounds": (
+        {"value_repr": [('f"Value(data={self.data}, grad={self.grad})"',
+                         'f"Value(data={self.data:.4f}, grad={self.grad:.4f})"')]},
+        ["test_repr"],
+    ),
+    "init_accepts_anything": (
+        {"value_init": [("        if isinstance(data, bool) or not isinstance(data, (int, float)):\n"
+                         "            raise TypeError(\n"
+                         '                f"Value wraps a plain number (int or float), got {type(data).__name__}: '
+                         '{data!r}"\n            )\n', "")]},
+        ["test_init"],
+    ),
+}
+
+CHEAT_CELL = "value_init"

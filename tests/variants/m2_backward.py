@@ -1,0 +1,114 @@
+"""m2_backward submissions: seed 001's M2 pitfalls, a correct solution written
+differently (Kahn's algorithm), and cheats."""
+
+ALTERNATIVE = {
+    "topo_sort": '''
+def topo_sort(root):
+    """Kahn's algorithm: repeatedly take a node none of whose consumers is left."""
+    consumers = {}
+    seen = {id(root)}
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        for child in node._prev:
+            consumers[id(child)] = consumers.get(id(child), 0) + 1
+            if id(child) not in seen:
+                seen.add(id(child))
+                pending.append(child)
+    ready, parents_first = [root], []
+    while ready:
+        node = ready.pop()
+        parents_first.append(node)
+        for child in node._prev:
+            consumers[id(child)] -= 1
+            if consumers[id(child)] == 0:
+                ready.append(child)
+    return parents_first[::-1]
+''',
+    "value_backward": '''
+@attach(Value)
+def backward(self):
+    ordering = topo_sort(self)
+    self.grad = 1
+    for i in range(len(ordering) - 1, -1, -1):
+        ordering[i]._backward()
+''',
+    "numerical_gradient": '''
+def numerical_gradient(f, xs, h=1e-6):
+    def shifted(i, d):
+        return [x + d if j == i else x for j, x in enumerate(xs)]
+
+    return [(f(shifted(i, h)) - f(shifted(i, -h))) / (2 * h) for i in range(len(xs))]
+''',
+    "relative_error": '''
+def relative_error(a, n):
+    scale = max(abs(a), abs(n))
+    return abs(a - n) / (scale if scale > 1e-8 else 1e-8)
+''',
+    "grad_check": '''
+def grad_check(f, xs, tol=1e-5):
+    leaves = list(map(Value, xs))
+    f(leaves).backward()
+
+    def as_float(values):
+        return f([Value(v) for v in values]).data
+
+    estimates = numerical_gradient(as_float, xs)
+    table = []
+    for leaf, estimate in zip(leaves, estimates):
+        e = relative_error(leaf.grad, estimate)
+        table.append((leaf.grad, estimate, e, bool(e <= tol)))
+    return table
+''',
+}
+
+PITFALLS = {
+    "forward_order": (
+        {"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
+        ["test_backward", "test_reuse", "test_activations", "test_deep_chain"],
+    ),
+    "backward_resets_gradients": (
+        {"value_backward": [("    self.grad = 1.0\n",
+                             "    for node in topo_sort(self):\n        node.grad = 0.0\n    self.grad = 1.0\n")]},
+        ["test_twice", "test_backward"],
+    ),
+    "output_grad_added": (
+        {"value_backward": [("self.grad = 1.0", "self.grad += 1.0")]},
+        ["test_twice"],
+    ),
+    "recursive_topo_sort": (
+        {"topo_sort": '''
+def topo_sort(root):
+    order, visited = [], set()
+
+    def visit(v):
+        if v not in visited:
+            visited.add(v)
+            for child in v._prev:
+                visit(child)
+            order.append(v)
+
+    visit(root)
+    return order
+'''},
+        ["test_deep_chain"],
+    ),
+    "step_too_large": (
+        {"numerical_gradient": [("h=1e-6", "h=1e-2")]},
+        ["test_numerical_gradient"],
+    ),
+    "one_sided_difference": (
+        {"numerical_gradient": [("(f(plus) - f(minus)) / (2 * h)", "(f(plus) - f(xs)) / h")]},
+        ["test_numerical_gradient"],
+    ),
+    "relative_error_no_floor": (
+        {"relative_error": [("max(abs(a), abs(n), 1e-8)", "max(abs(a), abs(n))")]},
+        ["test_relative_error"],
+    ),
+    "grad_check_strict_threshold": (
+        {"grad_check": [("err <= tol", "err < tol")]},
+        ["test_grad_check"],
+    ),
+}
+
+CHEAT_CELL = "topo_sort"
