@@ -77,7 +77,12 @@ def execute(notebook: Path, cwd: Path, timeout: float = 600.0) -> nbformat.Noteb
 
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        record_timing=False,  # no timestamps: a re-run leaves the file as it was
+        resources={"metadata": {"path": str(cwd)}},
     )
     try:
         client.execute()

@@ -96,8 +96,29 @@ def execute_solution(root: Path, milestone: str, timeout: float = 600.0) -> None
     if errors or "execution_error" in ran.metadata:
         why = errors[:1] or ran.metadata["execution_error"]
         raise ReleaseError(f"the instructor notebook {milestone} fails: {why}")
-    ran.metadata.pop("execution_error", None)
+    for cell in ran.cells:
+        cell.metadata.pop("execution", None)  # timings from older runs
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     nbformat.write(ran, path)
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of one stream: how a print is split into
+    messages varies from run to run, and the stored file should not."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (
+            out.get("output_type") == "stream"
+            and prev is not None
+            and prev.get("output_type") == "stream"
+            and prev.get("name") == out.get("name")
+        ):
+            prev["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def generate(root: Path, milestone: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import graphviz
 
-__all__ = ["DOT_MISSING", "draw"]
+__all__ = ["DOT_MISSING", "GraphPicture", "draw"]
 
 DOT_MISSING = (
     "Graphviz's `dot` program is not installed, so graphs cannot be drawn. "
@@ -55,13 +55,21 @@ def _number(x: object) -> str:
         return repr(x)
 
 
+class GraphPicture(graphviz.Digraph):
+    """A Digraph that introduces itself without a memory address, so a notebook that shows
+    one prints the same text on every run."""
+
+    def __repr__(self) -> str:
+        return f"<computation graph: {sum(1 for line in self.body if 'shape=record' in line)} Values>"
+
+
 def draw(
     root: object,
     names: Mapping[str, object] | None = None,
     *,
     rankdir: str = "LR",
     max_nodes: int = 200,
-) -> graphviz.Digraph:
+) -> GraphPicture:
     """Draw the graph that produced ``root``, inputs on the left, ``root`` on the right.
 
     ``names`` labels some Values, e.g. ``draw(L, names={"a": a, "b": b})``. Each box
@@ -72,7 +80,7 @@ def draw(
     label_of = {id(v): name for name, v in (names or {}).items()}
     nodes = _walk(root, max_nodes)
     number = {id(v): f"n{i}" for i, v in enumerate(nodes)}
-    dot = graphviz.Digraph(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica"})
+    dot = GraphPicture(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica"})
     for v in nodes:
         fields = []
         if id(v) in label_of:

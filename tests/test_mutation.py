@@ -147,7 +147,9 @@ def test_report_lists_survivors_and_score():
 
 
 @pytest.mark.skipif("m1_value" not in milestones(ROOT), reason="needs the m1_value milestone")
-def test_end_to_end_kills_obvious_mutants():
-    report = mutation.run("m1_value", ROOT, jobs=2, cells=["value_exp"], operators=["function-deleted", "return-none"])
-    assert report.total == 2
-    assert report.killed == 2, report.render()
+def test_end_to_end_kills_an_obvious_mutant():
+    # one worker, one mutant: the unmutated run plus one more kernel keeps this quick
+    report = mutation.run("m1_value", ROOT, jobs=1, cells=["value_exp"], operators=["function-deleted"])
+    assert report.total == 1
+    assert report.killed == 1, report.render()
+    assert report.render().splitlines()[-1] == "mutation score: 1/1 killed (100.0%)"

@@ -464,7 +464,11 @@ def probe_init(Value: type) -> None:
     for label, bad in (("str", "3.0"), ("None", None), ("list", [1.0]), ("Value", Value(1.0)), ("complex", 1j)):
         try:
             Value(bad)
-        except TypeError:
+        except TypeError as err:
+            message = str(err)
+            if type(bad).__name__ not in message and repr(bad) not in message:
+                fail(f"the TypeError of Value({bad!r}) should say what it got", got=repr(message),
+                     hint=f"mention its type ({type(bad).__name__}) or its value")
             refused[label] = True
         except Exception as err:  # noqa: BLE001 - report whatever student code raised
             fail(f"Value({bad!r}) should raise TypeError", got=f"{type(err).__name__}: {err}")
@@ -568,6 +572,7 @@ def probe_pow(Value: type) -> None:
     for label, action, exc in (
         ("Value ** Value", lambda: Value(2.0) ** Value(3.0), TypeError),
         ("negative base, fractional power", lambda: Value(-8.0) ** (1 / 3), ValueError),
+        ("Value ** a string", lambda: Value(2.0) ** "3", TypeError),
     ):
         try:
             result = action()
@@ -581,7 +586,10 @@ def probe_pow(Value: type) -> None:
                 got=f"{result!r}",
                 hint="Python would silently give a complex number (or we would need d/dk); refuse it",
             )
-    rec.append({"errors": errors})
+    root = call(lambda: Value(0.0) ** 0.5, "Value(0.0) ** 0.5", "zero to a fractional power is 0, not an error")
+    if num(root.data, "(Value(0.0) ** 0.5).data") != 0:
+        fail("Value(0.0) ** 0.5 is 0", expected="0.0", got=fmt(root.data))
+    rec.append({"errors": errors, "zero_root": num(root.data, "data")})
     emit(POW.cell, rec)
 
 

@@ -13,7 +13,7 @@ class Value:
     __slots__ = ("data", "grad", "_backward", "_prev", "_op")
 
     def __init__(self, data, _children=(), _op=""):
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
+        if not isinstance(data, (int, float)):
             raise TypeError(
                 f"Value wraps a plain number (int or float), got {type(data).__name__}: {data!r}"
             )

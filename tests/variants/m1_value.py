@@ -234,7 +234,7 @@ PITFALLS = {
         ["test_repr"],
     ),
     "init_accepts_anything": (
-        {"value_init": [("        if isinstance(data, bool) or not isinstance(data, (int, float)):\n"
+        {"value_init": [("        if not isinstance(data, (int, float)):\n"
                          "            raise TypeError(\n"
                          '                f"Value wraps a plain number (int or float), got {type(data).__name__}: '
                          '{data!r}"\n            )\n', "")]},

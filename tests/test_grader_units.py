@@ -1,0 +1,127 @@
+"""Unit tests of the instructor side: records, the judge's comparison, the engine export
+and the workspace copy."""
+
+import math
+
+import nbformat
+import pytest
+
+from course_grader import judge, records
+from course_grader.engine_export import assemble
+from course_grader.workspace import populate
+
+
+def test_plain_refuses_lying_numbers_and_objects():
+    class LyingFloat(float):
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(records.RecordError):
+        records.plain({"x": LyingFloat(1.0)})
+    with pytest.raises(records.RecordError):
+        records.plain([object()])
+    assert records.plain({"a": [1, 2.5, None, "s", True], "n": math.nan}) == {
+        "a": [1, 2.5, None, "s", True], "n": "nan"}
+
+
+def test_compare_uses_tight_tolerances():
+    assert judge.compare(1.0, 1.0 + 1e-12) is None
+    assert judge.compare(1.0, 1.0 + 1e-7) is not None  # finite differences miss by this much
+    assert judge.compare(0.0, 1e-17) is None
+    assert judge.compare({"a": [1.0, "x"]}, {"a": [1.0, "y"]}) is not None
+    assert judge.compare({"a": 1.0}, {"a": 1.0, "b": 2.0}) is not None
+    assert judge.compare([1.0], [1.0, 2.0]) is not None
+    assert judge.compare(True, 1) is not None
+    assert judge.compare(1.0, math.nan) is not None
+
+
+def test_compare_judges_an_order_by_validity():
+    ref = {"edges": [["n1", "n0"], ["n2", "n1"], ["n3", "n1"]], "order": ["n2", "n3", "n1", "n0"]}
+    assert judge.compare(ref, {**ref, "order": ["n3", "n2", "n1", "n0"]}) is None  # another valid order
+    assert judge.compare(ref, {**ref, "order": ["n1", "n2", "n3", "n0"]}) is not None  # child after parent
+    assert judge.compare(ref, {**ref, "order": ["n2", "n3", "n0", "n1"]}) is not None
+    assert judge.compare(ref, {**ref, "order": ["n2", "n2", "n1", "n0"]}) is not None
+    assert judge.compare(ref, {**ref, "edges": [], "order": ref["order"]}) is not None
+
+
+def cell(grade_id, outputs):
+    c = nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nsecret()\n### END HIDDEN TESTS")
+    c.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": grade_id, "points": 1}
+    c.outputs = [nbformat.from_dict(o) for o in outputs]
+    return c
+
+
+def rec(grade_id, cases):
+    return {"output_type": "display_data", "metadata": {},
+            "data": {records.MIME: records.make(grade_id, cases)}}
+
+
+def test_judge_notebook_adds_errors_and_trims_tracebacks():
+    reference = {"t1": records.make("t1", [{"x": 1.0}]), "t2": records.make("t2", [{"x": 2.0}]),
+                 "t3": records.make("t3", [{"x": 3.0}]), "t4": records.make("t4", [{"x": 4.0}])}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        cell("t1", [rec("t1", [{"x": 1.0}])]),  # right
+        cell("t2", [rec("t2", [{"x": 2.5}])]),  # wrong value
+        cell("t3", [{"output_type": "stream", "name": "stdout", "text": "all tests passed\n"}]),  # no record
+        cell("t4", [{"output_type": "error", "ename": "HiddenTestFailure", "evalue": "msg",
+                     "traceback": ["secret() line", "HiddenTestFailure: msg"]}]),
+    ]
+    verdicts = judge.judge_notebook(nb, reference)
+    assert verdicts["t1"] is None
+    assert "expected 2.0, got 2.5" in verdicts["t2"]
+    assert "no record" in verdicts["t3"]
+    errors = [[o for o in c.outputs if o.output_type == "error"] for c in nb.cells]
+    assert [len(e) for e in errors] == [0, 1, 1, 1]
+    assert errors[3][0].traceback == ["HiddenTestFailure: msg"]  # hidden code never quoted
+
+
+def test_judge_refuses_forged_cell_ids_and_duplicates():
+    reference = {"t1": records.make("t1", [{"x": 1.0}])}
+    for outputs in ([rec("t9", [{"x": 1.0}])], [rec("t1", [{"x": 1.0}]), rec("t1", [{"x": 1.0}])]):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [cell("t1", outputs)]
+        assert judge.judge_notebook(nb, reference)["t1"] is not None
+
+
+def test_judge_requires_a_reference_record_for_every_graded_cell():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell("t1", [])]
+    with pytest.raises(LookupError, match="every graded cell"):
+        judge.judge_notebook(nb, {})
+
+
+def test_assemble_moves_attached_methods_into_the_class_and_drops_unused_imports():
+    module = assemble(
+        [
+            "import math\nimport os\nfrom course_lib.attach import attach",
+            "class V:\n    def __init__(self, x):\n        self.x = x",
+            "@attach(V)\ndef double(self):\n    return V(self.x * 2)",
+            "def helper(v):\n    return math.sqrt(v.x)",
+        ],
+        "doc",
+    )
+    assert "@attach" not in module and "import os" not in module and "import math" in module
+    assert "    def double(self):" in module
+    ns: dict = {}
+    exec(module, ns)
+    assert ns["V"](3).double().x == 6 and ns["helper"](ns["V"](4)) == 2.0
+    with pytest.raises(ValueError, match="not exported before"):
+        assemble(["@attach(W)\ndef f(self):\n    pass"], "doc")
+
+
+def test_workspace_never_overwrites_a_students_work(tmp_path):
+    release, work = tmp_path / "release", tmp_path / "work"
+    (release / "m1").mkdir(parents=True)
+    (release / "m1" / "m1.ipynb").write_text("blank")
+    (release / "m1" / "engine.py").write_text("code")
+    added, kept = populate(release, work)
+    assert len(added) == 2 and not kept
+    (work / "m1" / "m1.ipynb").write_text("my work")
+    (release / "m2").mkdir()
+    (release / "m2" / "m2.ipynb").write_text("new milestone")
+    added, kept = populate(release, work)
+    assert (work / "m1" / "m1.ipynb").read_text() == "my work"
+    assert [p.name for p in added] == ["m2.ipynb"] and len(kept) == 2
+    with pytest.raises(FileNotFoundError, match="release"):
+        populate(tmp_path / "missing", work)

@@ -1,0 +1,604 @@
+"""Cheats: what a student who wants points without the work can put in a solution cell.
+
+Each ``Attack`` starts from the instructor's answers (``base="solution"``) or from the
+blank student notebook (``base="blank"``), applies ``wrong`` (the honest mistake the
+cheat tries to hide; the baseline is the submission with only that) and then ``cheat``.
+Edits have the shape of ``m1_value.PITFALLS``: grade_id -> list of (old, new)
+replacements, or a full source string. A cheat *wins* when some graded cell scores more
+than in its baseline; ``wins`` holds the reason when it does today (an open hole, marked
+xfail in ``tests/test_cheats.py``), or "" when the grader already holds.
+
+Code in here runs inside a grading kernel, as a student's would: it may patch anything
+in that kernel, but it never writes outside its own scratch folder.
+"""
+
+from dataclasses import dataclass, field
+
+Edits = dict[str, "list[tuple[str, str]] | str"]
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    milestone: str
+    cheat: Edits
+    base: str = "solution"  # "solution" (instructor answers) or "blank" (the released stubs)
+    wrong: Edits = field(default_factory=dict)  # the baseline's own mistake, kept in the cheat
+    wins: str = ""  # why the cheat earns points today ("" = it does not)
+    crashes: str = ""  # why grading this submission raises today ("" = it does not)
+
+
+# --- building blocks ---------------------------------------------------------------------
+
+
+def before_class(code: str) -> list[tuple[str, str]]:
+    """Run ``code`` at the top of M1's first solution cell (before any hidden test)."""
+    return [("class Value:", code + "\n\nclass Value:")]
+
+
+def before_topo(code: str) -> list[tuple[str, str]]:
+    """Run ``code`` at the top of M2's first solution cell (before any hidden test)."""
+    return [("def topo_sort(root):", code + "\n\ndef topo_sort(root):")]
+
+
+TANH_WRONG = {"value_tanh": [("(1 - t * t)", "(1 - self.data**2)")]}  # seed 001's pitfall
+
+TANH_BACKWARD = "self.grad += (1 - t * t) * out.grad"
+TANH_BACKWARD_WRONG = "self.grad += (1 - self.data**2) * out.grad"
+
+
+def tanh_backward(expr: str) -> Edits:
+    """After TANH_WRONG: a _backward that uses ``expr`` (x = self.data) as d tanh/dx instead."""
+    return {"value_tanh": [(TANH_BACKWARD_WRONG, f"self.grad += ({expr}) * out.grad")]}
+
+
+# makes every later cell's execute_result come first: nbgrader reads it as the grade
+EXECUTE_RESULT_FIRST = """\
+get_ipython().events.register("pre_run_cell", lambda *a: get_ipython().displayhook("full marks"))"""
+
+FAIL_NOOP_M1 = """\
+import course_grader.probes.common as _common
+import course_grader.probes.m1 as _m1
+_common.fail = _m1.fail = lambda *a, **k: None"""
+
+FAIL_NOOP_M2 = """\
+import course_grader.probes.common as _common
+import course_grader.probes.m2 as _m2
+_common.fail = _m2.fail = lambda *a, **k: None"""
+
+SOLUTION_CELLS_FROM_DISK = """\
+import nbformat as _nbf
+from course_grader.reference import PACKAGE_ROOT as _ROOT
+_SOL = {{
+    c.metadata["nbgrader"]["grade_id"]: c.source
+    for c in _nbf.read(_ROOT / "solutions" / "{m}" / "{m}.ipynb", as_version=4).cells
+    if c.metadata.get("nbgrader", {{}}).get("solution")
+}}"""
+
+
+def from_disk(m: str, cells: list[str], first: str) -> Edits:
+    """Every solution cell runs the instructor's cell, read from solutions/ on disk."""
+    edits: Edits = {c: f'exec(_SOL["{c}"])\n' for c in cells}
+    edits[first] = SOLUTION_CELLS_FROM_DISK.format(m=m) + f'\nexec(_SOL["{first}"])\n'
+    return edits
+
+
+M1_CELLS = [
+    "value_init", "value_repr", "value_add", "value_mul", "value_pow", "value_neg_sub",
+    "value_div", "value_tanh", "value_exp", "value_relu", "value_log", "value_sigmoid",
+]
+M2_CELLS = ["topo_sort", "value_backward", "numerical_gradient", "relative_error", "grad_check"]
+
+# --- m1_value ----------------------------------------------------------------------------
+
+M1 = [
+    # 1. __eq__ that always says yes, with a wrong tanh
+    Attack(
+        "eq_always_true",
+        "m1_value",
+        {"value_init": [("    def __init__", "    def __eq__(self, other):\n        return True\n\n"
+                         "    def __ne__(self, other):\n        return False\n\n"
+                         "    __hash__ = object.__hash__\n\n    def __init__")]},
+        wrong=TANH_WRONG,
+    ),
+    # 2. data and grad held in a float subclass that lies about itself
+    Attack(
+        "lying_float_subclass",
+        "m1_value",
+        {"value_init": before_class('''
+class _Yes(float):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __lt__(self, other): return False
+    def __gt__(self, other): return False
+    def __le__(self, other): return True
+    def __ge__(self, other): return True
+    def __sub__(self, other): return _Yes(0.0)
+    def __rsub__(self, other): return _Yes(0.0)
+    def __add__(self, other): return _Yes(float(self) + float(other))
+    def __radd__(self, other): return _Yes(float(self) + float(other))
+    def __abs__(self): return _Yes(0.0)
+    def __float__(self): return 0.0
+    __hash__ = float.__hash__
+''') + [("        self.data = data\n        self.grad = 0.0",
+         "        self.data = _Yes(data)\n        self.grad = _Yes(0.0)")]},
+        wrong=TANH_WRONG,
+    ),
+    # 3. make the kernel's own finite differences agree with 1 - x**2
+    Attack(
+        "patch_math_tanh_before_probes_import",
+        "m1_value",
+        {"value_init": before_class(
+            "import math as _math\n"
+            "_math.tanh = lambda x, _t=_math.tanh: x - x**3 / 3 if abs(x) < 1 else _t(x)"
+        )},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "patch_builtins_abs_in_rel_error",
+        "m1_value",
+        {"value_init": before_class('''
+import builtins as _b
+import sys as _sys
+_real_abs = _b.abs
+def _abs(x):
+    if _sys._getframe(1).f_code.co_name in ("rel_error", "close", "near"):
+        return 0.0
+    return _real_abs(x)
+_b.abs = _abs''')},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "patch_builtins_max_float",
+        "m1_value",
+        {"value_init": before_class('''
+import builtins as _b
+import sys as _sys
+_real_max, _real_float = _b.max, _b.float
+def _max(*a, **k):
+    if _sys._getframe(1).f_code.co_name == "rel_error":
+        return 1e300
+    return _real_max(*a, **k)
+_b.max = _max''')},
+        wrong=TANH_WRONG,
+    ),
+    # 4. patch or replace the probes at grading time
+    Attack(
+        "probe_replaced_by_noop",
+        "m1_value",
+        {"value_init": before_class(
+            "import course_grader.probes.m1 as _m1\n_m1.probe_tanh = lambda *a, **k: None")},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "records_emit_patched",
+        "m1_value",
+        {"value_init": before_class(
+            "import course_grader.records as _r\nimport course_grader.probes.common as _c\n"
+            "_r.emit = lambda record: None\n_c.emit = lambda cell, cases: None")},
+        wrong=TANH_WRONG,
+    ),
+    Attack("fail_noop", "m1_value", {"value_init": before_class(FAIL_NOOP_M1)}, wrong=TANH_WRONG),
+    Attack(
+        "checkers_patched",
+        "m1_value",
+        {"value_init": before_class(
+            "import course_grader.probes.common as _c\nimport course_grader.probes.m1 as _m1\n"
+            "for _mod in (_c, _m1):\n"
+            "    _mod.rel_error = lambda a, b: 0.0\n"
+            "    _mod.close = lambda *a, **k: True\n"
+            "    _mod.central_difference = lambda f, x, h=1e-6: 1 - x * x\n"
+            "_m1.num = lambda x, what: float(x)")},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "ipython_display_patched",
+        "m1_value",
+        {"value_init": before_class(
+            "import IPython.display as _d\n_d.display = lambda *a, **k: None")},
+        wrong=TANH_WRONG,
+    ),
+    # a _backward that clears out.grad once used: only a kernel assertion sees it
+    Attack(
+        "fail_noop_hides_kernel_only_bug",
+        "m1_value",
+        {"value_init": before_class(FAIL_NOOP_M1)},
+        wrong={"value_add": [("        other.grad += out.grad\n",
+                              "        other.grad += out.grad\n        out.grad = 0.0\n")]},
+        wins="the kernel-only check 'out.grad unchanged by _backward' (probes/m1.py run(), "
+        "`if num(out.grad, 'out.grad') != g: fail(...)`) has no counterpart in the record, and fail() is "
+        "patchable; the record (ga, gb) is right, so judge.verdict passes",
+    ),
+    # the record's values are right for test_repr but the text is rounded: patch the record
+    Attack(
+        "emit_rewrites_record",
+        "m1_value",
+        {"value_init": before_class(FAIL_NOOP_M1 + '''
+def _fix(cell, cases, _emit=_m1.emit):
+    cases = list(cases)
+    if cell == "test_repr":
+        for c in cases:
+            c["shown"] = [float(c["data"]), float(c["grad"])]
+    _emit(cell, cases)
+_m1.emit = _fix''')},
+        wrong={"value_repr": [('f"Value(data={self.data}, grad={self.grad})"',
+                               'f"Value(data={self.data:.4f}, grad={self.grad:.4f})"')]},
+        wins="test_repr's record holds only what the probe already knows (data, grad, and the numbers parsed "
+        "back from repr): with m1.fail and m1.emit patched, the cheat writes shown=[data, grad]; "
+        "judge.compare cannot tell",
+    ),
+    # 5. forged records
+    Attack(
+        "forged_record_in_solution_cell",
+        "m1_value",
+        {"value_tanh": [("    return out", "    return out\n\n\n"
+                         "from IPython.display import display as _display\n"
+                         "_display({'application/vnd.micrograd-course.record+json': "
+                         "{'format': 1, 'cell': 'test_tanh', 'cases': []}}, raw=True)\n")]},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "hidden_cell_rewritten_to_forge_fd_record",
+        "m1_value",
+        {"value_init": before_class(FAIL_NOOP_M1 + '''
+import math as _math
+def _forge(cell, cases, _emit=_m1.emit):
+    cases = list(cases)
+    if cell == "test_tanh":
+        for c in cases:
+            c["ga"] = c["pa"] + c["g"] * _m1.central_difference(_math.tanh, c["x"])
+    _emit(cell, cases)
+def _rewrite(lines):
+    src = "".join(lines)
+    if "probe_tanh" in src:
+        return ["import course_grader.probes.m1 as _m1x\\n", "_m1x.emit = _forge\\n", src]
+    return lines
+get_ipython().input_transformers_cleanup.append(_rewrite)''')},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "backward_by_central_difference",
+        "m1_value",
+        tanh_backward("(math.tanh(self.data + 1e-6) - math.tanh(self.data - 1e-6)) / 2e-6"),
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "backward_by_five_point_stencil",
+        "m1_value",
+        tanh_backward(
+            "(8 * (math.tanh(self.data + 1e-3) - math.tanh(self.data - 1e-3))"
+            " - (math.tanh(self.data + 2e-3) - math.tanh(self.data - 2e-3))) / 12e-3"
+        ),
+        wrong=TANH_WRONG,
+        wins="a fourth-order stencil (h=1e-3) misses the derivative by ~1e-13, inside judge.RTOL=1e-9 "
+        "(judge.compare): tight tolerances stop only the plain h=1e-6 central difference",
+    ),
+    Attack(
+        "backward_by_complex_step",
+        "m1_value",
+        tanh_backward("__import__('cmath').tanh(complex(self.data, 1e-30)).imag / 1e-30"),
+        wrong=TANH_WRONG,
+        wins="complex-step differentiation (cmath.tanh(x + 1e-30j).imag / 1e-30) is exact to rounding: "
+        "no tolerance in judge.compare separates it from the analytic 1 - t**2",
+    ),
+    # 6. exceptions and exits
+    Attack(
+        "custom_exc_swallows_failures",
+        "m1_value",
+        {"value_init": before_class(
+            "get_ipython().set_custom_exc((AssertionError,), lambda *a, **k: print('passed'))")},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "probe_wrapped_prints_passed",
+        "m1_value",
+        {"value_init": before_class('''
+import course_grader.probes.m1 as _m1
+def _quiet(f):
+    def run(*a, **k):
+        try:
+            f(*a, **k)
+        except BaseException:
+            pass
+        print("all hidden tests passed")
+    return run
+_m1.probe_tanh = _quiet(_m1.probe_tanh)''')},
+        wrong=TANH_WRONG,
+    ),
+    Attack("sys_exit_in_solution_cell", "m1_value",
+           {"value_tanh": [("    return out", "    return out\n\n\nimport sys\nsys.exit(0)\n")]}, wrong=TANH_WRONG),
+    Attack("raise_system_exit_in_solution_cell", "m1_value",
+           {"value_tanh": [("    return out", "    return out\n\n\nraise SystemExit\n")]}, wrong=TANH_WRONG),
+    Attack("keyboard_interrupt_in_solution_cell", "m1_value",
+           {"value_tanh": [("    return out", "    return out\n\n\nraise KeyboardInterrupt\n")]}, wrong=TANH_WRONG),
+    Attack("os_exit_in_solution_cell", "m1_value",
+           {"value_tanh": [("    return out", "    return out\n\n\nimport os\nos._exit(0)\n")]}, wrong=TANH_WRONG),
+    Attack(
+        "os_exit_in_hidden_cell",
+        "m1_value",
+        {"value_init": before_class(
+            "import os as _os\nimport course_grader.probes.m1 as _m1\n"
+            "_m1.probe_tanh = lambda *a, **k: _os._exit(0)")},
+        wrong=TANH_WRONG,
+    ),
+    # 7. answers read from the grading machine's disk
+    Attack(
+        "solutions_by_relative_path",
+        "m1_value",
+        {c: f'exec(_SOL.get("{c}", "raise NotImplementedError"))\n' for c in M1_CELLS}
+        | {"value_init": '''
+import glob as _glob
+import nbformat as _nbf
+_SOL = {}
+for _p in _glob.glob("../../solutions/m1_value/m1_value.ipynb") + _glob.glob("../../../solutions/m1_value/*.ipynb"):
+    _SOL = {c.metadata["nbgrader"]["grade_id"]: c.source for c in _nbf.read(_p, as_version=4).cells
+            if c.metadata.get("nbgrader", {}).get("solution")}
+exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
+'''},
+        base="blank",
+    ),
+    Attack(
+        "solutions_via_package_root",
+        "m1_value",
+        from_disk("m1_value", M1_CELLS, "value_init"),
+        base="blank",
+        wins="the kernel runs as a user who can read course_grader.reference.PACKAGE_ROOT / 'solutions' "
+        "(the editable install points at the course repository): no sandbox yet",
+    ),
+    Attack(
+        "next_milestones_engine_py",
+        "m1_value",
+        {"value_init": '''
+import importlib.util as _u
+from course_grader.reference import PACKAGE_ROOT as _ROOT
+_spec = _u.spec_from_file_location("_engine", _ROOT / "notebooks" / "m2_backward" / "engine.py")
+_engine = _u.module_from_spec(_spec)
+_spec.loader.exec_module(_engine)
+Value = _engine.Value
+attach = lambda cls: (lambda fn: fn)  # the stubs below no longer overwrite anything
+'''},
+        base="blank",
+        wins="notebooks/m2_backward/engine.py (shipped to students with M2) is M1's full answer; with "
+        "`attach` rebound to a no-op the remaining stubs change nothing",
+    ),
+    Attack(
+        "reference_cache_replayed",
+        "m1_value",
+        {"value_init": before_class('''
+import course_grader.probes.m1 as _m1
+from course_grader import records as _records, reference as _reference
+_REF = _reference.records_for(_reference.PACKAGE_ROOT / "solutions" / "m1_value", "m1_value",
+                              _reference.PACKAGE_ROOT / ".reference")
+for _name in dir(_m1):
+    if _name.startswith("probe_"):
+        _cell = "test_" + _name[len("probe_"):]
+        setattr(_m1, _name, lambda *a, _c=_cell: _records.emit(_REF[_c]))''')},
+        base="blank",
+        wins="the reference records are cached in PACKAGE_ROOT/.reference, readable from the kernel; "
+        "probes replaced by functions that re-emit them pass judge.verdict exactly",
+    ),
+    # 8. whatever else reading probes, judge and records suggests
+    Attack(
+        "execute_result_before_error",
+        "m1_value",
+        {"value_init": before_class(EXECUTE_RESULT_FIRST)},
+        base="blank",
+        wins="nbgrader.utils.determine_grade returns at the first execute_result (text that is not a "
+        "number = full marks) before it reaches an error; judge.judge_notebook appends its GradingError "
+        "after it, and does nothing when the cell already holds the probe's own error",
+    ),
+    Attack(
+        "probe_returns_a_value",
+        "m1_value",
+        {"value_init": before_class('''
+import course_grader.probes.m1 as _m1
+def _returns(f):
+    def run(*a, **k):
+        try:
+            f(*a, **k)
+        except BaseException:
+            pass
+        return "passed"
+    return run
+_m1.probe_tanh = _returns(_m1.probe_tanh)''')},
+        wrong=TANH_WRONG,
+        wins="the hidden cell's last line now has a value: its execute_result precedes the judge's "
+        "GradingError, and nbgrader.utils.determine_grade stops at the execute_result",
+    ),
+    Attack(
+        "execute_result_above_max_points",
+        "m1_value",
+        {"value_init": before_class(
+            'get_ipython().events.register("pre_run_cell", lambda *a: get_ipython().displayhook(99.0))')},
+        base="blank",
+        crashes="nbgrader.utils.get_partial_grade raises ValueError for a numeric execute_result above the "
+        "cell's points: one submission stops the grading of its notebook",
+    ),
+    Attack(
+        "forged_init_and_repr_records",
+        "m1_value",
+        {"value_init": before_class('''
+import random as _random
+import course_grader.probes.m1 as _m1
+def _init(V):
+    rng = _random.Random(101)
+    cases = [{"x": x, "data": x, "grad": 0.0, "kids": 0, "op": ""}
+             for x in [0, 3, -7, 0.0, 2.5, -1e-9, 1e12] + [_m1.uniform(rng, -100, 100) for _ in range(5)]]
+    for want, op in ((["a", "b"], "+"), (["a"], "*"), (["b"], "tanh")):
+        cases.append({"kids_in": want, "kids": want, "op": op})
+    cases.append({"refused": {k: True for k in ("str", "None", "list", "Value", "complex")}})
+    _m1.emit("test_init", cases)
+def _repr(V):
+    rng = _random.Random(202)
+    pairs = [(2.0, 0.0), (-3, 0.0), (0.1, -0.25), (1e-7, 12345.678)]
+    pairs += [(_m1.uniform(rng, -50, 50), _m1.uniform(rng, -5, 5)) for _ in range(4)]
+    _m1.emit("test_repr", [{"data": d, "grad": g, "shown": [float(d), float(g)]} for d, g in pairs])
+_m1.probe_init, _m1.probe_repr = _init, _repr''')},
+        base="blank",
+        wins="test_init's and test_repr's records are fully determined by the probe's seeded inputs (readable "
+        "with inspect.getsource): a replaced probe emits them without any Value, and judge.verdict "
+        "cannot tell",
+    ),
+    Attack(
+        "instancecheck_always_true",
+        "m1_value",
+        {"value_init": before_class(
+            "class _Meta(type):\n"
+            "    def __instancecheck__(cls, obj):\n"
+            "        return True\n")
+         + [("class Value:", "class Value(metaclass=_Meta):")]},
+        wrong={"value_add": [("    other = other if isinstance(other, Value) else Value(other)\n"
+                              "    out = Value(self.data + other.data, (self, other), \"+\")",
+                              "    if type(other) is not Value:  # a number is not a child\n"
+                              "        out = Value(self.data + other, (self,), \"+\")\n"
+                              "        out._backward = lambda: setattr(self, \"grad\", self.grad + out.grad)\n"
+                              "        return out\n"
+                              "    out = Value(self.data + other.data, (self, other), \"+\")")]},
+    ),
+    Attack(
+        "nan_gradient_on_judge_only_cases",
+        "m1_value",
+        {"value_tanh": [(TANH_BACKWARD,
+                         "self.grad += (float('nan') if abs(self.data) > 100 else 1 - t * t) * out.grad")]},
+    ),
+]
+
+# --- m2_backward -------------------------------------------------------------------------
+
+M2 = [
+    Attack(
+        "backward_is_graders_backprop",
+        "m2_backward",
+        {"value_backward": "from course_grader.probes.common import backprop\n\n\n"
+                           "@attach(Value)\ndef backward(self):\n    self.grad = 1.0\n    backprop(self, 'backward')\n"},
+        base="blank",
+        wins="course_grader.probes.common.backprop (importable in the kernel) is a correct reverse pass; "
+        "the records are the reference's",
+    ),
+    Attack(
+        "relative_error_is_graders_rel_error",
+        "m2_backward",
+        {"relative_error": "from course_grader.probes.common import rel_error as relative_error\n"},
+        base="blank",
+        wins="course_grader.probes.common.rel_error is the exercise's formula, importable in the kernel",
+    ),
+    Attack(
+        "topo_sort_recorded_from_graders_backprop",
+        "m2_backward",
+        {"topo_sort": '''
+from course_grader.probes.common import backprop
+
+
+def topo_sort(root):
+    nodes, seen, todo = [], {id(root)}, [root]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        for child in node._prev:
+            if id(child) not in seen:
+                seen.add(id(child))
+                todo.append(child)
+    consumers_first, saved = [], {}
+    for node in nodes:
+        saved[id(node)] = node._backward
+        node._backward = lambda node=node: consumers_first.append(node)
+    try:
+        backprop(root, "topo_sort")
+    finally:
+        for node in nodes:
+            node._backward = saved[id(node)]
+    inner = {id(n) for n in consumers_first}
+    return [n for n in nodes if id(n) not in inner] + consumers_first[::-1]
+'''},
+        base="blank",
+        wins="course_grader.probes.common.backprop visits nodes in topological order; recording its "
+        "_backward calls yields a valid order",
+    ),
+    Attack(
+        "solutions_via_package_root",
+        "m2_backward",
+        from_disk("m2_backward", M2_CELLS, "topo_sort"),
+        base="blank",
+        wins="the kernel can read PACKAGE_ROOT / 'solutions' (no sandbox yet)",
+    ),
+    Attack(
+        "execute_result_before_error",
+        "m2_backward",
+        {"topo_sort": before_topo(EXECUTE_RESULT_FIRST)},
+        base="blank",
+        wins="nbgrader.utils.determine_grade stops at the first execute_result, which precedes the error",
+    ),
+    Attack(
+        "fail_noop",
+        "m2_backward",
+        {"topo_sort": before_topo(FAIL_NOOP_M2)},
+        wrong={"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
+    ),
+    Attack(
+        "fail_noop_invalid_topo_order",
+        "m2_backward",
+        {"topo_sort": before_topo(FAIL_NOOP_M2)},
+        wrong={"topo_sort": '''
+def topo_sort(root):
+    order, seen, queue = [root], {id(root)}, [root]
+    while queue:
+        node = queue.pop(0)
+        for child in node._prev:
+            if id(child) not in seen:
+                seen.add(id(child))
+                order.append(child)
+                queue.append(child)
+    return order[::-1]
+'''},
+    ),
+    Attack(
+        "fail_noop_topo_order_misses_leaves",
+        "m2_backward",
+        {"topo_sort": before_topo(FAIL_NOOP_M2)},
+        wrong={"topo_sort": [("            order.append(node)\n",
+                              "            if node._prev or node is root:\n                order.append(node)\n")]},
+    ),
+    Attack(
+        "fail_noop_hides_mutated_xs",
+        "m2_backward",
+        {"topo_sort": before_topo(FAIL_NOOP_M2)},
+        wrong={"numerical_gradient": '''
+def numerical_gradient(f, xs, h=1e-6):
+    grads = []
+    for i in range(len(xs)):
+        x0 = xs[i]
+        xs[i] = x0 + h
+        fp = f(xs)
+        xs[i] = x0 - h
+        fm = f(xs)
+        xs[i] = x0 + h - h  # "put it back"
+        grads.append((fp - fm) / (2 * h))
+    return grads
+'''},
+        wins="the kernel's exact check `if xs != kept: fail(...)` (probe_numerical_gradient) is patched away; "
+        "the record's x differs from the reference by an ulp, inside judge.RTOL",
+    ),
+    Attack(
+        "lying_float_relative_error",
+        "m2_backward",
+        {"relative_error": [("    return abs(a - n) / max(abs(a), 1e-8)",
+                             "    class _Yes(float):\n"
+                             "        def __eq__(self, other): return True\n"
+                             "        def __ne__(self, other): return False\n"
+                             "        __hash__ = float.__hash__\n"
+                             "    return _Yes(abs(a - n) / max(abs(a), 1e-8))")]},
+        wrong={"relative_error": [("max(abs(a), abs(n), 1e-8)", "max(abs(a), 1e-8)")]},
+    ),
+    Attack(
+        "checkers_patched",
+        "m2_backward",
+        {"topo_sort": before_topo(
+            "import course_grader.probes.common as _c\nimport course_grader.probes.m2 as _m2\n"
+            "for _mod in (_c, _m2):\n"
+            "    _mod.rel_error = lambda a, b: 0.0\n"
+            "_m2.num = lambda x, what: float(x)")},
+        wrong={"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
+    ),
+]
+
+ATTACKS = M1 + M2
