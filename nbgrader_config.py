@@ -15,7 +15,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from course_grader.judge import JudgeRecords
+from course_grader.judge import JudgeRecords, LoadReference
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 here = os.path.dirname(os.path.abspath(__file__))
@@ -25,10 +25,12 @@ c.CourseDirectory.course_id = "micrograd-course"
 c.CourseDirectory.source_directory = "solutions"  # instructor notebooks (nbgrader "source")
 c.CourseDirectory.release_directory = "notebooks"  # generated student versions ("release")
 
-# The judge runs in nbgrader's own process, right after the student's kernel has run,
-# and before grades are saved: a missing or wrong record becomes an error output, so
+# The judge runs in nbgrader's own process: it reads the instructor solution's records
+# before the student's kernel starts, judges right after it has run, and before grades
+# are saved: a missing or wrong record becomes an error output, so
 # nbgrader's gradebook, export, feedback and formgrader all carry the judged score.
 c.Autograde.autograde_preprocessors = [
+    LoadReference,
     Execute,
     JudgeRecords,
     IgnorePattern,
@@ -38,8 +40,9 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
-c.JudgeRecords.solutions_dir = os.path.join(here, "solutions")
-c.JudgeRecords.cache_dir = os.path.join(here, ".reference")
+for judge_step in ("LoadReference", "JudgeRecords"):
+    c[judge_step].solutions_dir = os.path.join(here, "solutions")
+    c[judge_step].cache_dir = os.path.join(here, ".reference")
 
 # Feedback shows a failing hidden check's message, never the hidden-test code.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

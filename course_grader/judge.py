@@ -123,14 +123,23 @@ def judge_notebook(nb: NotebookNode, reference: Mapping[str, Any]) -> dict[str, 
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
             continue
         grade_id = meta["grade_id"]
-        for out in cell.get("outputs", []):
+        # A probe returns nothing, so an execute_result in a graded cell can only come from
+        # student code, and nbgrader reads the first one as the cell's score (stopping
+        # there, before any error). Drop them.
+        outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
+        for out in outputs:
             if out.get("output_type") == "error":  # feedback must not quote hidden code
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
-        why = verdict(grade_id, reference.get(grade_id), records.in_outputs(cell.get("outputs", [])))
+        why = verdict(grade_id, reference.get(grade_id), records.in_outputs(outputs))
         verdicts[grade_id] = why
-        has_error = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-        if why is not None and not has_error:
-            cell.outputs.append(_error("GradingError", f"hidden tests of {grade_id}: {why}"))
+        if why is not None:  # an error first, so that nothing before it can count as a score
+            errors = [o for o in outputs if o.get("output_type") == "error"]
+            if errors:  # the kernel's own message says more than "no record"
+                outputs.remove(errors[0])
+                outputs.insert(0, errors[0])
+            else:
+                outputs.insert(0, _error("GradingError", f"hidden tests of {grade_id}: {why}"))
+        cell.outputs = outputs
     return verdicts
 
 
@@ -140,8 +149,11 @@ except ImportError:  # pragma: no cover - nbgrader is a dependency of the instru
     NbGraderPreprocessor = object  # type: ignore[assignment,misc]
 
 
-class JudgeRecords(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
-    """nbgrader autograde preprocessor: a missing or wrong record becomes an error."""
+_LOADED: dict[tuple[str, str], dict[str, Any]] = {}  # reference records, read before any kernel runs
+
+
+class _Reference(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
+    """Where the instructor solution's records come from (configured in nbgrader_config.py)."""
 
     solutions_dir = Unicode("", help="The instructor notebooks (nbgrader's source directory), absolute.").tag(
         config=True
@@ -151,14 +163,39 @@ class JudgeRecords(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
     )
     timeout = Float(600.0, help="Seconds allowed to run an instructor notebook.").tag(config=True)
 
-    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+    def reference(self, info: Mapping[str, str]) -> dict[str, Any]:
+        """The instructor solution's records, read once per grading process.
+
+        ``LoadReference`` reads them before the first student kernel runs, and they stay
+        in memory: no submission graded in this process can change them by rewriting the
+        cache on disk.
+        """
         from course_grader import reference
 
+        key = (info["assignment"], info["notebook"])
+        if key not in _LOADED:
+            solutions = Path(self.solutions_dir or "solutions").resolve()
+            cache = Path(self.cache_dir).resolve() if self.cache_dir else solutions.parent / ".reference"
+            folder = solutions / info["assignment"]
+            _LOADED[key] = reference.records_for(folder, info["notebook"], cache, timeout=self.timeout)
+        return _LOADED[key]
+
+
+class LoadReference(_Reference):
+    """nbgrader autograde preprocessor, before ``Execute``: load the reference records."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        self.reference(resources["nbgrader"])
+        return nb, resources
+
+
+class JudgeRecords(_Reference):
+    """nbgrader autograde preprocessor, after ``Execute``: a missing or wrong record
+    becomes an error output, first in its cell."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
-        solutions = Path(self.solutions_dir or "solutions").resolve()
-        cache = Path(self.cache_dir).resolve() if self.cache_dir else solutions.parent / ".reference"
-        ref = reference.records_for(solutions / info["assignment"], info["notebook"], cache, timeout=self.timeout)
-        verdicts = judge_notebook(nb, ref)
+        verdicts = judge_notebook(nb, self.reference(info))
         for grade_id, why in verdicts.items():
             if why:
                 self.log.warning("%s: %s earns nothing: %s", info["notebook"], grade_id, why)

@@ -82,6 +82,7 @@ def execute(notebook: Path, cwd: Path, timeout: float = 600.0) -> nbformat.Noteb
         kernel_name="python3",
         allow_errors=True,
         record_timing=False,  # no timestamps: a re-run leaves the file as it was
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its warnings about TCP on loopback
         resources={"metadata": {"path": str(cwd)}},
     )
     try:

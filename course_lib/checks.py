@@ -19,6 +19,11 @@ __all__ = ["CheckFailed", "check_close", "check_raises", "check_true", "passed"]
 class CheckFailed(AssertionError):
     """A visible check found a wrong answer; the message explains what and why."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows: the message alone. The lines of course_lib that raised it
+        would only hide the explanation under code the student did not write."""
+        return [f"\x1b[0;31m✗ {self.__class__.__name__}:\x1b[0m {self}"]
+
 
 def _fmt(x: object) -> str:
     if isinstance(x, bool) or not isinstance(x, (int, float)):

@@ -131,3 +131,9 @@ def test_course_lib_holds_no_answer():
     text = "".join(p.read_text() for p in sorted(__import__("pathlib").Path(course_lib.__file__).parent.glob("*.py")))
     for forbidden in ("2 * h", "(2*h)", "def backward", "def topo", "reversed(", "_backward()"):
         assert forbidden not in text, forbidden
+
+
+def test_a_failed_check_shows_its_message_not_course_lib_code():
+    err = CheckFailed("gradient of tanh\n  expected: 1")
+    (shown,) = err._render_traceback_()
+    assert "gradient of tanh" in shown and "expected: 1" in shown and "checks.py" not in shown

@@ -125,3 +125,20 @@ def test_workspace_never_overwrites_a_students_work(tmp_path):
     assert [p.name for p in added] == ["m2.ipynb"] and len(kept) == 2
     with pytest.raises(FileNotFoundError, match="release"):
         populate(tmp_path / "missing", work)
+
+
+def test_an_execute_result_cannot_stand_in_for_a_score():
+    """nbgrader reads the first execute_result as partial credit and stops there: the
+    judge drops them and puts its error first."""
+    reference = {"t1": records.make("t1", [{"x": 1.0}]), "t2": records.make("t2", [{"x": 2.0}])}
+    result = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+              "data": {"text/plain": "'full marks'"}}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell("t1", [result, rec("t1", [{"x": 1.0}])]),
+                cell("t2", [result, {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}])]
+    verdicts = judge.judge_notebook(nb, reference)
+    assert verdicts["t1"] is None
+    assert [o.output_type for o in nb.cells[0].outputs] == ["display_data"]
+    assert [o.output_type for o in nb.cells[1].outputs] == ["error"]
+    from nbgrader.utils import determine_grade
+    assert determine_grade(nb.cells[1])[0] == 0

@@ -77,8 +77,8 @@ def grade(course: Path, m: str, subs: dict[str, nbformat.NotebookNode], judged: 
     if not judged:  # stock nbgrader: the same configuration without the judge
         config = course / "nbgrader_config.py"
         text = config.read_text()
-        assert "    JudgeRecords,\n" in text
-        config.write_text(text.replace("    JudgeRecords,\n", ""))
+        assert "    JudgeRecords,\n" in text and "    LoadReference,\n" in text
+        config.write_text(text.replace("    JudgeRecords,\n", "").replace("    LoadReference,\n", ""))
     nbgrader(course, "generate_assignment", m, "--force", "--log-level=WARN")
     for student, nb in subs.items():
         folder = course / "submitted" / student / m

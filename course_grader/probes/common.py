@@ -16,6 +16,10 @@ FORWARD_TOL = 1e-9
 class HiddenTestFailure(AssertionError):
     """A hidden test found a wrong answer. Its message is all that feedback shows."""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: never a line of hidden-test code."""
+        return [f"HiddenTestFailure: {self}"]
+
 
 def fail(what: str, given: str = "", expected: str = "", got: str = "", hint: str = "") -> None:
     lines = [what]

@@ -137,7 +137,7 @@ def run(Value: type, spec: Op, cases: list[dict[str, Any]]) -> list[dict[str, An
         g0 = num(out.grad, f"({expr}).grad")
         if g0 != 0:
             fail(f"a new Value's grad should start at 0 ({expr})", given, "0.0", fmt(g0))
-        rec: dict[str, Any] = {"form": form, "x": x, "y": y, "g": g, "pa": pa, "pb": pb, "data": data}
+        rec: dict[str, Any] = {"form": form, "x": x, "y": y, "g": g, "pa": pa, "pb": pb, "data": data, "g0": g0}
         if spec.op is not None:
             named = {id(v): n for n, v in (("a", a), ("b", b)) if v is not None}
             kids = _labels(children(out, expr), named)
@@ -171,6 +171,7 @@ def run(Value: type, spec: Op, cases: list[dict[str, Any]]) -> list[dict[str, An
                 fmt(out.grad),
                 "_backward reads out.grad; it writes only the inputs' grads",
             )
+        rec["gout"] = num(out.grad, "out.grad")  # what the kernel checked, for the judge too
         if a is not None:
             rec["ga"] = num(a.grad, "a.grad")
         if b is not None:
@@ -467,8 +468,11 @@ def probe_init(Value: type) -> None:
         except TypeError as err:
             message = str(err)
             if type(bad).__name__ not in message and repr(bad) not in message:
-                fail(f"the TypeError of Value({bad!r}) should say what it got", got=repr(message),
-                     hint=f"mention its type ({type(bad).__name__}) or its value")
+                fail(
+                    f"the TypeError of Value({bad!r}) should say what it got",
+                    got=repr(message),
+                    hint=f"mention its type ({type(bad).__name__}) or its value",
+                )
             refused[label] = True
         except Exception as err:  # noqa: BLE001 - report whatever student code raised
             fail(f"Value({bad!r}) should raise TypeError", got=f"{type(err).__name__}: {err}")

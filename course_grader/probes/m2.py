@@ -9,6 +9,7 @@ other correct traversal keeps full marks.
 
 import math
 import random
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -351,14 +352,21 @@ def probe_deep_chain(Value: type, topo_sort: Callable) -> None:
     y = x
     for m in muls:
         y = y * m + 0.001
-    n = len(
-        call(
-            lambda: list(topo_sort(y)),
-            "topo_sort on a 10,000-step chain",
-            "use an explicit stack: Python's recursion stops near depth 1,000",
+    # Python's default limit: a recursive traversal must not pass by raising it, which
+    # only moves the crash to the C stack on a deeper graph.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        n = len(
+            call(
+                lambda: list(topo_sort(y)),
+                "topo_sort on a 10,000-step chain",
+                "use an explicit stack: Python's recursion stops near depth 1,000",
+            )
         )
-    )
-    _backward(y, "a 10,000-step chain")
+        _backward(y, "a 10,000-step chain")
+    finally:
+        sys.setrecursionlimit(limit)
     got = num(x.grad, "x.grad")
     expected = math.prod(muls)
     if rel_error(got, expected) > 1e-9:
@@ -423,7 +431,7 @@ def probe_numerical_gradient(numerical_gradient: Callable) -> None:
                 num(g, "a numerical gradient")
                 for g in call(lambda: list(numerical_gradient(f, xs, h=1e-3)), "numerical_gradient(..., h=1e-3)")
             ]
-            cases.append({"f": name, "x": xs, "grad": got, "h=1e-3": coarse})
+            cases.append({"f": name, "x": kept, "xs_unchanged": xs == kept, "grad": got, "h=1e-3": coarse})
     emit("test_numerical_gradient", cases)
 
 
@@ -464,6 +472,13 @@ def _broken_square(Value: type, v: Any) -> Any:
     return out
 
 
+def _slightly_broken_square(Value: type, v: Any) -> Any:
+    """v**2 whose backward is 3e-5 too large: between the default tolerance and 10 times it."""
+    out = v * v
+    out._backward = lambda: setattr(v, "grad", v.grad + 2 * v.data * (1 + 3e-5) * out.grad)
+    return out
+
+
 def _reference_backward(self: Any) -> None:
     """A correct backward(), swapped in while grad_check is probed: this cell grades the
     checker, so a slip in the student's backward() must not cost its points twice."""
@@ -492,6 +507,7 @@ def _probe_grad_check(Value: type, grad_check: Callable) -> list:
         ("tanh(a*b) + a", lambda v: (v[0] * v[1]).tanh() + v[0], 2),
         ("(a / b).exp()", lambda v: (v[0] / v[1]).exp(), 2),
         ("broken a**2 + b", lambda v: _broken_square(Value, v[0]) + v[1], 2),
+        ("broken a**2, slightly", lambda v: _slightly_broken_square(Value, v[0]), 1),
     ]
     for name, f, n in tests:
         xs = [uniform(rng, 0.5, 1.5) for _ in range(n)]

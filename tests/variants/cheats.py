@@ -9,7 +9,12 @@ than in its baseline; ``wins`` holds the reason when it does today (an open hole
 xfail in ``tests/test_cheats.py``), or "" when the grader already holds.
 
 Code in here runs inside a grading kernel, as a student's would: it may patch anything
-in that kernel, but it never writes outside its own scratch folder.
+in that kernel, but it never writes outside its own scratch folder. So one known hole is
+not here: the kernel can also *write* the reference cache (``<course>/.reference``), which
+``JudgeRecords`` reads after ``Execute`` has run the student's kernel. Under a real
+``nbgrader autograde`` a cheat that rewrites its cell's cached record earns the points and
+costs every student graded after it theirs (checked by hand in a scratch course copy;
+``score`` reads the cache before the kernel starts, and the suite must not touch it).
 """
 
 from dataclasses import dataclass, field
@@ -26,6 +31,7 @@ class Attack:
     wrong: Edits = field(default_factory=dict)  # the baseline's own mistake, kept in the cheat
     wins: str = ""  # why the cheat earns points today ("" = it does not)
     crashes: str = ""  # why grading this submission raises today ("" = it does not)
+    note: str = ""  # what ``score`` does not show (e.g. a different working folder)
 
 
 # --- building blocks ---------------------------------------------------------------------
@@ -105,7 +111,7 @@ M1 = [
     Attack(
         "lying_float_subclass",
         "m1_value",
-        {"value_init": before_class('''
+        {"value_init": [*before_class('''
 class _Yes(float):
     def __eq__(self, other): return True
     def __ne__(self, other): return False
@@ -120,8 +126,8 @@ class _Yes(float):
     def __abs__(self): return _Yes(0.0)
     def __float__(self): return 0.0
     __hash__ = float.__hash__
-''') + [("        self.data = data\n        self.grad = 0.0",
-         "        self.data = _Yes(data)\n        self.grad = _Yes(0.0)")]},
+'''), ("        self.data = data\n        self.grad = 0.0",
+        "        self.data = _Yes(data)\n        self.grad = _Yes(0.0)")]},
         wrong=TANH_WRONG,
     ),
     # 3. make the kernel's own finite differences agree with 1 - x**2
@@ -149,17 +155,26 @@ _b.abs = _abs''')},
         wrong=TANH_WRONG,
     ),
     Attack(
-        "patch_builtins_max_float",
+        "patch_builtins_max_in_rel_error",
         "m1_value",
         {"value_init": before_class('''
 import builtins as _b
 import sys as _sys
-_real_max, _real_float = _b.max, _b.float
+_real_max = _b.max
 def _max(*a, **k):
     if _sys._getframe(1).f_code.co_name == "rel_error":
         return 1e300
     return _real_max(*a, **k)
 _b.max = _max''')},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "patch_builtins_float",
+        "m1_value",
+        {"value_init": before_class(
+            "import builtins as _b\n"
+            "_b.float = type('float', (float,), {'__eq__': lambda s, o: True, '__ne__': lambda s, o: False,\n"
+            "                                    '__hash__': float.__hash__})")},
         wrong=TANH_WRONG,
     ),
     # 4. patch or replace the probes at grading time
@@ -205,9 +220,6 @@ _b.max = _max''')},
         {"value_init": before_class(FAIL_NOOP_M1)},
         wrong={"value_add": [("        other.grad += out.grad\n",
                               "        other.grad += out.grad\n        out.grad = 0.0\n")]},
-        wins="the kernel-only check 'out.grad unchanged by _backward' (probes/m1.py run(), "
-        "`if num(out.grad, 'out.grad') != g: fail(...)`) has no counterpart in the record, and fail() is "
-        "patchable; the record (ga, gb) is right, so judge.verdict passes",
     ),
     # the record's values are right for test_repr but the text is rounded: patch the record
     Attack(
@@ -336,6 +348,9 @@ for _p in _glob.glob("../../solutions/m1_value/m1_value.ipynb") + _glob.glob("..
 exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
 '''},
         base="blank",
+        note="loses under score() (the kernel runs in a temporary copy of the release folder), but WINS "
+        "under real `nbgrader autograde`: the kernel's folder is <course>/autograded/<student>/m1_value, so "
+        "../../../solutions is the instructor's folder (23/23 from a blank notebook, checked by hand)",
     ),
     Attack(
         "solutions_via_package_root",
@@ -383,9 +398,6 @@ for _name in dir(_m1):
         "m1_value",
         {"value_init": before_class(EXECUTE_RESULT_FIRST)},
         base="blank",
-        wins="nbgrader.utils.determine_grade returns at the first execute_result (text that is not a "
-        "number = full marks) before it reaches an error; judge.judge_notebook appends its GradingError "
-        "after it, and does nothing when the cell already holds the probe's own error",
     ),
     Attack(
         "probe_returns_a_value",
@@ -402,8 +414,6 @@ def _returns(f):
     return run
 _m1.probe_tanh = _returns(_m1.probe_tanh)''')},
         wrong=TANH_WRONG,
-        wins="the hidden cell's last line now has a value: its execute_result precedes the judge's "
-        "GradingError, and nbgrader.utils.determine_grade stops at the execute_result",
     ),
     Attack(
         "execute_result_above_max_points",
@@ -411,8 +421,6 @@ _m1.probe_tanh = _returns(_m1.probe_tanh)''')},
         {"value_init": before_class(
             'get_ipython().events.register("pre_run_cell", lambda *a: get_ipython().displayhook(99.0))')},
         base="blank",
-        crashes="nbgrader.utils.get_partial_grade raises ValueError for a numeric execute_result above the "
-        "cell's points: one submission stops the grading of its notebook",
     ),
     Attack(
         "forged_init_and_repr_records",
@@ -442,11 +450,10 @@ _m1.probe_init, _m1.probe_repr = _init, _repr''')},
     Attack(
         "instancecheck_always_true",
         "m1_value",
-        {"value_init": before_class(
-            "class _Meta(type):\n"
-            "    def __instancecheck__(cls, obj):\n"
-            "        return True\n")
-         + [("class Value:", "class Value(metaclass=_Meta):")]},
+        {"value_init": [
+            *before_class("class _Meta(type):\n    def __instancecheck__(cls, obj):\n        return True\n"),
+            ("class Value:", "class Value(metaclass=_Meta):"),
+        ]},
         wrong={"value_add": [("    other = other if isinstance(other, Value) else Value(other)\n"
                               "    out = Value(self.data + other.data, (self, other), \"+\")",
                               "    if type(other) is not Value:  # a number is not a child\n"
@@ -463,14 +470,29 @@ _m1.probe_init, _m1.probe_repr = _init, _repr''')},
     ),
 ]
 
+RECURSIVE_TOPO_SORT = '''
+def topo_sort(root):
+    order, visited = [], set()
+
+    def visit(v):
+        if v not in visited:
+            visited.add(v)
+            for child in v._prev:
+                visit(child)
+            order.append(v)
+
+    visit(root)
+    return order
+'''
+
 # --- m2_backward -------------------------------------------------------------------------
 
 M2 = [
     Attack(
         "backward_is_graders_backprop",
         "m2_backward",
-        {"value_backward": "from course_grader.probes.common import backprop\n\n\n"
-                           "@attach(Value)\ndef backward(self):\n    self.grad = 1.0\n    backprop(self, 'backward')\n"},
+        {"value_backward": "from course_grader.probes.common import backprop\n\n\n@attach(Value)\n"
+                           "def backward(self):\n    self.grad = 1.0\n    backprop(self, 'backward')\n"},
         base="blank",
         wins="course_grader.probes.common.backprop (importable in the kernel) is a correct reverse pass; "
         "the records are the reference's",
@@ -526,7 +548,6 @@ def topo_sort(root):
         "m2_backward",
         {"topo_sort": before_topo(EXECUTE_RESULT_FIRST)},
         base="blank",
-        wins="nbgrader.utils.determine_grade stops at the first execute_result, which precedes the error",
     ),
     Attack(
         "fail_noop",
@@ -566,17 +587,14 @@ def topo_sort(root):
 def numerical_gradient(f, xs, h=1e-6):
     grads = []
     for i in range(len(xs)):
-        x0 = xs[i]
-        xs[i] = x0 + h
+        xs[i] += h  # perturbed in place, then "put back"
         fp = f(xs)
-        xs[i] = x0 - h
+        xs[i] -= 2 * h
         fm = f(xs)
-        xs[i] = x0 + h - h  # "put it back"
+        xs[i] += h
         grads.append((fp - fm) / (2 * h))
     return grads
 '''},
-        wins="the kernel's exact check `if xs != kept: fail(...)` (probe_numerical_gradient) is patched away; "
-        "the record's x differs from the reference by an ulp, inside judge.RTOL",
     ),
     Attack(
         "lying_float_relative_error",
@@ -598,6 +616,12 @@ def numerical_gradient(f, xs, h=1e-6):
             "    _mod.rel_error = lambda a, b: 0.0\n"
             "_m2.num = lambda x, what: float(x)")},
         wrong={"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
+    ),
+    Attack(
+        "recursion_limit_raised",
+        "m2_backward",
+        {"topo_sort": before_topo("import sys\nsys.setrecursionlimit(100_000)")},
+        wrong={"topo_sort": RECURSIVE_TOPO_SORT},
     ),
 ]
 

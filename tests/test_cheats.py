@@ -1,0 +1,120 @@
+"""Red team: every cheat in ``variants/cheats.py`` against its honest baseline.
+
+Each attack and its baseline are graded with ``submissions.score`` (the student's kernel,
+then the judge, then nbgrader's own scoring rule), a few at a time in worker processes.
+A cheat must not earn any graded cell more points than the same submission without the
+cheat. Attacks that still win are marked ``xfail(strict=True)``: the suite stays green,
+the open holes are listed by name, and fixing one turns its test into an XPASS (a
+failure) until its mark is removed.
+"""
+
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+from conftest import MILESTONES, ROOT
+from variants.cheats import ATTACKS, Attack, Edits
+
+from course_grader import reference
+from course_grader.submissions import fill, score, solution_cells
+
+Answers = dict[str, str]
+Points = dict[str, float]
+
+
+def apply(answers: Answers, edits: Edits) -> Answers:
+    out = dict(answers)
+    for grade_id, edit in edits.items():
+        if isinstance(edit, str):
+            out[grade_id] = edit
+            continue
+        for old, new in edit:
+            assert old in out[grade_id], f"{grade_id}: {old!r} not in the answer (update the cheat)"
+            out[grade_id] = out[grade_id].replace(old, new)
+    return out
+
+
+def start(milestone: str, base: str) -> Answers:
+    """The instructor's answers, or the blank notebook's stubs."""
+    folder = {"solution": "solutions", "blank": "notebooks"}[base]
+    return solution_cells(ROOT / folder / milestone / f"{milestone}.ipynb")
+
+
+def submissions(attack: Attack) -> tuple[Answers, Answers]:
+    """(baseline, cheat) answers of an attack."""
+    baseline = apply(start(attack.milestone, attack.base), attack.wrong)
+    return baseline, apply(baseline, attack.cheat)
+
+
+def grade(job: tuple[str, Answers]) -> tuple[Points | None, str]:
+    """Points per graded cell, or (None, why) when grading raised. A failure to even read
+    the release notebook (rewritten by a release run) is tried once more."""
+    milestone, answers = job
+    release = ROOT / "notebooks" / milestone / f"{milestone}.ipynb"
+    error = ""
+    for attempt in range(2):
+        if attempt:
+            time.sleep(2.0)
+        try:
+            return score(fill(release, answers), milestone, ROOT, timeout=60.0), ""
+        except Exception as err:  # noqa: BLE001 - a crash is a result here
+            error = f"{type(err).__name__}: {err}"
+    return None, error
+
+
+def _quiet() -> None:
+    """Every kernel warns on stderr about TCP; keep the test output readable."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def _key(milestone: str, answers: Answers) -> str:
+    return milestone + json.dumps(answers, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def graded() -> dict[str, tuple[Points | None, str]]:
+    """Every distinct submission (attacks, baselines, the instructor's answers) -> its grading."""
+    for m in MILESTONES:  # the reference records first, so that workers never race to compute them
+        reference.records_for(ROOT / "solutions" / m, m, ROOT / ".reference")
+    jobs = {_key(m, start(m, "solution")): (m, start(m, "solution")) for m in MILESTONES}
+    for attack in ATTACKS:
+        for answers in submissions(attack):
+            jobs[_key(attack.milestone, answers)] = (attack.milestone, answers)
+    workers = min(len(jobs), max(2, (os.cpu_count() or 1) + 1))  # kernels spend much time waiting
+    context = multiprocessing.get_context("spawn")  # no forked copies of zmq state
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet) as pool:
+        results = dict(zip(jobs, pool.map(grade, jobs.values()), strict=True))
+    for m in MILESTONES:
+        points, error = results[_key(m, start(m, "solution"))]
+        assert points and all(points.values()), f"the instructor's answers must score full marks in {m}: {error}"
+    return results
+
+def _param(attack: Attack):
+    marks = []
+    if attack.wins or attack.crashes:
+        marks.append(pytest.mark.xfail(strict=True, reason=attack.crashes or attack.wins))
+    return pytest.param(attack, id=f"{attack.milestone}-{attack.name}", marks=marks)
+
+
+def test_attack_names_are_unique():
+    names = [(a.milestone, a.name) for a in ATTACKS]
+    assert len(names) == len(set(names))
+    assert {a.milestone for a in ATTACKS} == set(MILESTONES)
+
+
+@pytest.mark.parametrize("attack", [_param(a) for a in ATTACKS])
+def test_cheat_earns_no_more_than_its_baseline(graded, attack: Attack):
+    baseline, cheat = submissions(attack)
+    base_points, base_error = graded[_key(attack.milestone, baseline)]
+    assert base_points is not None, f"the baseline could not be graded: {base_error}"
+    points, error = graded[_key(attack.milestone, cheat)]
+    assert points is not None, f"grading the cheat raised {error}"
+    assert points.keys() == base_points.keys()
+    gained = {cell: f"{base_points[cell]:g} -> {p:g}" for cell, p in points.items() if p > base_points[cell]}
+    assert not gained, f"the cheat earns more than its baseline: {gained}"
+
