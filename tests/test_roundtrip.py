@@ -10,7 +10,6 @@ equal them on honest submissions, and the cheats fool stock nbgrader but earn no
 """
 
 import importlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,7 +112,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
             out, _ = proc.communicate(timeout=1200)
             assert proc.returncode == 0, out[-4000:]
             results[(m, mode)] = scores(course, m, subs)
-            shutil.rmtree(course / "autograded", ignore_errors=True)
+        results[(m, "course")] = runs["judged"][0]
     return results
 
 
@@ -167,3 +166,15 @@ def test_judged_scores_are_never_above_stock(graded, m):
     for student in judged:
         for cell, points in judged[student].items():
             assert points <= stock[student][cell], (student, cell)
+
+
+def test_feedback_shows_the_failing_message_but_no_hidden_test_code(graded):
+    course = graded[("m1_value", "course")]
+    student = "pitfall_tanh_uses_input"
+    nbgrader(course, "generate_feedback", "m1_value", f"--student={student}", "--force", "--log-level=WARN")
+    (html,) = (course / "feedback" / student / "m1_value").glob("*.html")
+    text = html.read_text()
+    assert "1 - x**2 uses the input x where the output belongs" in text  # the probe's diagnosis
+    assert "Hidden tests (2 points): tanh" in text  # the cell's visible comment stays
+    for hidden in ("BEGIN HIDDEN TESTS", "probe_tanh", "course_grader"):
+        assert hidden not in text, hidden
