@@ -5,7 +5,12 @@ One module per job:
 - ``attach``  - the decorator that adds a method to a class from its own notebook cell;
 - ``checks``  - visible checks whose failures name the concept, the input, expected vs
   got and the likely mistake;
-- ``graph``   - a picture of a computation graph (graphviz), one box per Value.
+- ``graph``   - a picture of a computation graph (graphviz), one box per Value;
+- ``tables``  - the printed table of a gradient check;
+- ``datasets``- small seeded datasets (two moons) to train on;
+- ``plots``   - data, loss curves, decision boundaries, optimizers compared (matplotlib);
+- ``memory``  - fast training with flat memory: a paused collector and freed graphs;
+- ``progress``- a live loss print for training loops.
 
 Nothing here computes a derivative, sorts a graph or estimates a gradient: those are
 the exercises.

@@ -1,5 +1,6 @@
 """Unit tests of course_lib: the scaffolding students import."""
 
+import math
 import shutil
 
 import pytest
@@ -137,3 +138,98 @@ def test_a_failed_check_shows_its_message_not_course_lib_code():
     err = CheckFailed("gradient of tanh\n  expected: 1")
     (shown,) = err._render_traceback_()
     assert "gradient of tanh" in shown and "expected: 1" in shown and "checks.py" not in shown
+
+
+def test_make_moons_is_seeded_balanced_and_checks_its_arguments():
+    from course_lib.datasets import make_moons
+
+    X, y = make_moons(40, seed=3)
+    assert len(X) == len(y) == 40 and all(len(p) == 2 for p in X)
+    assert sorted(set(y)) == [-1.0, 1.0] and sum(y) == 0
+    assert make_moons(40, seed=3) == (X, y) and make_moons(40, seed=4) != (X, y)
+    upper = [p for p, t in zip(X, y, strict=True) if t == -1.0]
+    assert sum(p[1] for p in upper) / len(upper) > 0.3  # the upper moon is up
+    X0, _ = make_moons(10, noise=0.0)
+    assert all(abs(math.hypot(p[0], p[1]) - 1) < 1e-12 for p in X0[::2])  # on the unit half circle
+    with pytest.raises(ValueError):
+        make_moons(1)
+    with pytest.raises(ValueError):
+        make_moons(10, noise=-1)
+
+
+def test_free_graph_cuts_every_link_so_refcounting_frees_the_graph():
+    import gc
+    import weakref
+
+    from course_lib.memory import free_graph, paused_gc
+
+    class V:
+        __slots__ = ("__weakref__", "_backward", "_prev")
+
+        def __init__(self, children=()):
+            self._prev = tuple(children)
+            self._backward = lambda: None
+
+    def op(*children):
+        out = V(children)
+        out._backward = lambda: out  # a closure referring to its own node: a reference cycle
+        return out
+
+    leaf = V()
+    with paused_gc():
+        assert not gc.isenabled()
+        mid = op(leaf, leaf)
+        root = op(mid, op(mid))
+        probe = weakref.ref(mid)
+        free_graph(root)
+        del mid, root
+        assert probe() is None  # freed by reference counting alone, collector paused
+        assert leaf._prev == ()
+    assert gc.isenabled()
+
+
+def test_paused_gc_restores_the_collector_even_on_error():
+    import gc
+
+    from course_lib.memory import paused_gc
+
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
+
+
+def test_report_prints_first_every_and_last_epoch(capsys):
+    from course_lib.progress import report
+
+    for epoch in range(25):
+        report(epoch, 25, 1.0 / (epoch + 1), every=10)
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[1] for ln in lines] == ["1/25", "10/25", "20/25", "25/25"]
+    assert lines[-1].endswith("loss 0.040000")
+
+
+def test_plots_draw_on_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_lib import plots
+    from course_lib.datasets import make_moons
+
+    X, y = make_moons(20)
+    ax = plots.scatter(X, y)
+    assert len(ax.collections) == 2
+    ax = plots.decision_boundary(lambda p: p[1] - 0.25, X, y, steps=10)
+    assert ax.get_title() == "decision boundary"
+    ax = plots.compare_curves({"SGD": [1.0, 0.5, 0.1], "Adam": [1.0, 0.1, 0.01]})
+    assert [line.get_label() for line in ax.get_lines()] == ["SGD", "Adam"]
+    assert ax.get_yscale() == "log"
+    plt.close("all")

@@ -1,0 +1,87 @@
+"""The pictures of milestone 4: the data, the loss as training goes, the decision
+boundary a trained network draws, and optimizers compared.
+
+Each function draws on a matplotlib ``Axes`` (a new figure when none is given) and
+returns it, so a notebook cell can combine several side by side and end with
+``plt.show()``.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+__all__ = ["compare_curves", "decision_boundary", "loss_curve", "scatter"]
+
+COLORS = {-1.0: "#d95f02", 1.0: "#1b9e77"}
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = (4.5, 3.6)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def scatter(X: Sequence[Sequence[float]], y: Sequence[float], ax: Axes | None = None, title: str = "") -> Axes:
+    """The points, coloured by label (-1 and +1)."""
+    ax = _axes(ax)
+    for label, color in COLORS.items():
+        pts = [x for x, t in zip(X, y, strict=True) if t == label]
+        ax.scatter(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            c=color,
+            s=22,
+            edgecolors="k",
+            linewidths=0.4,
+            label=f"y = {label:+.0f}",
+        )
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(title or f"{len(X)} points")
+    return ax
+
+
+def loss_curve(losses: Sequence[float], ax: Axes | None = None, label: str = "", log: bool = True) -> Axes:
+    """Loss per epoch; on a log scale by default, where steady progress is a straight line."""
+    ax = _axes(ax)
+    ax.plot(range(1, len(losses) + 1), losses, label=label or None)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if label:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def compare_curves(curves: Mapping[str, Sequence[float]], ax: Axes | None = None, title: str = "") -> Axes:
+    """Several loss curves on one log-scale plot, e.g. SGD against Adam."""
+    ax = _axes(ax, (5.0, 3.6))
+    for name, losses in curves.items():
+        loss_curve(losses, ax=ax, label=name)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def decision_boundary(
+    predict: Callable[[list[float]], float],
+    X: Sequence[Sequence[float]],
+    y: Sequence[float],
+    ax: Axes | None = None,
+    steps: int = 40,
+    margin: float = 0.5,
+) -> Axes:
+    """Shade the plane by the sign of ``predict([x0, x1])``, with the points on top."""
+    ax = _axes(ax)
+    xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
+    lo0, hi0 = min(xs0) - margin, max(xs0) + margin
+    lo1, hi1 = min(xs1) - margin, max(xs1) + margin
+    g0 = [lo0 + (hi0 - lo0) * i / (steps - 1) for i in range(steps)]
+    g1 = [lo1 + (hi1 - lo1) * j / (steps - 1) for j in range(steps)]
+    z = [[predict([a, b]) for a in g0] for b in g1]
+    ax.contourf(g0, g1, z, levels=[-1e9, 0.0, 1e9], colors=[COLORS[-1.0], COLORS[1.0]], alpha=0.25)
+    ax.contour(g0, g1, z, levels=[0.0], colors="k", linewidths=0.8)
+    scatter(X, y, ax=ax, title="decision boundary")
+    return ax
