@@ -12,4 +12,4 @@ def report(epoch: int, epochs: int, loss: float, every: int = 10, extra: str = "
     """Print one line on the first epoch, every ``every`` epochs and on the last one."""
     if epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == epochs:
         width = len(str(epochs))
-        print(f"epoch {epoch + 1:>{width}}/{epochs}  loss {loss:.6f}" + (f"  {extra}" if extra else ""))
+        print(f"epoch {epoch + 1:>{width}}/{epochs}  loss {loss:.6g}" + (f"  {extra}" if extra else ""))

@@ -212,7 +212,7 @@ def test_report_prints_first_every_and_last_epoch(capsys):
         report(epoch, 25, 1.0 / (epoch + 1), every=10)
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split()[1] for ln in lines] == ["1/25", "10/25", "20/25", "25/25"]
-    assert lines[-1].endswith("loss 0.040000")
+    assert lines[-1].endswith("loss 0.04")
 
 
 def test_plots_draw_on_axes():

@@ -42,6 +42,11 @@ def before_class(code: str) -> list[tuple[str, str]]:
     return [("class Value:", code + "\n\nclass Value:")]
 
 
+def before_neuron(code: str) -> list[tuple[str, str]]:
+    """Run ``code`` at the top of M3's first solution cell (before any hidden test)."""
+    return [("class Neuron:", code + "\n\nclass Neuron:")]
+
+
 def before_topo(code: str) -> list[tuple[str, str]]:
     """Run ``code`` at the top of M2's first solution cell (before any hidden test)."""
     return [("def topo_sort(root):", code + "\n\ndef topo_sort(root):")]
@@ -94,6 +99,7 @@ M1_CELLS = [
     "value_div", "value_tanh", "value_exp", "value_relu", "value_log", "value_sigmoid",
 ]
 M2_CELLS = ["topo_sort", "value_backward", "numerical_gradient", "relative_error", "grad_check"]
+M3_CELLS = ["neuron_init", "neuron_call", "layer", "mlp", "mlp_zero_grad"]
 
 # --- m1_value ----------------------------------------------------------------------------
 
@@ -625,4 +631,57 @@ def numerical_gradient(f, xs, h=1e-6):
     ),
 ]
 
-ATTACKS = M1 + M2
+# --- m3_mlp ------------------------------------------------------------------------------
+
+FAIL_NOOP_M3 = """\
+import course_grader.probes.common as _common
+import course_grader.probes.m3 as _m3
+_common.fail = _m3.fail = lambda *a, **k: None"""
+
+OUTPUT_TANH = {"mlp": [("nonlin=not last", "nonlin=True")]}  # seed 001's pitfall
+SEEDED_INIT = {"neuron_init": [("        self.w = [", "        random.seed(nin)\n        self.w = [")]}
+
+M3 = [
+    Attack("fail_noop", "m3_mlp", {"neuron_init": before_neuron(FAIL_NOOP_M3)}, wrong=OUTPUT_TANH),
+    # every neuron of a layer alike, but spread over [-1, 1]: only the computed properties show it
+    Attack("fail_noop_neurons_alike", "m3_mlp", {"neuron_init": before_neuron(FAIL_NOOP_M3)}, wrong=SEEDED_INIT),
+    Attack(
+        "checkers_patched",
+        "m3_mlp",
+        {"neuron_init": before_neuron(
+            FAIL_NOOP_M3 + "\nfor _mod in (_common, _m3):\n"
+            "    _mod.rel_error = lambda a, b: 0.0\n"
+            "    _mod.close = lambda *a, **k: True\n"
+            "_m3.grad_ok = lambda a, b: True\n"
+            "_m3.num = lambda x, what: float(x)")},
+        wrong={"neuron_call": [("act = act + wi * xi", "act = act + wi.data * getattr(xi, 'data', xi)")]},
+    ),
+    Attack(
+        "init_record_forged",
+        "m3_mlp",
+        {"neuron_init": before_neuron(FAIL_NOOP_M3 + '''
+def _forge(cell, cases, _emit=_m3.emit):
+    cases = list(cases)
+    for c in cases:
+        if "neurons_alike" in c:
+            c["neurons_alike"], c["nets_differ"] = 0, True
+            for k in ("weights", "biases"):
+                if k in c:
+                    c[k] = {"in_range": True, "both_signs": True}
+    _emit(cell, cases)
+_m3.emit = _forge''')},
+        wrong=SEEDED_INIT,
+        wins="test_init's record holds properties of the student's random draws (values cannot be compared "
+        "with the reference's): with m3.fail and m3.emit patched, the cheat rewrites them; judge.compare "
+        "cannot tell",
+    ),
+    Attack(
+        "solutions_via_package_root",
+        "m3_mlp",
+        from_disk("m3_mlp", M3_CELLS, "neuron_init"),
+        base="blank",
+        wins="the kernel can read PACKAGE_ROOT / 'solutions' (no sandbox yet)",
+    ),
+]
+
+ATTACKS = M1 + M2 + M3

@@ -1,0 +1,937 @@
+"""Hidden-test probes for ``m3_mlp``: ``Neuron``, ``Layer``, ``MLP``, ``parameters()``,
+``zero_grad()`` and the random initialisation.
+
+Everything goes through the public interface the notebook documents: a network is built,
+its parameters are *set* through ``parameters()`` (layer by layer, neuron by neuron,
+weights then bias) to seeded values, and its outputs and gradients are compared with a
+plain-float computation of the same network: forward to 1e-9, gradients (after
+``backward()`` on a seeded weighted sum of the outputs) against central differences.
+Nothing depends on the student's random draws except the initialisation cells, whose
+records hold only properties of them (range, spread, symmetry broken), never values.
+"""
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from course_grader.probes.common import (
+    GRAD_TOL,
+    call,
+    central_difference,
+    close,
+    emit,
+    fail,
+    fmt,
+    num,
+    rel_error,
+    uniform,
+)
+
+Floats = list[float]
+
+SYMMETRY = (
+    "with equal starting values (all zero, say) every neuron of a layer computes the same output and "
+    "receives the same gradient, so they stay identical forever (symmetry); draw each weight and bias "
+    "with random.uniform(-1, 1)"
+)
+LINEAR_LAST = (
+    "tanh on the output layer (seed 001's pitfall): the last layer must be linear (nonlin=False), or a "
+    "regression output could never leave (-1, 1)"
+)
+NEURON_COUNT = "a neuron has nin weights and one bias; a parameter missing from parameters() never trains"
+ORDER = "parameters() lists layer by layer, neuron by neuron, each neuron's weights and then its bias"
+IN_GRAPH = (
+    "build the output from the parameters' Values with Value arithmetic (w * x + ...): a number copied "
+    "out of a Value (w.data) is cut off from the graph and gets no gradient"
+)
+
+
+# --- the network in plain floats ------------------------------------------------------
+
+
+def layout(nin: int, nouts: Sequence[int]) -> list[tuple[int, int, bool]]:
+    """(inputs, neurons, tanh?) of each layer of MLP(nin, nouts): tanh on all but the last."""
+    sizes = [nin, *nouts]
+    return [(sizes[i], sizes[i + 1], i != len(nouts) - 1) for i in range(len(nouts))]
+
+
+def count(nin: int, nouts: Sequence[int]) -> int:
+    return sum((a + 1) * b for a, b, _ in layout(nin, nouts))
+
+
+def describe(nin: int, nouts: Sequence[int], k: int) -> str:
+    """Which weight or bias parameter number ``k`` is, in the documented order."""
+    for li, (a, b, _) in enumerate(layout(nin, nouts), start=1):
+        if k < (a + 1) * b:
+            j, i = divmod(k, a + 1)
+            return f"layer {li}, neuron {j + 1}, " + (f"weight {i + 1}" if i < a else "bias")
+        k -= (a + 1) * b
+    raise IndexError(k)
+
+
+def neuron_f(theta: Sequence[float], x: Sequence[float], act: str, bias_first: bool = False) -> float:
+    """A neuron in floats: act(w . x + b), theta = weights then bias (or bias first)."""
+    if bias_first:
+        b, ws = theta[0], theta[1:]
+    else:
+        b, ws = theta[-1], theta[:-1]
+    s = b
+    for w, xi in zip(ws, x, strict=True):
+        s += w * xi
+    if act == "tanh":
+        return math.tanh(s)
+    if act == "relu":
+        return max(s, 0.0)
+    if act == "nobias":
+        return s - b
+    if act == "tanh-nobias":
+        return math.tanh(s - b)
+    return s
+
+
+def layer_f(theta: Sequence[float], x: Sequence[float], nin: int, nout: int, act: str, **kw: Any) -> Floats:
+    return [neuron_f(theta[j * (nin + 1) : (j + 1) * (nin + 1)], x, act, **kw) for j in range(nout)]
+
+
+def mlp_f(
+    theta: Sequence[float],
+    x: Sequence[float],
+    nin: int,
+    nouts: Sequence[int],
+    hidden: str = "tanh",
+    last: str = "linear",
+    **kw: Any,
+) -> Floats:
+    """MLP(nin, nouts) in floats; ``hidden``/``last`` name the activations (the right ones
+    by default, others to recognise a mistake)."""
+    i = 0
+    out = list(x)
+    for a, b, nonlin in layout(nin, nouts):
+        n = (a + 1) * b
+        out = layer_f(theta[i : i + n], out, a, b, hidden if nonlin else last, **kw)
+        i += n
+    return out
+
+
+def weighted(outs: Floats, cs: Floats) -> float:
+    return sum(o * c for o, c in zip(outs, cs, strict=True))
+
+
+# --- talking to the student's classes -------------------------------------------------
+
+
+def shown(values: Floats) -> str:
+    """A list of numbers for a message: whole when short, else its start and its length."""
+    if len(values) <= 12:
+        return str(values)
+    return "[" + ", ".join(str(v) for v in values[:8]) + f", ... ({len(values)} in all)]"
+
+
+def _short(x: object) -> str:
+    text = repr(x)
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def parameters_of(
+    Value: type, module: Any, what: str, expected: int, hint: str | Callable[[int], str] = ""
+) -> list[Any]:
+    """``module.parameters()`` as a list, checked: a list of distinct Values, ``expected``
+    of them, the same objects on every call."""
+    got = call(lambda: module.parameters(), f"{what}.parameters()")
+    if not isinstance(got, list | tuple):
+        fail(
+            f"{what}.parameters() should return a list of Values",
+            got=f"{type(got).__name__}: {_short(got)}",
+            hint="collect them in a list (a generator can be read only once, and an optimizer reads them every step)",
+        )
+    ps = list(got)
+    for p in ps:
+        if not isinstance(p, Value):
+            fail(
+                f"{what}.parameters() should hold only Values (the network's weights and biases)",
+                got=f"an entry of type {type(p).__name__}: {_short(p)}",
+                hint="return the Values themselves (w and b), not lists of them or their .data",
+            )
+    if len({id(p) for p in ps}) != len(ps):
+        fail(
+            f"{what}.parameters(): every weight and bias should be a Value of its own",
+            expected=f"{len(ps)} distinct Values",
+            got=f"{len(ps) - len({id(p) for p in ps})} repeated",
+            hint="[Value(random.uniform(-1, 1))] * nin repeats ONE Value nin times; draw each weight separately",
+        )
+    if len(ps) != expected:
+        fail(
+            f"{what}.parameters() should list every weight and bias, once",
+            expected=f"{expected} Values",
+            got=f"{len(ps)}",
+            hint=hint(len(ps)) if callable(hint) else hint or "a parameter missing from parameters() never trains",
+        )
+    again = call(lambda: list(module.parameters()), f"{what}.parameters(), called a second time")
+    if [id(p) for p in again] != [id(p) for p in ps]:
+        fail(
+            f"{what}.parameters() should return the network's own Values, the same ones on every call",
+            hint="do not build new Values in parameters(): an optimizer changes p.data and the network must see it",
+        )
+    return ps
+
+
+def set_parameters(ps: list[Any], theta: Floats, what: str) -> None:
+    for p, v in zip(ps, theta, strict=True):
+        call(lambda p=p, v=v: setattr(p, "data", v), f"setting .data of a parameter of {what}")
+
+
+def inputs(Value: type, xs: Floats, kind: str) -> list[Any]:
+    """The inputs as the student's code receives them: floats, Values, or both mixed."""
+    if kind == "float":
+        return list(xs)
+    if kind == "Value":
+        return [Value(v) for v in xs]
+    return [Value(v) if i % 2 else v for i, v in enumerate(xs)]
+
+
+def outputs(Value: type, out: Any, n: int, what: str, given: str, strict: bool = True) -> list[Any]:
+    """The output(s) of a layer or a network as a list of Values; a single output must be
+    the Value itself (``strict=False`` forgives a list of one, for cells about other things)."""
+    if n == 1:
+        if isinstance(out, Value):
+            return [out]
+        if not strict and isinstance(out, list | tuple) and len(out) == 1 and isinstance(out[0], Value):
+            return [out[0]]
+        fail(
+            f"{what} has one output: it should return that Value itself, not a list",
+            given,
+            "a Value",
+            f"{type(out).__name__}: {_short(out)}",
+            "seed 001's list-vs-Value pitfall: a layer of one neuron returns outs[0], a layer of several a list "
+            "(so a network with one output gives a Value, as a loss expects)",
+        )
+    if not isinstance(out, list) or len(out) != n or not all(isinstance(o, Value) for o in out):
+        fail(
+            f"{what} should return a list of {n} Values, one per neuron",
+            given,
+            f"a list of {n} Values",
+            f"{type(out).__name__}: {_short(out)}",
+        )
+    return list(out)
+
+
+def _values(outs: list[Any], what: str) -> Floats:
+    return [num(o.data, f"{what}: an output's data") for o in outs]
+
+
+def forward_matches(got: Floats, expected: Floats) -> bool:
+    return len(got) == len(expected) and all(close(g, e) for g, e in zip(got, expected, strict=True))
+
+
+def diagnose(got: Floats, alternatives: dict[str, Floats], default: str) -> str:
+    for mistake, values in alternatives.items():
+        if forward_matches(got, values):
+            return f"your outputs are what {mistake} gives"
+    return default
+
+
+def grad_ok(got: float, estimate: float) -> bool:
+    """Central differences at h = 1e-6 are good to ~1e-10 here: a relative test, with an
+    absolute floor for gradients that are nearly 0 (saturated tanh)."""
+    return rel_error(got, estimate) <= GRAD_TOL or abs(got - estimate) <= 1e-7
+
+
+def backward_weighted(outs: list[Any], cs: Floats, what: str) -> Any:
+    """L = sum_k c_k * out_k, and L.backward()."""
+    loss = outs[0] * cs[0]
+    for o, c in zip(outs[1:], cs[1:], strict=True):
+        loss = loss + o * c
+    call(lambda: loss.backward(), f"backward() through {what}")
+    return loss
+
+
+def check_grads(
+    f: Callable[[Floats], float], at: Floats, got: Floats, what: str, given: str, name: Callable[[int], str], hint: str
+) -> None:
+    for k, g in enumerate(got):
+
+        def fk(t: float, k: int = k) -> float:
+            return f([*at[:k], t, *at[k + 1 :]])
+
+        estimate = central_difference(fk, at[k])
+        if not grad_ok(g, estimate):
+            fail(
+                f"{what}: the gradient reaching {name(k)}", given, f"{fmt(estimate)} (finite differences)", fmt(g), hint
+            )
+
+
+def grads_of(vs: list[Any], what: str) -> Floats:
+    return [num(v.grad, f"{what}: a grad") for v in vs]
+
+
+def coefficients(rng: random.Random, n: int) -> Floats:
+    return [uniform(rng, -2, 2, (0.0,), 0.2) for _ in range(n)]
+
+
+# --- Neuron ---------------------------------------------------------------------------
+
+
+def _make_neuron(Neuron: type, nin: int, nonlin: bool | None) -> Any:
+    if nonlin is None:
+        return call(lambda: Neuron(nin), f"Neuron({nin})", "is __init__ done?")
+    return call(lambda: Neuron(nin, nonlin=nonlin), f"Neuron({nin}, nonlin={nonlin})", "is __init__ done?")
+
+
+def _neuron_mistake(got: float, theta: Floats, xs: Floats, act: str) -> str:
+    if act == "tanh":
+        wrong = {
+            "a linear neuron (no tanh); nonlin=True, the default, means tanh": "linear",
+            "relu (this course's neurons use tanh)": "relu",
+            "tanh(w . x) without the bias": "tanh-nobias",
+        }
+    else:
+        wrong = {
+            "tanh; nonlin=False means the linear w . x + b, no activation": "tanh",
+            "w . x without the bias": "nobias",
+        }
+    alternatives = {k: [neuron_f(theta, xs, a)] for k, a in wrong.items()}
+    alternatives["the bias listed first in parameters() (" + ORDER + ")"] = [neuron_f(theta, xs, act, bias_first=True)]
+    return diagnose([got], alternatives, "tanh(w . x + b) when nonlin, else w . x + b")
+
+
+def _neuron_name(nonlin: bool | None, nin: int) -> str:
+    return f"Neuron({nin})" if nonlin is None else f"Neuron({nin}, nonlin={nonlin})"
+
+
+def probe_neuron(Value: type, Neuron: type) -> None:
+    """Forward and gradients of Neuron(nin, nonlin) for nin 1..5, tanh and linear, with
+    inputs as floats, as Values and mixed."""
+    rng = random.Random(71)
+    kinds = ("float", "Value", "mixed")
+    cases = []
+    i = 0
+    for nin in range(1, 6):
+        for nonlin in (None, True, False):
+            kind = kinds[i % 3]
+            i += 1
+            name = _neuron_name(nonlin, nin)
+            neuron = _make_neuron(Neuron, nin, nonlin)
+            ps = parameters_of(Value, neuron, name, nin + 1, NEURON_COUNT)
+            theta = [uniform(rng, -1.5, 1.5) for _ in range(nin + 1)]
+            xs = [uniform(rng, -2, 2) for _ in range(nin)]
+            set_parameters(ps, theta, name)
+            x = inputs(Value, xs, kind)
+            given = f"{name} with weights {theta[:-1]}, bias {theta[-1]}; x = {xs} (as {kind} inputs)"
+            out = call(lambda neuron=neuron, x=x: neuron(x), f"{name}(x)")
+            if not isinstance(out, Value):
+                fail(f"{name}(x) should return one Value", given, "a Value", f"{type(out).__name__}: {_short(out)}")
+            got = num(out.data, f"{name}(x).data")
+            act = "linear" if nonlin is False else "tanh"
+            expected = neuron_f(theta, xs, act)
+            if not close(got, expected):
+                fail(f"forward value of {name}", given, fmt(expected), fmt(got), _neuron_mistake(got, theta, xs, act))
+            cs = coefficients(rng, 1)
+            backward_weighted([out], cs, f"{name}(x)")
+            grads = grads_of(ps, name)
+            xvals = [v for v in x if isinstance(v, Value)]
+            xgrads = grads_of(xvals, name)
+
+            def f_theta(t: Floats, xs: Floats = xs, act: str = act, c: float = cs[0]) -> float:
+                return c * neuron_f(t, xs, act)
+
+            def f_x(t: Floats, theta: Floats = theta, act: str = act, c: float = cs[0]) -> float:
+                return c * neuron_f(theta, t, act)
+
+            where = f"{given}; backward() on {cs[0]} * output"
+            check_grads(
+                f_theta,
+                theta,
+                grads,
+                name,
+                where,
+                lambda k, nin=nin: f"weight {k + 1}" if k < nin else "the bias",
+                IN_GRAPH,
+            )
+            value_at = [k for k, v in enumerate(x) if isinstance(v, Value)]
+            check_grads(
+                lambda t, xs=xs, value_at=value_at: f_x([*_spliced(xs, value_at, t)]),
+                [xs[k] for k in value_at],
+                xgrads,
+                name,
+                where,
+                lambda k, value_at=value_at: f"input x{value_at[k] + 1} (a Value)",
+                "inputs that are Values are part of the graph: multiply them with Value arithmetic",
+            )
+            cases.append(
+                {
+                    "nin": nin,
+                    "nonlin": "default" if nonlin is None else nonlin,
+                    "inputs": kind,
+                    "theta": theta,
+                    "x": xs,
+                    "c": cs,
+                    "out": got,
+                    "grads": grads,
+                    "xgrads": xgrads,
+                }
+            )
+    emit("test_neuron", cases)
+
+
+def _spliced(xs: Floats, at: list[int], values: Floats) -> Floats:
+    """xs with the entries at positions ``at`` replaced by ``values``."""
+    out = list(xs)
+    for k, v in zip(at, values, strict=True):
+        out[k] = v
+    return out
+
+
+def _init_properties(values: Floats) -> dict[str, bool]:
+    return {
+        "in_range": all(-1.0 <= v <= 1.0 for v in values),
+        "both_signs": min(values) < -0.5 and max(values) > 0.5,
+    }
+
+
+def _check_range(values: Floats, what: str) -> None:
+    outside = [v for v in values if not -1.0 <= v <= 1.0]
+    if outside:
+        fail(
+            f"{what}: every weight and bias starts in [-1, 1]",
+            expected="values drawn with random.uniform(-1, 1)",
+            got=f"{len(outside)} of {len(values)} outside, e.g. {fmt(outside[0])}",
+        )
+
+
+def _check_spread(values: Floats, what: str, kind: str) -> None:
+    """Uniform on [-1, 1]: reaching out towards both ends, about half negative. The band
+    for "about half" is six standard deviations wide, so a correct draw never misses it."""
+    negative = sum(v < 0 for v in values) / len(values)
+    band = max(0.2, 6 * math.sqrt(0.25 / len(values)))
+    if not (min(values) < -0.5 and max(values) > 0.5 and abs(negative - 0.5) <= band):
+        fail(
+            f"{what}: the starting {kind} should spread over [-1, 1]",
+            f"{len(values)} {kind}",
+            "uniform on [-1, 1]: about half negative, some near -1 and some near 1",
+            f"min {fmt(min(values))}, max {fmt(max(values))}, {negative:.0%} negative",
+            "random.uniform(-1, 1) for each weight and for the bias (random.random() alone is never negative)",
+        )
+
+
+def _split(values: Floats, nin: int, nouts: Sequence[int]) -> tuple[Floats, Floats]:
+    """(weights, biases) of a flat parameter list, by the documented order."""
+    weights, biases = [], []
+    i = 0
+    for a, b, _ in layout(nin, nouts):
+        for _ in range(b):
+            weights += values[i : i + a]
+            biases.append(values[i + a])
+            i += a + 1
+    return weights, biases
+
+
+def _data(ps: list[Any], what: str) -> Floats:
+    return [num(p.data, f"{what}: a parameter's data") for p in ps]
+
+
+def probe_neuron_init(Value: type, Neuron: type) -> None:
+    """Neuron(nin): nin + 1 parameters, random in [-1, 1] (weights and bias alike), not
+    all equal, a fresh draw for every neuron. Only properties are recorded: the values
+    are the student's random draws."""
+    state = random.getstate()
+    random.seed(73)
+    try:
+        cases = []
+        weights: Floats = []
+        biases: Floats = []
+        for nin in range(1, 6):
+            for nonlin in (None, False):
+                name = _neuron_name(nonlin, nin)
+                neuron = _make_neuron(Neuron, nin, nonlin)
+                values = _data(parameters_of(Value, neuron, name, nin + 1, NEURON_COUNT), name)
+                _check_range(values, name)
+                if len(set(values)) == 1:
+                    fail(
+                        f"{name}: its weights and bias all start at the same value",
+                        got=f"all {fmt(values[0])}",
+                        hint=SYMMETRY,
+                    )
+                weights += values[:-1]
+                biases.append(values[-1])
+                cases.append(
+                    {
+                        "neuron": name,
+                        "count": len(values),
+                        "in_range": all(-1.0 <= v <= 1.0 for v in values),
+                        "distinct": len(set(values)),
+                    }
+                )
+        more = []
+        for nin, times in ((3, 30), (1, 200)):
+            name = f"Neuron({nin})"
+            for _ in range(times):
+                values = _data(parameters_of(Value, _make_neuron(Neuron, nin, None), name, nin + 1), name)
+                _check_range(values, name)
+                weights += values[:-1]
+                biases.append(values[-1])
+                more.append(tuple(values))
+        if len(set(more)) != len(more):
+            fail(
+                "neurons built one after the other should start differently",
+                "30 x Neuron(3), 200 x Neuron(1)",
+                f"{len(more)} different sets of parameters",
+                f"{len(set(more))} different",
+                SYMMETRY,
+            )
+        _check_spread(weights, "Neuron(nin)", "weights")
+        _check_spread(biases, "Neuron(nin)", "biases")
+        cases.append(
+            {
+                "neurons": len(more),
+                "different": len(set(more)),
+                "weights": _init_properties(weights),
+                "biases": _init_properties(biases),
+            }
+        )
+    finally:
+        random.setstate(state)
+    emit("test_neuron_init", cases)
+
+
+# --- Layer ----------------------------------------------------------------------------
+
+LAYERS = [  # nin, nout, nonlin (None: the default)
+    (1, 1, None),
+    (2, 1, None),
+    (3, 1, False),
+    (2, 3, None),
+    (3, 2, False),
+    (4, 4, True),
+    (1, 3, False),
+    (5, 2, None),
+    (2, 1, True),
+    (3, 3, False),
+]
+
+
+def probe_layer(Value: type, Layer: type) -> None:
+    """Layer(nin, nout, **kw): nout == 1 returns a Value, nout > 1 a list; every neuron its
+    own parameters, in order; nonlin passed on to the neurons."""
+    rng = random.Random(79)
+    kinds = ("float", "Value", "mixed")
+    cases = []
+    for i, (nin, nout, nonlin) in enumerate(LAYERS):
+        kind = kinds[i % 3]
+        name = f"Layer({nin}, {nout})" if nonlin is None else f"Layer({nin}, {nout}, nonlin={nonlin})"
+        if nonlin is None:
+            layer = call(lambda nin=nin, nout=nout: Layer(nin, nout), name, "is __init__ done?")
+        else:
+            layer = call(
+                lambda nin=nin, nout=nout, nonlin=nonlin: Layer(nin, nout, nonlin=nonlin),
+                name,
+                "Layer(nin, nout, **kw) passes kw on to each Neuron",
+            )
+        ps = parameters_of(
+            Value, layer, name, nout * (nin + 1), "nout neurons of nin weights and a bias each, neuron by neuron"
+        )
+        theta = [uniform(rng, -1.5, 1.5) for _ in ps]
+        xs = [uniform(rng, -2, 2) for _ in range(nin)]
+        set_parameters(ps, theta, name)
+        x = inputs(Value, xs, kind)
+        given = f"{name}, parameters {shown(theta)}; x = {xs} (as {kind} inputs)"
+        out = call(lambda layer=layer, x=x: layer(x), f"{name}(x)")
+        outs = outputs(Value, out, nout, f"{name}(x)", given)
+        got = _values(outs, f"{name}(x)")
+        act = "linear" if nonlin is False else "tanh"
+        expected = layer_f(theta, xs, nin, nout, act)
+        if not forward_matches(got, expected):
+            wrong = {
+                "neurons that ignore nonlin (Layer must pass **kw on to Neuron)": layer_f(
+                    theta, xs, nin, nout, "tanh" if act == "linear" else "linear"
+                ),
+                "the bias listed first in parameters() (" + ORDER + ")": layer_f(
+                    theta, xs, nin, nout, act, bias_first=True
+                ),
+            }
+            fail(
+                f"forward values of {name}",
+                given,
+                str([fmt(e) for e in expected]),
+                str([fmt(g) for g in got]),
+                diagnose(got, wrong, "neuron j uses parameters j*(nin+1) ... j*(nin+1)+nin: " + ORDER),
+            )
+        cs = coefficients(rng, nout)
+        backward_weighted(outs, cs, f"{name}(x)")
+        grads = grads_of(ps, name)
+
+        def f_theta(
+            t: Floats, xs: Floats = xs, nin: int = nin, nout: int = nout, act: str = act, cs: Floats = cs
+        ) -> float:
+            return weighted(layer_f(t, xs, nin, nout, act), cs)
+
+        check_grads(
+            f_theta,
+            theta,
+            grads,
+            name,
+            f"{given}; backward() on {cs} . outputs",
+            lambda k, nin=nin: (
+                f"neuron {k // (nin + 1) + 1}'s " + ("bias" if k % (nin + 1) == nin else f"weight {k % (nin + 1) + 1}")
+            ),
+            IN_GRAPH,
+        )
+        xvals = [v for v in x if isinstance(v, Value)]
+        cases.append(
+            {
+                "nin": nin,
+                "nout": nout,
+                "nonlin": "default" if nonlin is None else nonlin,
+                "inputs": kind,
+                "returns": "Value" if nout == 1 else "list",
+                "theta": theta,
+                "x": xs,
+                "c": cs,
+                "out": got,
+                "grads": grads,
+                "xgrads": grads_of(xvals, name),
+            }
+        )
+    emit("test_layer", cases)
+
+
+# --- MLP ------------------------------------------------------------------------------
+
+ARCHITECTURES = [  # nin, nouts, inputs, last layer's weights large (outputs beyond (-1, 1))
+    (3, [4, 4, 1], "float", False),
+    (2, [1, 1], "Value", False),  # a hidden layer of width 1
+    (1, [3, 1], "mixed", True),
+    (2, [3, 2], "float", False),  # two outputs: a list
+    (4, [1], "Value", True),  # one layer: linear only
+    (2, [1, 3], "float", True),
+    (3, [2, 1, 2], "mixed", False),
+    (2, [5, 1], "Value", True),
+    (3, [4, 4, 1], "Value", True),
+]
+
+
+def _theta(rng: random.Random, nin: int, nouts: list[int], large: bool) -> Floats:
+    """Seeded parameters; with ``large``, the last layer's weights are 2-4 in size, so a
+    linear output layer leaves (-1, 1) where a tanh one cannot."""
+    theta = []
+    for li, (a, b, _) in enumerate(layout(nin, nouts)):
+        last = li == len(nouts) - 1
+        for _ in range(b):
+            for _ in range(a):
+                if large and last:
+                    theta.append(uniform(rng, 2, 4) * rng.choice((-1, 1)))
+                else:
+                    theta.append(uniform(rng, -1.5, 1.5))
+            theta.append(uniform(rng, -1.5, 1.5))
+    return theta
+
+
+def _make_mlp(MLP: type, nin: int, nouts: list[int]) -> Any:
+    return call(lambda: MLP(nin, list(nouts)), f"MLP({nin}, {nouts})", "is __init__ done?")
+
+
+def _mlp_mistakes(theta: Floats, xs: Floats, nin: int, nouts: list[int]) -> dict[str, Floats]:
+    return {
+        LINEAR_LAST: mlp_f(theta, xs, nin, nouts, last="tanh"),
+        "no tanh on the hidden layers (every layer but the last applies tanh)": mlp_f(
+            theta, xs, nin, nouts, hidden="linear"
+        ),
+        "relu on the hidden layers (this course's neurons use tanh)": mlp_f(theta, xs, nin, nouts, hidden="relu"),
+        "the bias listed first in parameters() (" + ORDER + ")": mlp_f(theta, xs, nin, nouts, bias_first=True),
+    }
+
+
+def probe_mlp(Value: type, MLP: type) -> None:
+    """MLP(nin, nouts) forward and gradients on several architectures (a width-1 hidden
+    layer, several outputs, one linear layer), with outputs beyond (-1, 1)."""
+    rng = random.Random(83)
+    cases = []
+    for nin, nouts, kind, large in ARCHITECTURES:
+        name = f"MLP({nin}, {nouts})"
+        net = _make_mlp(MLP, nin, nouts)
+        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
+        theta = _theta(rng, nin, nouts, large)
+        xs = [uniform(rng, -2, 2) for _ in range(nin)]
+        set_parameters(ps, theta, name)
+        x = inputs(Value, xs, kind)
+        given = f"{name}, parameters {shown(theta)}; x = {xs} (as {kind} inputs)"
+        out = call(
+            lambda net=net, x=x: net(x),
+            f"{name}(x)",
+            "a hidden layer of one neuron returns a Value, not a list: the next layer still needs a list of inputs"
+            if 1 in nouts[:-1]
+            else "",
+        )
+        outs = outputs(Value, out, nouts[-1], f"{name}(x)", given)
+        got = _values(outs, f"{name}(x)")
+        expected = mlp_f(theta, xs, nin, nouts)
+        if not forward_matches(got, expected):
+            fail(
+                f"forward values of {name}",
+                given,
+                str([fmt(e) for e in expected]),
+                str([fmt(g) for g in got]),
+                diagnose(got, _mlp_mistakes(theta, xs, nin, nouts), "layers of sizes [nin] + nouts, chained: " + ORDER),
+            )
+        if large and not any(abs(e) > 1 for e in expected):
+            raise AssertionError(f"probe bug: {name} should reach beyond (-1, 1) with large weights")
+        cs = coefficients(rng, nouts[-1])
+        backward_weighted(outs, cs, f"{name}(x)")
+        grads = grads_of(ps, name)
+
+        def f_theta(t: Floats, xs: Floats = xs, nin: int = nin, nouts: list = nouts, cs: Floats = cs) -> float:
+            return weighted(mlp_f(t, xs, nin, nouts), cs)
+
+        where = f"{given}; backward() on {cs} . outputs"
+        check_grads(
+            f_theta, theta, grads, name, where, lambda k, nin=nin, nouts=nouts: describe(nin, nouts, k), IN_GRAPH
+        )
+        xvals = [v for v in x if isinstance(v, Value)]
+        xgrads = grads_of(xvals, name)
+        value_at = [k for k, v in enumerate(x) if isinstance(v, Value)]
+        check_grads(
+            lambda t, xs=xs, value_at=value_at, theta=theta, nin=nin, nouts=nouts, cs=cs: weighted(
+                mlp_f(theta, _spliced(xs, value_at, t), nin, nouts), cs
+            ),
+            [xs[k] for k in value_at],
+            xgrads,
+            name,
+            where,
+            lambda k, value_at=value_at: f"input x{value_at[k] + 1} (a Value)",
+            "inputs that are Values are part of the graph",
+        )
+        cases.append(
+            {
+                "nin": nin,
+                "nouts": nouts,
+                "inputs": kind,
+                "returns": "Value" if nouts[-1] == 1 else "list",
+                "theta": theta,
+                "x": xs,
+                "c": cs,
+                "out": got,
+                "grads": grads,
+                "xgrads": xgrads,
+            }
+        )
+    emit("test_mlp", cases)
+
+
+COUNTS = [(3, [4, 4, 1]), (2, [1, 1]), (5, [3]), (1, [1]), (4, [6, 5, 3, 1]), (2, [2, 2])]
+
+
+def count_hint(nin: int, nouts: list[int]) -> Callable[[int], str]:
+    """What to say when MLP(nin, nouts).parameters() has ``got`` entries."""
+
+    def hint(got: int) -> str:
+        sizes = " + ".join(f"({a}*{b} + {b})" for a, b, _ in layout(nin, nouts))
+        if got == sum(a * b for a, b, _ in layout(nin, nouts)):
+            return f"the biases are missing: {sizes}; a parameter missing from parameters() never trains"
+        if got < count(nin, nouts):
+            return f"some are missing: {sizes}; a parameter missing from parameters() never trains"
+        return f"{sizes}: each weight and bias once"
+
+    return hint
+
+
+def _uses(Value: type, MLP: type, nin: int, nout: int) -> list[list[int]]:
+    """Which entry of parameters() each neuron of MLP(nin, [nout]) uses as each weight and
+    as its bias: parameter k is set to k/1000 (counting from 1), the inputs are all 0 and
+    then one-hot, and the outputs are read back in thousandths. So small, the numbers read
+    the same through a linear or a tanh output layer: this cell is about the order."""
+    name = f"MLP({nin}, [{nout}])"
+    net = _make_mlp(MLP, nin, [nout])
+    ps = parameters_of(Value, net, name, count(nin, [nout]), count_hint(nin, [nout]))
+    set_parameters(ps, [(k + 1) / 1000 for k in range(len(ps))], name)
+    seen = []
+    for hot in [None, *range(nin)]:
+        x = [1.0 if i == hot else 0.0 for i in range(nin)]
+        outs = outputs(Value, call(lambda x=x: net(x), f"{name}(x)"), nout, f"{name}(x)", f"x = {x}", False)
+        seen.append(_values(outs, f"{name}(x)"))
+    uses = []
+    for j in range(nout):
+        bias = seen[0][j]
+        used = [round((seen[1 + i][j] - bias) * 1000) for i in range(nin)] + [round(bias * 1000)]
+        want = [j * (nin + 1) + i + 1 for i in range(nin + 1)]
+        if used != want:
+            fail(
+                f"{name}: which entry of parameters() each neuron uses",
+                "parameter k set to k/1000 (counting from 1); x all 0, then one-hot",
+                f"neuron {j + 1} uses parameters {want} (its weights, then its bias)",
+                f"it uses {used}",
+                ORDER,
+            )
+        uses.append(used)
+    return uses
+
+
+def probe_parameters(Value: type, MLP: type) -> None:
+    """parameters(): the count (41 for MLP(3, [4, 4, 1]), not seed 001's 33), distinct
+    Values, the documented order (which parameter each neuron uses) and that every one
+    of them receives gradient.
+
+    The gradients are recorded divided by the output bias's own gradient: that ratio is
+    d(pre-activation)/d(parameter), the same whatever the output layer's activation, so
+    a wrong activation costs the forward-pass cell, not this one."""
+    rng = random.Random(89)
+    cases = []
+    for nin, nouts in COUNTS:
+        name = f"MLP({nin}, {nouts})"
+        net = _make_mlp(MLP, nin, nouts)
+        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
+        cases.append({"net": name, "count": len(ps)})
+    for nin, nout in ((3, 4), (1, 2), (2, 1)):
+        cases.append({"net": f"MLP({nin}, [{nout}])", "uses": _uses(Value, MLP, nin, nout)})
+    for nin, nouts in ((3, [4, 4, 1]), (2, [3, 1]), (1, [2, 2, 1])):
+        name = f"MLP({nin}, {nouts})"
+        net = _make_mlp(MLP, nin, nouts)
+        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
+        theta = [uniform(rng, 0.2, 1.2) * rng.choice((-1, 1)) for _ in ps]
+        xs = [uniform(rng, 0.3, 1.5) * rng.choice((-1, 1)) for _ in range(nin)]
+        set_parameters(ps, theta, name)
+        given = f"{name}, parameters {shown(theta)}; x = {xs}"
+        out = call(lambda net=net, xs=xs: net(list(xs)), f"{name}(x)")
+        outs = outputs(Value, out, 1, f"{name}(x)", given, strict=False)
+        c = coefficients(rng, 1)
+        backward_weighted(outs, c, f"{name}(x)")
+        grads = grads_of(ps, name)
+        silent = [k for k, g in enumerate(grads) if g == 0.0]
+        if silent:
+            fail(
+                f"{name}: every parameter receives gradient",
+                given,
+                "a non-zero grad on every parameter after backward()",
+                f"{describe(nin, nouts, silent[0])} (entry {silent[0] + 1} of parameters()) has grad 0",
+                "a parameter that the forward pass does not use, or uses through .data, never learns",
+            )
+        ratios = [g / grads[-1] for g in grads]
+
+        def pre(t: Floats, xs: Floats = xs, nin: int = nin, nouts: list = nouts) -> float:
+            return mlp_f(t, xs, nin, nouts)[0]  # the output layer is linear here
+
+        for k, r in enumerate(ratios):
+            estimate = central_difference(
+                lambda t, k=k, pre=pre, theta=theta: pre([*theta[:k], t, *theta[k + 1 :]]), theta[k]
+            )
+            if not grad_ok(r, estimate):
+                fail(
+                    f"{name}: the gradient reaching entry {k + 1} of parameters() ({describe(nin, nouts, k)})",
+                    given,
+                    f"{fmt(estimate)} times the output bias's gradient",
+                    f"{fmt(r)} times",
+                    ORDER + "; each entry must be the Value the network uses in that place",
+                )
+        cases.append({"net": name, "theta": theta, "x": xs, "c": c, "relative_grads": ratios})
+    emit("test_parameters", cases)
+
+
+def probe_zero_grad(Value: type, MLP: type) -> None:
+    """zero_grad() sets every parameter's grad to 0 and leaves data alone; a backward()
+    after it gives the gradients of a single pass."""
+    rng = random.Random(97)
+    cases = []
+    for nin, nouts in ((3, [4, 4, 1]), (2, [3, 2]), (1, [2, 2, 1])):
+        name = f"MLP({nin}, {nouts})"
+        net = _make_mlp(MLP, nin, nouts)
+        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
+        theta = [uniform(rng, -1.5, 1.5) for _ in ps]
+        xs = [uniform(rng, -2, 2) for _ in range(nin)]
+        set_parameters(ps, theta, name)
+        cs = coefficients(rng, nouts[-1])
+
+        def one_pass(net: Any = net, xs: Floats = xs, cs: Floats = cs, name: str = name, nouts: list = nouts) -> Floats:
+            out = call(lambda: net(list(xs)), f"{name}(x)")
+            backward_weighted(outputs(Value, out, nouts[-1], f"{name}(x)", "", strict=False), cs, f"{name}(x)")
+            return grads_of(ps, name)
+
+        first = one_pass()
+        one_pass()  # without zeroing: the gradients add up
+        held = [uniform(rng, -1, 1, (0.0,), 0.1) for _ in ps]
+        for p, g in zip(ps, held, strict=True):  # and some set by hand
+            p.grad = g
+        call(lambda net=net: net.zero_grad(), f"{name}.zero_grad()")
+        zeroed = grads_of(ps, name)
+        nonzero = [k for k, g in enumerate(zeroed) if g != 0.0]
+        if nonzero:
+            k = nonzero[0]
+            fail(
+                f"{name}.zero_grad() sets the grad of every parameter to 0",
+                f"grads held {held[:3]}...",
+                "every grad 0",
+                f"{describe(nin, nouts, k)} (entry {k + 1} of parameters()) has grad {fmt(zeroed[k])}",
+                "for p in self.parameters(): p.grad = 0.0",
+            )
+        data = _data(ps, name)
+        if data != theta:
+            k = next(k for k, (a, b) in enumerate(zip(data, theta, strict=True)) if a != b)
+            fail(
+                f"{name}.zero_grad() changes the grads only, never the data",
+                expected=f"{describe(nin, nouts, k)} still {fmt(theta[k])}",
+                got=fmt(data[k]),
+            )
+        again = one_pass()
+        drift = [a - b for a, b in zip(again, first, strict=True)]
+        for k, d in enumerate(drift):
+            if abs(d) > 1e-12 * max(1.0, abs(first[k])):
+                fail(
+                    f"{name}: backward() after zero_grad() gives the gradients of a single pass",
+                    f"x = {xs}",
+                    f"{describe(nin, nouts, k)}: {fmt(first[k])}, as after the first backward()",
+                    fmt(again[k]),
+                )
+        cases.append({"net": name, "held": held, "zeroed": zeroed, "data": data, "again_minus_first": drift})
+    emit("test_zero_grad", cases)
+
+
+def probe_init(Value: type, MLP: type) -> None:
+    """A fresh MLP's parameters: in [-1, 1], spread over it, no two neurons of a layer
+    alike (symmetry broken), and two networks built in a row differ. Only these properties
+    are recorded: the values are the student's random draws."""
+    state = random.getstate()
+    random.seed(101)
+    try:
+        cases = []
+        for nin, nouts in ((8, [16, 16, 1]), (3, [4, 4, 1]), (2, [3, 2])):
+            name = f"MLP({nin}, {nouts})"
+            nets = [_make_mlp(MLP, nin, nouts) for _ in range(2)]
+            values = [
+                _data(parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts)), name) for net in nets
+            ]
+            for v in values:
+                _check_range(v, name)
+                if len(set(v)) == 1:
+                    fail(f"{name}: every parameter starts at the same value", got=f"all {fmt(v[0])}", hint=SYMMETRY)
+            i = 0
+            alike = 0
+            for li, (a, b, _) in enumerate(layout(nin, nouts), start=1):
+                neurons = [tuple(values[0][i + j * (a + 1) : i + (j + 1) * (a + 1)]) for j in range(b)]
+                i += (a + 1) * b
+                alike += len(neurons) - len(set(neurons))
+                if len(set(neurons)) != len(neurons):
+                    fail(
+                        f"{name}: no two neurons of layer {li} may start alike",
+                        expected=f"{b} different neurons",
+                        got=f"{len(set(neurons))} different",
+                        hint=SYMMETRY,
+                    )
+            if values[0] == values[1]:
+                fail(
+                    f"two {name} built one after the other should start differently",
+                    hint="draw fresh random numbers in each Neuron's __init__ (never seed inside your classes)",
+                )
+            case = {
+                "net": name,
+                "count": len(values[0]),
+                "in_range": all(-1.0 <= v <= 1.0 for v in values[0] + values[1]),
+                "neurons_alike": alike,
+                "nets_differ": values[0] != values[1],
+            }
+            if nin == 8:  # big enough for the spread to be certain; the values themselves are never recorded
+                (w0, b0), (w1, b1) = _split(values[0], nin, nouts), _split(values[1], nin, nouts)
+                _check_spread(w0 + w1, name, "weights")
+                _check_spread(b0 + b1, name, "biases")
+                case["weights"], case["biases"] = _init_properties(w0 + w1), _init_properties(b0 + b1)
+            cases.append(case)
+    finally:
+        random.setstate(state)
+    emit("test_init", cases)
