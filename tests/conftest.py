@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MILESTONES = ("m1_value", "m2_backward", "m3_mlp")
+MILESTONES = ("m1_value", "m2_backward", "m3_mlp", "m4_training")
 
 
 def copy_course(dest: Path) -> Path:

@@ -142,3 +142,25 @@ def test_an_execute_result_cannot_stand_in_for_a_score():
     assert [o.output_type for o in nb.cells[1].outputs] == ["error"]
     from nbgrader.utils import determine_grade
     assert determine_grade(nb.cells[1])[0] == 0
+
+
+def test_a_trained_network_is_judged_by_recomputing_its_loss():
+    ref_case = {"recompute": "mlp_mse", "threshold": 0.01, "sizes": [1, 1], "X": [[1.0], [2.0]], "y": [1.0, 2.0],
+                "epochs_ok": True, "falls": True, "params": [0.9, 0.2]}
+    reference = records.make("t", [ref_case])
+    good = {**ref_case, "params": [1.0, 0.0]}  # another path, a better network: right
+    assert judge.verdict("t", reference, [records.make("t", [good])]) is None
+    bad = {**ref_case, "params": [0.0, 0.0]}
+    assert "recomputed" in judge.verdict("t", reference, [records.make("t", [bad])])
+    moved = {**good, "X": [[1.0], [3.0]]}
+    assert judge.verdict("t", reference, [records.make("t", [moved])]) is not None
+    assert judge.verdict("t", reference, [records.make("t", [{**good, "params": [1.0]}])]) is not None
+
+
+def test_a_malformed_record_earns_nothing_and_never_crashes_the_judge():
+    reference = records.make("t", [{"x": [1.0]}])
+    nested: list = []
+    for _ in range(5000):
+        nested = [nested]
+    forged = {"format": records.FORMAT, "cell": "t", "cases": [{"x": nested}]}
+    assert judge.verdict("t", reference, [forged]) is not None

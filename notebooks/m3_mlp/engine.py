@@ -7,6 +7,10 @@ do not edit: change the notebooks and run `./course release`.
 import math
 
 
+def _no_backward():
+    """What a leaf does on the way back: nothing (it has no children)."""
+
+
 class Value:
     """A number that remembers how it was computed, so gradients can flow back."""
 
@@ -19,8 +23,8 @@ class Value:
             )
         self.data = data
         self.grad = 0.0
-        self._backward = lambda: None
-        self._prev = tuple(dict.fromkeys(_children))
+        self._backward = _no_backward
+        self._prev = tuple(_children)
         self._op = _op
 
     def __repr__(self):

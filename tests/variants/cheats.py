@@ -47,6 +47,11 @@ def before_neuron(code: str) -> list[tuple[str, str]]:
     return [("class Neuron:", code + "\n\nclass Neuron:")]
 
 
+def before_mse(code: str) -> list[tuple[str, str]]:
+    """Run ``code`` at the top of M4's first solution cell (before any hidden test)."""
+    return [("def mse_loss(predictions, targets):", code + "\n\ndef mse_loss(predictions, targets):")]
+
+
 def before_topo(code: str) -> list[tuple[str, str]]:
     """Run ``code`` at the top of M2's first solution cell (before any hidden test)."""
     return [("def topo_sort(root):", code + "\n\ndef topo_sort(root):")]
@@ -100,6 +105,7 @@ M1_CELLS = [
 ]
 M2_CELLS = ["topo_sort", "value_backward", "numerical_gradient", "relative_error", "grad_check"]
 M3_CELLS = ["neuron_init", "neuron_call", "layer", "mlp", "mlp_zero_grad"]
+M4_CELLS = ["mse_loss", "sgd", "train_step", "choose_training", "softmax", "safe_log", "adam"]
 
 # --- m1_value ----------------------------------------------------------------------------
 
@@ -684,4 +690,35 @@ _m3.emit = _forge''')},
     ),
 ]
 
-ATTACKS = M1 + M2 + M3
+# --- m4_training -------------------------------------------------------------------------
+
+FAIL_NOOP_M4 = """\
+import course_grader.probes.common as _common
+import course_grader.probes.m4 as _m4
+_common.fail = _m4.fail = lambda *a, **k: None"""
+
+M4 = [
+    Attack("execute_result_before_error", "m4_training", {"mse_loss": before_mse(EXECUTE_RESULT_FIRST)}, base="blank"),
+    # an untrained network "passes" once the kernel's checks are silenced: the judge recomputes its loss
+    Attack(
+        "fail_noop_untrained_network",
+        "m4_training",
+        {"mse_loss": before_mse(FAIL_NOOP_M4)},
+        wrong={"choose_training": [("return 0.1, 300", "return 1e-4, 300")]},
+    ),
+    Attack(
+        "fail_noop_adam_without_bias_correction",
+        "m4_training",
+        {"mse_loss": before_mse(FAIL_NOOP_M4)},
+        wrong={"adam": [("m_hat = self.m[i] / (1 - self.beta1**self.t)", "m_hat = self.m[i]")]},
+    ),
+    Attack(
+        "solutions_via_package_root",
+        "m4_training",
+        from_disk("m4_training", M4_CELLS, "mse_loss"),
+        base="blank",
+        wins="the kernel can read PACKAGE_ROOT / 'solutions' (no sandbox yet)",
+    ),
+]
+
+ATTACKS = M1 + M2 + M3 + M4
