@@ -318,6 +318,7 @@ def probe_adam(Value: type, Adam: type) -> None:
     rng = random.Random(97)
     cases = []
     settings: list[tuple[dict, int]] = [
+        ({}, 2),  # the defaults: lr 0.001, betas (0.9, 0.999), eps 1e-8
         ({"lr": 0.01}, 4),
         ({"lr": 0.05, "betas": (0.5, 0.9)}, 3),
         ({"lr": 0.1, "eps": 1e-3}, 3),
@@ -335,7 +336,7 @@ def probe_adam(Value: type, Adam: type) -> None:
             call(lambda: opt.step(), f"Adam.step() number {t + 1}")
             after = [num(p.data, "data") for p in params]
             if t == 0:  # bias-corrected: m_hat = g, v_hat = g**2, so the step is lr * g / (|g| + eps)
-                lr, eps = kwargs["lr"], kwargs.get("eps", 1e-8)
+                lr, eps = kwargs.get("lr", 1e-3), kwargs.get("eps", 1e-8)
                 for i in (0, 1):
                     moved, g = after[i] - before[i], grads[i]
                     want = -lr * g / (abs(g) + eps)
