@@ -16,25 +16,14 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from conftest import MILESTONES, ROOT
-from variants.cheats import ATTACKS, Attack, Edits
+from variants import apply_edits as apply
+from variants.cheats import ATTACKS, Attack
 
 from course_grader import reference
 from course_grader.submissions import fill, score, solution_cells
 
 Answers = dict[str, str]
 Points = dict[str, float]
-
-
-def apply(answers: Answers, edits: Edits) -> Answers:
-    out = dict(answers)
-    for grade_id, edit in edits.items():
-        if isinstance(edit, str):
-            out[grade_id] = edit
-            continue
-        for old, new in edit:
-            assert old in out[grade_id], f"{grade_id}: {old!r} not in the answer (update the cheat)"
-            out[grade_id] = out[grade_id].replace(old, new)
-    return out
 
 
 def start(milestone: str, base: str) -> Answers:

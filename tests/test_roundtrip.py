@@ -18,6 +18,7 @@ import nbformat
 import pytest
 from conftest import MILESTONES, ROOT, copy_course, nbgrader
 from nbgrader.api import Gradebook
+from variants import apply_edits
 
 from course_grader.submissions import fill, solution_cells
 
@@ -39,18 +40,6 @@ CHEATS = {
 
 def variants(m: str):
     return importlib.import_module(f"variants.{m}")
-
-
-def apply_edits(answers: dict[str, str], edits: dict) -> dict[str, str]:
-    out = dict(answers)
-    for grade_id, edit in edits.items():
-        if isinstance(edit, str):
-            out[grade_id] = edit
-            continue
-        for old, new in edit:
-            assert old in out[grade_id], f"{grade_id}: {old!r} not in the solution (update the variant)"
-            out[grade_id] = out[grade_id].replace(old, new)
-    return out
 
 
 def class_of(m: str) -> dict[str, nbformat.NotebookNode]:

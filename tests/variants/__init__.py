@@ -3,3 +3,17 @@
 Each variant edits the instructor's answers (solution cells, keyed by grade_id) the way
 a student's notebook would differ. ``loses`` names the graded cells that must score 0.
 """
+
+
+def apply_edits(answers: dict[str, str], edits: dict) -> dict[str, str]:
+    """The answers with ``edits`` made: a grade_id maps to a whole new source, or to a
+    list of (old, new) replacements, each of which must find its ``old`` text."""
+    out = dict(answers)
+    for grade_id, edit in edits.items():
+        if isinstance(edit, str):
+            out[grade_id] = edit
+            continue
+        for old, new in edit:
+            assert old in out[grade_id], f"{grade_id}: {old!r} not in the answer (update the variant)"
+            out[grade_id] = out[grade_id].replace(old, new)
+    return out
