@@ -135,7 +135,7 @@ def generate(root: Path, milestone: str) -> None:
 
 def tag_raising_cells(root: Path, milestone: str, timeout: float = 300.0) -> list[int]:
     """Run the blank notebook; tag the cells that raise NotImplementedError, and no other."""
-    from nbclient import NotebookClient
+    from course_grader.reference import execute
 
     release = root / "notebooks" / milestone
     path = release / f"{milestone}.ipynb"
@@ -143,10 +143,9 @@ def tag_raising_cells(root: Path, milestone: str, timeout: float = 300.0) -> lis
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
         work = Path(tmp) / milestone
         shutil.copytree(release, work)
-        run = nbformat.read(work / path.name, as_version=4)
-        NotebookClient(
-            run, timeout=timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(work)}}
-        ).execute()
+        run = execute(work / path.name, work, timeout)
+    if "execution_error" in run.metadata:
+        raise ReleaseError(f"{milestone}: the blank notebook did not run through: {run.metadata['execution_error']}")
     tagged = []
     for i, (cell, ran) in enumerate(zip(nb.cells, run.cells, strict=True)):
         if cell.cell_type != "code":
