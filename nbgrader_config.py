@@ -8,13 +8,13 @@ from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     ClearHiddenTests,
-    Execute,
     GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
 
+from course_grader.execute import GradingExecute
 from course_grader.judge import JudgeRecords, LoadReference
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
@@ -29,9 +29,14 @@ c.CourseDirectory.release_directory = "notebooks"  # generated student versions 
 # before the student's kernel starts, judges right after it has run, and before grades
 # are saved: a missing or wrong record becomes an error output, so
 # nbgrader's gradebook, export, feedback and formgrader all carry the judged score.
+#
+# GradingExecute is nbgrader's Execute run in a sandbox (course_grader/sandbox.py: the
+# kernel sees the Python installation and its own submission folder, nothing else, with
+# bounded memory and CPU), which stops at a crashed or stuck kernel instead of losing the
+# whole submission. `--GradingExecute.sandbox=False` grades unconfined (not advised).
 c.Autograde.autograde_preprocessors = [
     LoadReference,
-    Execute,
+    GradingExecute,
     JudgeRecords,
     IgnorePattern,
     ClearMetadataPreprocessor,
@@ -40,6 +45,8 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+c.Execute.timeout = 60  # seconds per cell; the slowest honest cell (m4's training) takes ~5 s
+
 for judge_step in ("LoadReference", "JudgeRecords"):
     c[judge_step].solutions_dir = os.path.join(here, "solutions")
     c[judge_step].cache_dir = os.path.join(here, ".reference")

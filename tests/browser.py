@@ -1,0 +1,376 @@
+"""Drive the course as a person meets it: a JupyterLab server on loopback, isolated from
+the user's Jupyter settings, and Debian's Chromium driven by Playwright.
+
+Used by tests/test_browser.py and bench/screenshot.py. Playwright's own browser download
+does not work on the course's machines: the browser is Debian's ``chromium`` package,
+which ``./course test`` installs (with playwright, from the ``dev`` extra).
+"""
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ERROR_MIME = "application/vnd.jupyter.stderr"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook tab in front
+
+# JupyterLab settings of the test server. Windowing "none": every cell is in the DOM, not
+# only those on screen, so each output can be found and counted. No news, no update check.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+
+def missing_tools() -> str | None:
+    """Why the browser cannot be driven here, or None if it can."""
+    missing = []
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"Debian's Chromium ({CHROMIUM}, apt package 'chromium')")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the Python package playwright (pip install playwright; the 'dev' extra)")
+    if not missing:
+        return None
+    return f"the browser test needs {' and '.join(missing)}: `./course test` installs them"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """A JupyterLab server serving ``root``, with its config, runtime, settings and
+    workspaces in ``home`` (never the user's). Use as a context manager."""
+
+    def __init__(self, root: Path, home: Path, cwd: Path | None = None):
+        self.root, self.home, self.cwd = Path(root), Path(home), Path(cwd or root)
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.home / "jupyterlab.log"
+        self.proc: subprocess.Popen | None = None
+
+    def url(self, path: str = "lab") -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.base}/{path.lstrip('/')}{sep}token={self.token}"
+
+    def log(self, tail: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-tail:]
+        except OSError:
+            return "(no log)"
+
+    def api(self, method: str, path: str, timeout: float = 10) -> object:
+        req = urllib.request.Request(self.url(f"api/{path}"), method=method)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def start(self, timeout: float = 90) -> "JupyterLab":
+        dirs = {name: self.home / name for name in ("config", "runtime", "ipython", "mpl", "settings", "workspaces")}
+        for d in dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
+        for rel, value in LAB_SETTINGS.items():
+            path = dirs["settings"] / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(value))
+        env = dict(os.environ)
+        env.update(
+            JUPYTER_CONFIG_DIR=str(dirs["config"]),
+            JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+            IPYTHONDIR=str(dirs["ipython"]),
+            MPLCONFIGDIR=str(dirs["mpl"]),
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        for var in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_TOKEN", "BROWSER"):
+            env.pop(var, None)
+        cmd = [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser",
+            "--ServerApp.open_browser=False",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            f"--LabApp.user_settings_dir={dirs['settings']}",
+            f"--LabApp.workspaces_dir={dirs['workspaces']}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LanguageServerManager.autodetect=False",
+        ]  # fmt: skip
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with code {self.proc.returncode}; its log:\n{self.log()}")
+            try:
+                self.api("GET", "status", timeout=2)
+                return self
+            except (OSError, urllib.error.URLError, ValueError):
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"JupyterLab did not answer on {self.base} within {timeout:.0f} s; its log:\n{self.log()}")
+
+    def kernels(self) -> list[dict]:
+        return self.api("GET", "kernels")  # type: ignore[return-value]
+
+    def shutdown_kernels(self) -> None:
+        try:
+            for kernel in self.kernels():
+                self.api("DELETE", f"kernels/{kernel['id']}", timeout=20)
+        except (OSError, urllib.error.URLError, ValueError):
+            pass
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.shutdown_kernels()
+            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        # kernels are in the server's process group; take any still there
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc = None
+
+    def __enter__(self) -> "JupyterLab":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextmanager
+def chromium(viewport: tuple[int, int] = (1400, 1000)):
+    """A headless Debian Chromium page (Playwright sync API); closed whatever happens."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+@dataclass
+class Output:
+    mime: str  # the rendered MIME type (data-mime-type), "" if none
+    text: str  # what the output shows as text (pictures: "")
+    pictures: int  # <img> and <svg> elements in it holding a loaded, non-empty picture
+
+    @property
+    def error(self) -> bool:
+        """Shown in the red error box: a traceback, or anything written to stderr."""
+        return self.mime == ERROR_MIME
+
+
+@dataclass
+class Cell:
+    index: int
+    kind: str  # "code", "markdown" or "raw"
+    prompt: str  # e.g. "[3]:", "[*]:", "[ ]:"
+    outputs: list[Output] = field(default_factory=list)
+
+    @property
+    def ran(self) -> bool:
+        return re.fullmatch(r"\[\d+\]:", self.prompt) is not None
+
+    @property
+    def errors(self) -> list[Output]:
+        return [o for o in self.outputs if o.error]
+
+    def pictures(self, mime: str) -> int:
+        return sum(o.pictures for o in self.outputs if o.mime == mime)
+
+
+_READ_CELLS = """
+() => {
+  const nb = document.querySelector('PANEL .jp-Notebook');
+  if (!nb) return null;
+  const loaded = el => el.tagName === 'IMG'
+    ? el.complete && el.naturalWidth > 0 && el.naturalHeight > 0
+    : el.getBoundingClientRect().width > 0 && el.getBoundingClientRect().height > 0;
+  return [...nb.querySelectorAll(':scope .jp-Cell')].map((cell, index) => {
+    const kind = cell.classList.contains('jp-CodeCell') ? 'code'
+      : cell.classList.contains('jp-MarkdownCell') ? 'markdown' : 'raw';
+    const prompt = cell.querySelector('.jp-InputArea-prompt');
+    const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')].map(o => ({
+      mime: o.getAttribute('data-mime-type') || '',
+      text: (o.innerText || '').slice(0, 6000),
+      pictures: [...o.querySelectorAll('img, svg')].filter(loaded).length,
+    }));
+    return {index, kind, prompt: prompt ? prompt.innerText.trim() : '', outputs};
+  });
+}
+""".replace("PANEL", PANEL)
+
+# window.jupyterapp exists because the server runs with --LabApp.expose_app_in_browser
+_CURRENT = "const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+_KERNEL_STATUS = f"""
+() => {{ {_CURRENT}
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+    && panel.sessionContext.session.kernel;
+  return kernel ? kernel.status : 'none';
+}}"""
+_WINDOWING = f"() => {{ {_CURRENT} return panel ? panel.content.notebookConfig.windowingMode : null; }}"
+_SCROLL_TO = f"""
+([index, offset]) => {{ {_CURRENT}
+  const cell = panel.content.widgets[index].node;
+  const scroller = cell.closest('.jp-WindowedPanel-outer') || panel.content.node;
+  scroller.scrollTop += cell.getBoundingClientRect().top - scroller.getBoundingClientRect().top - offset;
+}}"""
+_CLOSE = f"""
+async () => {{ {_CURRENT}
+  if (!panel || !panel.sessionContext) return;
+  await panel.sessionContext.shutdown();
+  panel.context.model.dirty = false;
+  panel.dispose();
+}}"""
+
+
+class Notebook:
+    """One notebook open in JupyterLab, in the page, driven through the menus a person uses."""
+
+    def __init__(self, page, lab: JupyterLab, path: str):
+        self.page, self.lab, self.path = page, lab, path
+
+    def open(self, timeout: float = 60) -> "Notebook":
+        # a workspace of its own: no tab of an earlier notebook is restored next to it
+        self.page.goto(self.lab.url(f"lab/workspaces/{secrets.token_hex(4)}/tree/{self.path}"))
+        self.page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell", timeout=timeout * 1000)
+        self.wait_kernel("idle", timeout)
+        return self
+
+    def kernel_status(self) -> str:
+        return self.page.evaluate(_KERNEL_STATUS)
+
+    def windowing_mode(self) -> str | None:
+        return self.page.evaluate(_WINDOWING)
+
+    def wait_kernel(self, status: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        seen = None
+        while time.monotonic() < deadline:
+            seen = self.kernel_status()
+            if seen == status:
+                return
+            self.page.wait_for_timeout(200)
+        raise TimeoutError(f"{self.path}: the kernel is {seen!r}, not {status!r}, after {timeout:.0f} s")
+
+    def menu(self, top: str, item: str) -> None:
+        """Click a menu of the menu bar, then one of its items."""
+        self.page.get_by_role("menuitem", name=top, exact=True).click()
+        self.page.get_by_role("menuitem", name=item, exact=True).click()
+
+    def menu_items(self, top: str) -> list[str]:
+        """The labels of a menu of the menu bar (opened, read, closed)."""
+        self.page.get_by_role("menuitem", name=top, exact=True).click()
+        self.page.locator(".lm-Menu .lm-Menu-itemLabel").first.wait_for()
+        labels = [t.strip() for t in self.page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()]
+        self.page.keyboard.press("Escape")
+        return [t for t in labels if t]
+
+    def run_all(self, timeout: float = 180) -> list[Cell]:
+        """Edit → Clear Outputs of All Cells, then Run → Run All Cells; wait until nothing
+        runs; the cells as shown. Clearing first: a stored output never counts as a new one."""
+        self.menu("Edit", "Clear Outputs of All Cells")
+        stale = [c.index for c in self.cells() if c.outputs or c.ran]
+        if stale:
+            raise AssertionError(f"{self.path}: cells {stale} still show outputs after Clear Outputs of All Cells")
+        self.menu("Run", "Run All Cells")
+        return self.wait_idle(timeout)
+
+    def wait_idle(self, timeout: float = 180) -> list[Cell]:
+        """Wait until no cell shows [*] and the kernel is idle, a second in a row."""
+        deadline = time.monotonic() + timeout
+        quiet, running = 0, []
+        self.page.wait_for_timeout(300)
+        while time.monotonic() < deadline:
+            cells = self.cells()
+            running = [c.index for c in cells if "*" in c.prompt]
+            if not running and self.kernel_status() == "idle":
+                quiet += 1
+                if quiet >= 4:
+                    return cells
+            else:
+                quiet = 0
+            self.page.wait_for_timeout(250)
+        raise TimeoutError(f"{self.path}: still running after {timeout:.0f} s (cells {running} show [*])")
+
+    def cells(self) -> list[Cell]:
+        raw = self.page.evaluate(_READ_CELLS)
+        if raw is None:
+            raise RuntimeError(f"{self.path}: no notebook on the page")
+        return [Cell(c["index"], c["kind"], c["prompt"], [Output(**o) for o in c["outputs"]]) for c in raw]
+
+    def scroll_to(self, index: int, offset: int = 0) -> None:
+        """Scroll the notebook so that cell ``index`` starts ``offset`` pixels below its top."""
+        self.page.evaluate(_SCROLL_TO, [index, offset])
+        self.page.wait_for_timeout(300)
+
+    def validate(self, timeout: float = 180) -> tuple[bool, str]:
+        """Press nbgrader's Validate button; (passed, the text of the result dialog)."""
+        self.page.locator(f"{PANEL} .jp-NotebookPanel-toolbar .validate-button").click()
+        dialog = self.page.locator(".jp-Dialog")
+        dialog.wait_for(timeout=timeout * 1000)
+        body = dialog.locator("#validation-message")
+        body.wait_for(timeout=10_000)
+        passed = "validation-success" in (body.get_attribute("class") or "").split()
+        text = dialog.inner_text()
+        dialog.locator(".jp-mod-accept").click()
+        return passed, text
+
+    def screenshot(self, path: Path) -> Path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path))
+        return Path(path)
+
+    def close(self) -> None:
+        """Shut the kernel down and close the tab without saving."""
+        self.page.evaluate(_CLOSE)
