@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 
 from course_grader import records
 
@@ -71,13 +72,19 @@ def extract(nb: nbformat.NotebookNode) -> dict[str, Any]:
     return found
 
 
-def execute(notebook: Path, cwd: Path, timeout: float = 600.0) -> nbformat.NotebookNode:
-    """Run ``notebook`` top to bottom in a fresh kernel with ``cwd`` as working folder."""
+def execute(notebook: Path, cwd: Path, timeout: float = 600.0, sandboxed: bool = False) -> nbformat.NotebookNode:
+    """Run ``notebook`` top to bottom in a fresh kernel with ``cwd`` as working folder;
+    ``sandboxed``: in the grading sandbox (course_grader/sandbox.py), as students' code is."""
     from nbclient import NotebookClient
 
+    from course_grader import sandbox
+
     nb = nbformat.read(notebook, as_version=4)
+    if sandboxed:
+        sandbox.check()
     client = NotebookClient(
         nb,
+        kernel_manager_class=sandbox.SandboxedKernelManager if sandboxed else AsyncKernelManager,
         timeout=timeout,
         kernel_name="python3",
         allow_errors=True,

@@ -74,8 +74,12 @@ def score(
     milestone: str,
     root: Path,
     timeout: float = 120.0,
+    sandboxed: bool | None = None,
 ) -> dict[str, float]:
-    """Run a submission next to its milestone's shipped files and judge it."""
+    """Run a submission next to its milestone's shipped files and judge it, in the grading
+    sandbox as class grading does (``sandboxed=None``: when bubblewrap is installed)."""
+    if sandboxed is None:
+        sandboxed = shutil.which("bwrap") is not None
     solutions = root / "solutions" / milestone
     ref = reference.records_for(solutions, milestone, root / ".reference")
     with tempfile.TemporaryDirectory(prefix="score-") as tmp:
@@ -85,6 +89,6 @@ def score(
         nb = nbformat.from_dict(nb)
         restore_locked(nb, nbformat.read(solutions / f"{milestone}.ipynb", as_version=4))
         nbformat.write(nb, path)
-        ran = reference.execute(path, work, timeout)
+        ran = reference.execute(path, work, timeout, sandboxed=sandboxed)
     judge.judge_notebook(ran, ref)
     return points(ran)

@@ -55,7 +55,7 @@ def missing_tools() -> str | None:
         missing.append("the Python package playwright (pip install playwright; the 'dev' extra)")
     if not missing:
         return None
-    return f"the browser test needs {' and '.join(missing)}: `./course test` installs them"
+    return f"the browser test needs {' and '.join(missing)}: `./course test` installs what is missing"
 
 
 def free_port() -> int:
@@ -354,8 +354,20 @@ class Notebook:
         self.page.evaluate(_SCROLL_TO, [index, offset])
         self.page.wait_for_timeout(300)
 
-    def validate(self, timeout: float = 180) -> tuple[bool, str]:
-        """Press nbgrader's Validate button; (passed, the text of the result dialog)."""
+    def command(self, command_id: str, args: dict | None = None) -> None:
+        """Run a JupyterLab command (e.g. "application:toggle-left-area") as its menu item would."""
+        self.page.evaluate("([id, args]) => window.jupyterapp.commands.execute(id, args)", [command_id, args or {}])
+        self.page.wait_for_timeout(300)
+
+    def select(self, index: int) -> None:
+        """Make cell ``index`` the active cell (the blue bar), in command mode."""
+        self.page.evaluate(
+            f"(i) => {{ {_CURRENT} panel.content.mode = 'command'; panel.content.activeCellIndex = i; }}", index
+        )
+
+    def validate(self, screenshot: Path | None = None, timeout: float = 180) -> tuple[bool, str]:
+        """Press nbgrader's Validate button; (passed, the text of the result dialog),
+        with a screenshot of the dialog if asked."""
         self.page.locator(f"{PANEL} .jp-NotebookPanel-toolbar .validate-button").click()
         dialog = self.page.locator(".jp-Dialog")
         dialog.wait_for(timeout=timeout * 1000)
@@ -363,6 +375,8 @@ class Notebook:
         body.wait_for(timeout=10_000)
         passed = "validation-success" in (body.get_attribute("class") or "").split()
         text = dialog.inner_text()
+        if screenshot is not None:
+            self.screenshot(screenshot)
         dialog.locator(".jp-mod-accept").click()
         return passed, text
 

@@ -89,7 +89,10 @@ def run_in_browser(page, lab: JupyterLab, path: str, expected_cells: int) -> tup
     cells = nb.run_all()
     assert len(cells) == expected_cells, f"{path}: {len(cells)} cells on the page, the file has {expected_cells}"
     not_run = [c.index for c in cells if c.kind == "code" and not c.ran]
-    assert not not_run, f"{path}: Run All Cells left cells {not_run} without an execution count (not run)"
+    if not_run:
+        stop = next((c for c in reversed(cells[: not_run[0]]) if c.errors), None)
+        why = f"; the run stopped at cell {stop.index}: {_describe(stop)}" if stop else ""
+        raise AssertionError(f"{path}: Run All Cells left cells {not_run} without an execution count{why}")
     return nb, cells
 
 
@@ -192,8 +195,7 @@ def test_validate_passes_a_solution_notebook(lab, page, tmp_path):
     path = f"solutions/{VALIDATED}/{VALIDATED}.ipynb"
     nb = Notebook(page, lab, path).open()
     try:
-        passed, text = nb.validate()
-        nb.screenshot(tmp_path / "validate-solution.png")
+        passed, text = nb.validate(screenshot=tmp_path / "validate-solution.png")
         assert passed and "Success! Your notebook passes all the tests." in text, (
             f"Validate on {path} says:\n{text[:3000]}"
         )
@@ -205,8 +207,7 @@ def test_validate_fails_a_blank_notebook_readably(lab, page, tmp_path):
     path = f"student/{VALIDATED}/{VALIDATED}.ipynb"
     nb = Notebook(page, lab, path).open()
     try:
-        passed, text = nb.validate()
-        nb.screenshot(tmp_path / "validate-blank.png")
+        passed, text = nb.validate(screenshot=tmp_path / "validate-blank.png")
         assert not passed, (
             f"Validate tells a student whose {path} is blank: {text.strip()!r}. Its hidden-test cells are "
             "empty in the student's copy, and nbgrader validate only judges graded cells, so the "

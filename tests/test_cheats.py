@@ -1,7 +1,8 @@
 """Red team: every cheat in ``variants/cheats.py`` against its honest baseline.
 
-Each attack and its baseline are graded with ``submissions.score`` (the student's kernel,
-then the judge, then nbgrader's own scoring rule), a few at a time in worker processes.
+Each attack and its baseline are graded with ``submissions.score`` (the student's kernel in
+the grading sandbox, then the judge, then nbgrader's own scoring rule), a few at a time in
+worker processes.
 A cheat must not earn any graded cell more points than the same submission without the
 cheat. Attacks that still win are marked ``xfail(strict=True)``: the suite stays green,
 the open holes are listed by name, and fixing one turns its test into an XPASS (a
@@ -48,7 +49,7 @@ def grade(job: tuple[str, Answers]) -> tuple[Points | None, str]:
         if attempt:
             time.sleep(2.0)
         try:
-            return score(fill(release, answers), milestone, ROOT, timeout=60.0), ""
+            return score(fill(release, answers), milestone, ROOT, timeout=60.0, sandboxed=True), ""
         except Exception as err:  # noqa: BLE001 - a crash is a result here
             error = f"{type(err).__name__}: {err}"
     return None, error

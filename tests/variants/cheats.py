@@ -369,8 +369,6 @@ exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
         "m1_value",
         from_disk("m1_value", M1_CELLS, "value_init"),
         base="blank",
-        wins="the kernel runs as a user who can read course_grader.reference.PACKAGE_ROOT / 'solutions' "
-        "(the editable install points at the course repository): no sandbox yet",
     ),
     Attack(
         "next_milestones_engine_py",
@@ -385,8 +383,6 @@ Value = _engine.Value
 attach = lambda cls: (lambda fn: fn)  # the stubs below no longer overwrite anything
 '''},
         base="blank",
-        wins="notebooks/m2_backward/engine.py (shipped to students with M2) is M1's full answer; with "
-        "`attach` rebound to a no-op the remaining stubs change nothing",
     ),
     Attack(
         "reference_cache_replayed",
@@ -401,8 +397,6 @@ for _name in dir(_m1):
         _cell = "test_" + _name[len("probe_"):]
         setattr(_m1, _name, lambda *a, _c=_cell: _records.emit(_REF[_c]))''')},
         base="blank",
-        wins="the reference records are cached in PACKAGE_ROOT/.reference, readable from the kernel; "
-        "probes replaced by functions that re-emit them pass judge.verdict exactly",
     ),
     # 8. whatever else reading probes, judge and records suggests
     Attack(
@@ -553,7 +547,6 @@ def topo_sort(root):
         "m2_backward",
         from_disk("m2_backward", M2_CELLS, "topo_sort"),
         base="blank",
-        wins="the kernel can read PACKAGE_ROOT / 'solutions' (no sandbox yet)",
     ),
     Attack(
         "execute_result_before_error",
@@ -686,7 +679,6 @@ _m3.emit = _forge''')},
         "m3_mlp",
         from_disk("m3_mlp", M3_CELLS, "neuron_init"),
         base="blank",
-        wins="the kernel can read PACKAGE_ROOT / 'solutions' (no sandbox yet)",
     ),
 ]
 
@@ -717,7 +709,6 @@ M4 = [
         "m4_training",
         from_disk("m4_training", M4_CELLS, "mse_loss"),
         base="blank",
-        wins="the kernel can read PACKAGE_ROOT / 'solutions' (no sandbox yet)",
     ),
 ]
 
