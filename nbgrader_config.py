@@ -8,14 +8,19 @@ from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
     GetGrades,
     IgnorePattern,
     LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 
 from course_grader.execute import GradingExecute
 from course_grader.judge import JudgeRecords, LoadReference
+from course_grader.sanitize import RestoreGradeCells
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 here = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +48,17 @@ c.Autograde.autograde_preprocessors = [
     LimitOutput,
     SaveAutoGrades,
     AssignLatePenalties,
+    CheckCellMetadata,
+]
+# Before grading, nbgrader's sanitizing steps, with the flags of every nbgrader cell put
+# back first (a student who unticked "graded" would otherwise fail the whole submission),
+# and grade cells a student deleted put back where they were (they run, and count).
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    RestoreGradeCells,
+    OverwriteCells,
     CheckCellMetadata,
 ]
 c.Execute.timeout = 60  # seconds per cell; the slowest honest cell (m4's training) takes ~5 s

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{m}: errors in cells {errors}, or no picture in cell {graph}: not saved", file=sys.stderr)
                 return 1
             nb.command("docmanager:save")  # no unsaved-changes dot on the tab
+            page.get_by_text("Saving completed").wait_for(state="hidden", timeout=15_000)
             heading = graph - 1 if cells[graph - 1].kind == "markdown" else graph
             nb.select(heading)
             nb.scroll_to(heading, offset=8)

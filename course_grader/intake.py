@@ -80,7 +80,7 @@ def inspect(folder: Path, expected: str, released: Path) -> list[str]:
     theirs = _nbgrader_cells(nbformat.read(notebook, as_version=4))
     ours = _nbgrader_cells(nbformat.read(released, as_version=4))
     if deleted := [g for g in ours if g not in theirs]:
-        notes.append("deleted cells (nbgrader grades them as missing): " + ", ".join(deleted[:6]))
+        notes.append("deleted grade cells (put back for grading): " + ", ".join(deleted[:6]))
     edited = [g for g, c in ours.items() if g in theirs and c.metadata.nbgrader.get("locked")
               and theirs[g].source.strip() != c.source.strip()]
     if edited:

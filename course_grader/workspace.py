@@ -28,9 +28,16 @@ def populate(release: Path, workspace: Path) -> tuple[list[Path], list[Path]]:
     return added, kept
 
 
+STUDENT_CONFIG = Path(__file__).resolve().parent / "bundle" / "nbgrader_config.py"
+
+
 def main(argv: list[str]) -> int:
     release, workspace = Path(argv[0]), Path(argv[1])
     added, kept = populate(release, workspace)
+    config = workspace / STUDENT_CONFIG.name  # Validate as students have it (bundle/nbgrader_config.py)
+    if not config.exists():
+        shutil.copy2(STUDENT_CONFIG, config)
+        added.append(config)
     print(f"workspace {workspace}: {len(added)} new file(s) copied, {len(kept)} of yours kept as they are")
     return 0
 

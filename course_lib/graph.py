@@ -69,18 +69,22 @@ def draw(
     *,
     rankdir: str = "LR",
     max_nodes: int = 200,
+    max_width: float = 10.0,
 ) -> GraphPicture:
     """Draw the graph that produced ``root``, inputs on the left, ``root`` on the right.
 
     ``names`` labels some Values, e.g. ``draw(L, names={"a": a, "b": b})``. Each box
-    shows ``name | op | data | grad``; leaves have no op.
+    shows ``name | op | data | grad``; leaves have no op. A graph wider than
+    ``max_width`` inches is scaled down to fit: JupyterLab never shrinks a picture, and
+    the root, the node that matters most, is at the right-hand end.
     """
     if shutil.which("dot") is None:
         raise RuntimeError(DOT_MISSING)
     label_of = {id(v): name for name, v in (names or {}).items()}
     nodes = _walk(root, max_nodes)
     number = {id(v): f"n{i}" for i, v in enumerate(nodes)}
-    dot = GraphPicture(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica"})
+    graph_attr = {"rankdir": rankdir, "size": f"{max_width:g},{2 * max_width:g}"}
+    dot = GraphPicture(graph_attr=graph_attr, node_attr={"fontname": "Helvetica"})
     for v in nodes:
         fields = []
         if id(v) in label_of:

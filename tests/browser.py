@@ -106,7 +106,6 @@ class JupyterLab:
             JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
             IPYTHONDIR=str(dirs["ipython"]),
             MPLCONFIGDIR=str(dirs["mpl"]),
-            JUPYTER_PLATFORM_DIRS="1",
             PYTHONDONTWRITEBYTECODE="1",
         )
         for var in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_TOKEN", "BROWSER"):
@@ -170,12 +169,29 @@ class JupyterLab:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        # kernels are in the server's process group; take any still there
-        try:
+        try:  # anything left in the server's process group
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
+        # kernels run in sessions of their own; those left (the server killed before it
+        # could shut them down) are known by their connection file in our runtime folder
+        for pid in self._own_kernels():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.proc = None
+
+    def _own_kernels(self) -> list[int]:
+        runtime = str(self.home / "runtime").encode()
+        pids = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if runtime in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return [pid for pid in pids if pid != os.getpid()]
 
     def __enter__(self) -> "JupyterLab":
         return self.start()
@@ -201,7 +217,8 @@ def chromium(viewport: tuple[int, int] = (1400, 1000)):
 @dataclass
 class Output:
     mime: str  # the rendered MIME type (data-mime-type), "" if none
-    text: str  # what the output shows as text (pictures: "")
+    text: str  # what the output shows as text, its first 6000 characters (pictures: "")
+    last_line: str  # its last non-blank line: for a traceback, "SomeError: message"
     pictures: int  # <img> and <svg> elements in it holding a loaded, non-empty picture
 
     @property
@@ -243,6 +260,7 @@ _READ_CELLS = """
     const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')].map(o => ({
       mime: o.getAttribute('data-mime-type') || '',
       text: (o.innerText || '').slice(0, 6000),
+      last_line: (o.innerText || '').split('\\n').filter(l => l.trim()).pop() || '',
       pictures: [...o.querySelectorAll('img, svg')].filter(loaded).length,
     }));
     return {index, kind, prompt: prompt ? prompt.innerText.trim() : '', outputs};
@@ -265,6 +283,7 @@ _SCROLL_TO = f"""
   const scroller = cell.closest('.jp-WindowedPanel-outer') || panel.content.node;
   scroller.scrollTop += cell.getBoundingClientRect().top - scroller.getBoundingClientRect().top - offset;
 }}"""
+_IMAGES_LOADED = f"() => [...document.querySelectorAll('{PANEL} .jp-OutputArea-output img')].every(i => i.complete)"
 _CLOSE = f"""
 async () => {{ {_CURRENT}
   if (!panel || !panel.sessionContext) return;
@@ -327,21 +346,24 @@ class Notebook:
         return self.wait_idle(timeout)
 
     def wait_idle(self, timeout: float = 180) -> list[Cell]:
-        """Wait until no cell shows [*] and the kernel is idle, a second in a row."""
+        """Wait until no cell shows [*], the kernel is idle and every picture has loaded, a second in a row."""
         deadline = time.monotonic() + timeout
         quiet, running = 0, []
         self.page.wait_for_timeout(300)
         while time.monotonic() < deadline:
             cells = self.cells()
             running = [c.index for c in cells if "*" in c.prompt]
-            if not running and self.kernel_status() == "idle":
+            if not running and self.kernel_status() == "idle" and self.page.evaluate(_IMAGES_LOADED):
                 quiet += 1
                 if quiet >= 4:
                     return cells
             else:
                 quiet = 0
             self.page.wait_for_timeout(250)
-        raise TimeoutError(f"{self.path}: still running after {timeout:.0f} s (cells {running} show [*])")
+        raise TimeoutError(
+            f"{self.path}: still running after {timeout:.0f} s (cells {running} show [*], "
+            f"kernel {self.kernel_status()!r}, images loaded: {self.page.evaluate(_IMAGES_LOADED)})"
+        )
 
     def cells(self) -> list[Cell]:
         raw = self.page.evaluate(_READ_CELLS)

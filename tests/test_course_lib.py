@@ -1,6 +1,7 @@
 """Unit tests of course_lib: the scaffolding students import."""
 
 import math
+import re
 import shutil
 
 import pytest
@@ -107,6 +108,20 @@ def test_draw_shares_a_reused_node_and_refuses_huge_graphs():
         chain = Node(0.0, (chain,), "+")
     with pytest.raises(ValueError, match="more than 200"):
         graph.draw(chain)
+
+
+def test_a_wide_graph_is_scaled_to_fit_a_notebook():
+    def width_pt(dot) -> float:
+        return float(re.search(r'<svg width="([0-9.]+)pt"', dot.pipe(format="svg").decode()).group(1))
+
+    small = Node(1.0, (Node(2.0),), "+")
+    chain = Node(0.0)
+    for _ in range(30):
+        chain = Node(0.0, (chain,), "+")
+    assert width_pt(graph.draw(chain)) <= 10 * 72  # 10 inches at most
+    assert width_pt(graph.draw(chain, max_width=4)) <= 4 * 72
+    assert width_pt(graph.draw(chain)) > 4 * 72  # scaled to fit, not smaller
+    assert width_pt(graph.draw(small)) == width_pt(graph.draw(small, max_width=100))  # a small one is untouched
 
 
 def test_draw_explains_a_missing_dot(monkeypatch):
