@@ -163,6 +163,9 @@ def import_submissions(
                 unmatched.append(p.name)
                 continue
             rest = p.stem[match.end() :].lstrip("_- ")
+            if not rest and p.suffix != ".ipynb":  # `README`, `index.html`: nobody's work
+                unmatched.append(p.name)
+                continue
             # `jsmith.ipynb` is jsmith's notebook; `jsmith_notes.txt` an extra file of theirs
             name = f"{rest}{p.suffix}" if rest else (expected if p.suffix == ".ipynb" else p.name)
             grouped.setdefault(student, []).append((p, name))

@@ -101,6 +101,8 @@ def postgres() -> Iterator[Server]:
     # initdb and postgres refuse to run as root: as root, run them as nobody
     as_user: list[str] = []
     if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.fail("setpriv (util-linux) is needed to run PostgreSQL as nobody when the tests run as root")
         nobody = pwd.getpwnam("nobody")
         as_user = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
     # under /tmp itself: pytest's own tmp folders may be closed to other users (0700)
@@ -157,7 +159,7 @@ class Gate:
     """A TCP relay in front of the server that holds every connection until `expected` have
     arrived: the shards' first queries then reach the gradebook at the same moment."""
 
-    def __init__(self, target: int, expected: int, patience: float = 300.0) -> None:
+    def __init__(self, target: int, expected: int, patience: float = 120.0) -> None:
         self.target, self.expected, self.patience = target, expected, patience
         self.arrived = 0
         self.opened = threading.Event()
@@ -345,6 +347,9 @@ def test_two_shards_grade_one_postgres_gradebook(postgres: Server, tmp_path: Pat
     assert [graded_now(s) for s in stdouts] == [len(s) for s in shards]
     assert sum(graded_now(s) for s in stdouts) == len(students)
     assert [graded_here(course) for course in machines] == [set(s) for s in shards]
+    for course, shard in zip(machines, shards, strict=True):  # feedback: where each student was graded
+        have = {p.parent.parent.name for p in (course / "feedback").glob(f"*/{M}/{M}.html")}
+        assert have == set(shard) - {"heidi"}, (course.name, have)
 
     # the gradebook: one submission per student (none lost, none twice), one grade per cell
     with postgres.connect("gradebook") as con:

@@ -36,7 +36,7 @@ SYMMETRY = (
     "with random.uniform(-1, 1)"
 )
 LINEAR_LAST = (
-    "tanh on the output layer (seed 001's pitfall): the last layer must be linear (nonlin=False), or a "
+    "tanh on the output layer (a classic pitfall): the last layer must be linear (nonlin=False), or a "
     "regression output could never leave (-1, 1)"
 )
 NEURON_COUNT = "a neuron has nin weights and one bias; a parameter missing from parameters() never trains"
@@ -203,7 +203,7 @@ def outputs(Value: type, out: Any, n: int, what: str, given: str, strict: bool =
             given,
             "a Value",
             f"{type(out).__name__}: {_short(out)}",
-            "seed 001's list-vs-Value pitfall: a layer of one neuron returns outs[0], a layer of several a list "
+            "the classic list-vs-Value pitfall: a layer of one neuron returns outs[0], a layer of several a list "
             "(so a network with one output gives a Value, as a loss expects)",
         )
     if not isinstance(out, list) or len(out) != n or not all(isinstance(o, Value) for o in out):
