@@ -261,7 +261,7 @@ def per_submission(course: Path, assignment: str, one_at_a_time: bool, inline_fe
             done = prev[3] if prev[3] is not None and prev[3] < first else prev[2]
             out.setdefault("before the first cell (setup, kernel start)", []).append(first - done)
         out.setdefault("running the cells", []).append(last - first)
-        out.setdefault("after the last cell (judge, save grades)", []).append(written - last)
+        out.setdefault("after the last cell (judge if any, save grades)", []).append(written - last)
         if inline_feedback and feedback is not None and feedback >= written:
             out.setdefault("feedback", []).append(feedback - written)
     return {k: statistics.median(v) for k, v in out.items() if v}
@@ -371,7 +371,7 @@ def timing_table(runs: dict[str, Run], n: int, jobs: int) -> None:
         for step, seconds in run.steps.items():
             print(f"    {step:<48} {seconds:8.1f} s")
         for step, seconds in run.medians.items():
-            print(f"    per submission, median: {step:<42} {seconds:6.2f} s")
+            print(f"    per submission, median: {step:<48} {seconds:6.2f} s")
         for note in run.notes:
             print(f"    note: {note}")
 

@@ -18,6 +18,7 @@ solution it is judged against); `--force` regrades everyone selected.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -36,6 +37,7 @@ import nbformat
 
 from course_grader import execute, intake, reference, sandbox
 
+GRADEBOOK_LOCK = 0x6D6963726F677264  # any constant shared by every grader of the course ("microgrd")
 STATE = ".grading"  # <course>/.grading/<assignment>/<student>.json: what was graded, what was odd
 
 
@@ -97,13 +99,14 @@ def _stopped_cells(notebook: Path) -> list[str]:
     seen: dict[str, int] = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and out.get("ename") in execute.STOPPED:
+            if out.get("output_type") == "error" and out.get("ename") in (*execute.STOPPED, "MemoryError"):
                 seen[out["ename"]] = seen.get(out["ename"], 0) + 1
     words = {
         execute.INTERRUPTED: "timed out (interrupted)",
         execute.TIMED_OUT: "timed out (killed)",
         execute.KERNEL_DIED: "kernel crashed",
         execute.NOT_RUN: "cells not run after it",
+        "MemoryError": "ran out of memory (the grading kernel's limit)",
     }
     return [f"{words[name]}: {n} cell(s)" for name, n in seen.items()]
 
@@ -118,7 +121,8 @@ def grade_one(job: Job) -> Outcome:
         log = (result.get("log") or "") + (result.get("error") or "")
         errors = [ln.removeprefix("[ERROR]").strip() for ln in log.splitlines() if ln.startswith("[ERROR]")]
         causes = [ln for ln in log.splitlines()
-                  if ln and not ln[0].isspace() and ("Error:" in ln or "Exception:" in ln)]
+                  if ln and not ln[0].isspace() and ("Error:" in ln or "Exception:" in ln)
+                  and "see the the above traceback" not in ln and "see the above traceback" not in ln]
         why = (causes or errors or ["unknown error"])[0]
         problems.append(f"could not be graded: {why[:200]}")
         return Outcome(job.student, False, time.monotonic() - started, problems)
@@ -134,35 +138,57 @@ def grade_one(job: Job) -> Outcome:
 # --------------------------------------------------------------------------- the class
 
 
+@contextlib.contextmanager
+def _gradebook_lock(url: str) -> Iterator[None]:
+    """One grader at a time sets up a shared PostgreSQL gradebook: nbgrader creates its
+    tables and records an assignment without any locking, so two shards meeting an empty
+    gradebook would both try (a server-wide advisory lock, released when done). SQLite
+    serialises writers itself."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as con:
+            con.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": GRADEBOOK_LOCK})
+            try:
+                yield
+            finally:
+                con.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": GRADEBOOK_LOCK})
+    finally:
+        engine.dispose()
+
+
+def _has_assignment(url: str, course_id: str, assignment: str) -> bool:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(url, course_id) as gb:
+        try:
+            return bool(gb.find_assignment(assignment).notebooks)
+        except MissingEntry:
+            return False
+
+
 def ensure_assignment(root: Path, assignment: str, config: object) -> None:
     """The gradebook must know the assignment's notebooks and cells before autograde.
 
     `./course release` records them; on another grading machine (or a fresh gradebook)
     nbgrader's generate_assignment does it here, into a scratch release folder so the
-    committed student notebooks are left alone. Two shards doing this at once is fine:
-    the loser of the race finds the assignment there."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    url = config.CourseDirectory.db_url
-    with Gradebook(url, config.CourseDirectory.course_id) as gb:
-        try:
-            if gb.find_assignment(assignment).notebooks:
-                return
-        except MissingEntry:
-            pass
-    with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
-        done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN",
-             f"--CourseDirectory.release_directory={scratch}", f"--CourseDirectory.db_url={url}"],
-            cwd=root, capture_output=True, text=True, check=False,
-        )
-    with Gradebook(url, config.CourseDirectory.course_id) as gb:
-        try:
-            if gb.find_assignment(assignment).notebooks:
-                return
-        except MissingEntry:
-            pass
-    raise SystemExit(f"nbgrader could not record {assignment} in the gradebook:\n{done.stderr[-2000:]}")
+    committed student notebooks are left alone."""
+    url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
+    with _gradebook_lock(url):
+        if _has_assignment(url, course_id, assignment):
+            return
+        with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
+            done = subprocess.run(
+                [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN",
+                 f"--CourseDirectory.release_directory={scratch}", f"--CourseDirectory.db_url={url}"],
+                cwd=root, capture_output=True, text=True, check=False,
+            )
+        if not _has_assignment(url, course_id, assignment):
+            raise SystemExit(f"nbgrader could not record {assignment} in the gradebook:\n{done.stderr[-2000:]}")
 
 
 def _sqlite_wal(url: str) -> None:
@@ -407,10 +433,10 @@ def main(argv: Iterable[str] | None = None) -> int:
                     ok=outcome.ok, problems=found + outcome.problems)
     seconds = time.monotonic() - started
     attention = {}
-    for folder in sorted((root / "submitted").glob(f"*/{args.assignment}")):
-        state = read_state(root, args.assignment, folder.parent.name)
+    for student in select(root, args.assignment, args.student, True, shard):  # this run's students, graded or not
+        state = read_state(root, args.assignment, student)
         if notes := state.get("imported", []) + state.get("problems", []):
-            attention[folder.parent.name] = notes
+            attention[student] = notes
     if (orphans := read_state(root, args.assignment, intake.NO_ID)) and args.submissions:
         attention[intake.NO_ID] = orphans.get("imported", [])
 

@@ -95,8 +95,9 @@ def bwrap_command(argv: list[str], *, workdir: Path, rundir: Path, limits: Limit
     cmd += ["--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(home / "matplotlib")]
     cmd += ["--setenv", "IPYTHONDIR", str(home / "ipython"), "--setenv", "TMPDIR", "/tmp"]
     # ipykernel watches the parent pid it is given; in its own pid namespace that pid means
-    # nothing, and --die-with-parent already ends the kernel with the grader.
-    cmd += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(workdir)]
+    # nothing, and --die-with-parent already ends the kernel with the grader. 1 (init) is
+    # the value that tells ipykernel not to watch (nor to print its console banner).
+    cmd += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(workdir)]
     prlimit = shutil.which("prlimit") or "/usr/bin/prlimit"
     memory = limits.memory_mb * 1024 * 1024
     cmd += ["--", prlimit, f"--as={memory}", f"--cpu={limits.cpu_seconds}", "--core=0", "--", *argv]

@@ -78,6 +78,9 @@ CHEAT_PREFIX = {
     "           *pathlib.Path('../../../submitted').glob('*/m1_value/*.ipynb')]:\n"
     "    if 'cheat' not in str(nb):\n"
     "        nb.write_text('{}')\n",
+    "cheat-forges-records": "import course_grader.records as _records\n"
+    "_emit = _records.emit\n"
+    "_records.emit = lambda record: _emit({**record, 'cases': [{'passed': True, 'grad': 1.0}]})\n",
     "cheat-fake-passed": "import builtins, math\n"
     "builtins.abs = lambda x: 0.0\nmath.isclose = lambda *a, **k: True\n",
 }
@@ -112,7 +115,7 @@ EXPECTED = {  # judged score and the summary line each bad submission must get
     "loop": (FULL - 2, "timed out (interrupted): 1 cell(s)"),
     "exit": (BEFORE_TANH, "kernel crashed: 1 cell(s)"),
     "segfault": (BEFORE_TANH, "kernel crashed: 1 cell(s)"),
-    "bomb": (FULL - 2, None),  # a MemoryError in its own cell, like any bug
+    "bomb": (FULL - 2, "ran out of memory (the grading kernel's limit): 1 cell(s)"),
     "corrupt": (None, "unreadable: m1_value.ipynb is not a valid notebook"),
     "renamed": (FULL, "renamed notebook: graded 'My Notebook (1).ipynb' as 'm1_value.ipynb'"),
     "extras": (FULL, "extra files: helper.py"),
