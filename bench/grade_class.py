@@ -293,7 +293,7 @@ def compare(runs: dict[str, Run], students: list[Student]) -> None:
     for s in students:
         groups.setdefault(s.kind if s.kind.startswith("broken") else s.kind.partition(":")[0], []).append(s.id)
     print("\nmean score by kind of submission (n/g: not graded)")
-    print(f"  {'kind':<25} {'n':>3}  " + "".join(f"{m:>14}" for m in runs))
+    print(f"  {'kind':<25} {'n':>3}  " + "".join(f"{m:>16}" for m in runs))
     for kind, ids in sorted(groups.items()):
         cells = []
         for run in runs.values():
@@ -302,7 +302,7 @@ def compare(runs: dict[str, Run], students: list[Student]) -> None:
             text = f"{sum(graded) / len(graded):.2f}" if graded else "-"
             if len(graded) < len(got):
                 text += f" ({len(got) - len(graded)} n/g)"
-            cells.append(f"{text:>14}")
+            cells.append(f"{text:>16}")
         print(f"  {kind:<25} {len(ids):>3}  " + "".join(cells))
 
     if "sequential" in runs and "parallel" in runs:

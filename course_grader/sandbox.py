@@ -86,10 +86,12 @@ def bwrap_command(argv: list[str], *, workdir: Path, rundir: Path, limits: Limit
     for d in SYSTEM_DIRS:
         if os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
+    # A private /tmp first: what is bound below may live under the grader's /tmp (a venv
+    # or a course copy there), and a later mount would hide it.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for root in readable_roots():
         if not any(root.is_relative_to(d) for d in SYSTEM_DIRS):
             cmd += ["--ro-bind", str(root), str(root)]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     cmd += ["--bind", str(rundir), str(rundir), "--bind", str(workdir), str(workdir)]
     home = rundir / "home"
     cmd += ["--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(home / "matplotlib")]
