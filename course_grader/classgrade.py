@@ -90,8 +90,8 @@ def _api(root: str, overrides: str) -> object:
 # --------------------------------------------------------------------------- one submission
 
 
-def _stopped_cells(notebook: Path) -> list[str]:
-    """What the autograded notebook says about cells that timed out, crashed or never ran."""
+def _cells_to_look_at(notebook: Path) -> list[str]:
+    """What the autograded notebook says about cells that timed out, crashed, ran out of memory or never ran."""
     try:
         nb = nbformat.read(notebook, as_version=4)
     except (OSError, ValueError) as exc:
@@ -128,7 +128,7 @@ def grade_one(job: Job) -> Outcome:
         return Outcome(job.student, False, time.monotonic() - started, problems)
     folder = Path(job.root, "autograded", job.student, job.assignment)
     for notebook in sorted(folder.glob("*.ipynb")):
-        problems += _stopped_cells(notebook)
+        problems += _cells_to_look_at(notebook)
     feedback = api.generate_feedback(job.assignment, job.student, force=True)
     if not feedback.get("success"):
         problems.append("feedback could not be written: " + (feedback.get("error") or "").strip()[-200:])
