@@ -22,12 +22,14 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -111,6 +113,28 @@ def _cells_to_look_at(notebook: Path) -> list[str]:
     return [f"{words[name]}: {n} cell(s)" for name, n in seen.items()]
 
 
+EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Unavailable)): ?(.*)$")
+
+
+def _cause(log: str) -> str:
+    """The exception that stopped nbgrader, from its log (tracebacks there are indented),
+    not its closing "Please see the above traceback"."""
+    for line in log.splitlines():
+        m = EXCEPTION_LINE.match(line)
+        if m and "above traceback" not in m.group(2):
+            return f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)}"[:200]
+    errors = [ln.removeprefix("[ERROR]").strip() for ln in log.splitlines() if ln.startswith("[ERROR]")]
+    return (errors or ["unknown error (nbgrader's log says nothing more)"])[0][:200]
+
+
+def _quiet_worker() -> None:
+    """Workers share the terminal with the progress bar: nbconvert warns once per feedback
+    that it cannot show a record's MIME type, nbgrader's SQLAlchemy use warns too."""
+    warnings.filterwarnings("ignore", message=".*vnd.micrograd-course.record.*")
+    warnings.filterwarnings("ignore", module="sqlalchemy")
+    warnings.filterwarnings("ignore", module="nbgrader")
+
+
 def grade_one(job: Job) -> Outcome:
     """Autograde one submission, then write its feedback (runs in a worker process)."""
     started = time.monotonic()
@@ -118,13 +142,7 @@ def grade_one(job: Job) -> Outcome:
     result = api.autograde(job.assignment, job.student, force=True, create=True)
     problems: list[str] = []
     if not result.get("success"):
-        log = (result.get("log") or "") + (result.get("error") or "")
-        errors = [ln.removeprefix("[ERROR]").strip() for ln in log.splitlines() if ln.startswith("[ERROR]")]
-        causes = [ln for ln in log.splitlines()
-                  if ln and not ln[0].isspace() and ("Error:" in ln or "Exception:" in ln)
-                  and "see the the above traceback" not in ln and "see the above traceback" not in ln]
-        why = (causes or errors or ["unknown error"])[0]
-        problems.append(f"could not be graded: {why[:200]}")
+        problems.append(f"could not be graded: {_cause((result.get('log') or '') + (result.get('error') or ''))}")
         return Outcome(job.student, False, time.monotonic() - started, problems)
     folder = Path(job.root, "autograded", job.student, job.assignment)
     for notebook in sorted(folder.glob("*.ipynb")):
@@ -264,22 +282,26 @@ class Progress:
 
 
 def run_pool(jobs: list[Job], workers: int, progress: Progress) -> list[Outcome]:
-    if workers <= 1:
-        outcomes = []
-        for job in jobs:
-            outcomes.append(grade_one(job))
-            progress.step(outcomes[-1])
-        return outcomes
     outcomes = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+
+    def finish(job: Job, result: Callable[[], Outcome]) -> None:
+        try:
+            outcome = result()
+        except Exception as exc:  # noqa: BLE001 - a grading that failed costs its own submission only
+            outcome = Outcome(job.student, False, 0.0, [f"grading process failed: {exc!r}"[:200]])
+        outcomes.append(outcome)
+        progress.step(outcome)
+
+    if workers <= 1:
+        _quiet_worker()
+        for job in jobs:
+            finish(job, functools.partial(grade_one, job))
+        return outcomes
+    context = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_quiet_worker) as pool:
         futures = {pool.submit(grade_one, job): job for job in jobs}
         for future in as_completed(futures):
-            try:
-                outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died costs its own submission only
-                outcome = Outcome(futures[future].student, False, 0.0, [f"grading process failed: {exc!r}"[:200]])
-            outcomes.append(outcome)
-            progress.step(outcome)
+            finish(futures[future], future.result)
     return outcomes
 
 

@@ -116,15 +116,22 @@ def prepare_rundir(rundir: Path) -> None:
         shutil.copy(cache, mpl / cache.name)
 
 
+_WORKS: set[Limits] = set()
+
+
 def check(limits: Limits | None = None) -> None:
-    """Start Python in the sandbox once; raise SandboxUnavailable saying why it cannot."""
+    """Start Python in the sandbox once per process (and limits); raise SandboxUnavailable
+    saying why it cannot. A success is remembered, a failure is tried again next time."""
+    limits = limits or Limits()
+    if limits in _WORKS:
+        return
     with tempfile.TemporaryDirectory(prefix="course-sandbox-check-") as tmp:
         rundir, workdir = Path(tmp, "run"), Path(tmp, "work")
         rundir.mkdir()
         workdir.mkdir()
         prepare_rundir(rundir)
         probe = "import course_lib, ipykernel; open('ok', 'w').write('ok')"
-        cmd = bwrap_command([sys.executable, "-c", probe], workdir=workdir, rundir=rundir, limits=limits or Limits())
+        cmd = bwrap_command([sys.executable, "-c", probe], workdir=workdir, rundir=rundir, limits=limits)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -132,6 +139,7 @@ def check(limits: Limits | None = None) -> None:
         if done.returncode != 0 or not (workdir / "ok").exists():
             why = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise SandboxUnavailable(f"bwrap could not start Python here ({' / '.join(why)}); {HOW_TO_INSTALL}")
+    _WORKS.add(limits)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -168,3 +176,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self._rundir, ignore_errors=True)
+
+    # jupyter_client binds the public name to the base method when its class is made: a
+    # dead kernel's clean-up (nbclient calls this one) would skip the override.
+    cleanup_resources = _async_cleanup_resources

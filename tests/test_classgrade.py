@@ -318,3 +318,18 @@ def test_grading_refuses_without_a_sandbox_unless_unsafe(graded, tmp_path):
                             timeout=300)
     assert unsafe.returncode == 0, unsafe.stderr[-2000:]
     assert "WARNING: grading without the sandbox" in unsafe.stderr
+
+
+def test_the_cause_of_a_failed_grading_is_read_from_nbgrader_s_log():
+    from course_grader.classgrade import _cause
+
+    log = (
+        "[ERROR] There was an error processing assignment: submitted/x/m1_value\n"
+        "[ERROR] Traceback (most recent call last):\n"
+        '      File "nbgrader/converters/base.py", line 390, in convert_notebooks\n'
+        "    nbformat.reader.NotJSONError: Notebook does not appear to be JSON: '{this'\n"
+        "[ERROR] Please see the the above traceback for details on the specific errors on the above failures.\n"
+        "nbgrader.converters.base.NbGraderException: Please see the the above traceback for details\n"
+    )
+    assert _cause(log) == "NotJSONError: Notebook does not appear to be JSON: '{this'"
+    assert _cause("[ERROR] No notebooks were matched\n") == "No notebooks were matched"

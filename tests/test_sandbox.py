@@ -73,3 +73,24 @@ def test_a_missing_bwrap_is_explained(monkeypatch):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
         sandbox.bwrap_command(["true"], workdir=Path("/tmp"), rundir=Path("/tmp"), limits=LIMITS)
+
+
+def test_a_kernel_that_crashes_leaves_no_run_folder_behind(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; os._exit(3)")])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    managers = []
+
+    class Recording(sandbox.SandboxedKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            managers.append(self)
+
+    client = NotebookClient(nb, timeout=60, kernel_manager_class=Recording,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(DeadKernelError):
+        client.execute()
+    assert managers and not managers[0]._rundir.exists()
