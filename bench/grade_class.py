@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import nbformat  # noqa: E402
+from conftest import copy_course  # noqa: E402  (tests/conftest.py: a scratch course)
 from variants import apply_edits  # noqa: E402  (tests/variants)
 
 from course_grader import intake  # noqa: E402
@@ -91,15 +92,6 @@ class Run:
 
 
 # --------------------------------------------------------------------------- the class
-
-
-def copy_course(dest: Path) -> Path:
-    """What nbgrader and the grading command need of the course (tests/conftest.py)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("solutions", "notebooks", "course_lib"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    shutil.copy2(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
-    return dest
 
 
 def make_class(folder: Path, assignment: str, n: int, seed: int = 2024) -> list[Student]:
