@@ -452,7 +452,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     for outcome in outcomes:
         found = intake.inspect(root / "submitted" / outcome.student / args.assignment, expected, released)
         write_state(root, args.assignment, outcome.student, key=_key(root, args.assignment, outcome.student),
-                    ok=outcome.ok, problems=found + outcome.problems)
+                    ok=outcome.ok, seconds=round(outcome.seconds, 1), problems=found + outcome.problems)
     seconds = time.monotonic() - started
     attention = {}
     for student in select(root, args.assignment, args.student, True, shard):  # this run's students, graded or not
