@@ -217,14 +217,17 @@ def _sqlite_wal(url: str) -> None:
             con.execute("PRAGMA journal_mode=WAL")
 
 
-def _key(root: Path, assignment: str, student: str) -> str:
-    """What a grade depends on: the submission, the solution it is judged against."""
-    submitted = intake.fingerprint(root / "submitted" / student / assignment)
-    return f"{submitted}:{reference._fingerprint(root / 'solutions' / assignment)}"
+def _key(root: Path, assignment: str, student: str, solution: str) -> str:
+    """What a grade depends on: the submission, and the solution it is judged against
+    (`solution`: its fingerprint, hashed once a run, not once a student)."""
+    return f"{intake.fingerprint(root / 'submitted' / student / assignment)}:{solution}"
 
 
-def select(root: Path, assignment: str, students: list[str] | None, force: bool, shard: tuple[int, int]) -> list[str]:
-    """The students to grade now: those named (or all), in this shard, new or changed."""
+def select(
+    root: Path, assignment: str, students: list[str] | None, force: bool, shard: tuple[int, int], solution: str = ""
+) -> list[str]:
+    """The students to grade now: those named (or all), in this shard, new or changed
+    since graded against the solution whose fingerprint is `solution`."""
     present = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
     if students:
         missing = sorted(set(students) - set(present))
@@ -235,7 +238,7 @@ def select(root: Path, assignment: str, students: list[str] | None, force: bool,
     present = [s for i, s in enumerate(present) if i % count == index]
     if force:
         return present
-    return [s for s in present if read_state(root, assignment, s).get("key") != _key(root, assignment, s)]
+    return [s for s in present if read_state(root, assignment, s).get("key") != _key(root, assignment, s, solution)]
 
 
 def _state_path(root: Path, assignment: str, student: str) -> Path:
@@ -443,7 +446,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     ensure_assignment(root, args.assignment, config)
     reference.records_for(root / "solutions" / args.assignment, args.assignment, root / ".reference")
 
-    todo = select(root, args.assignment, args.student, args.force, shard)
+    solution = reference.fingerprint(root / "solutions" / args.assignment)
+    todo = select(root, args.assignment, args.student, args.force, shard, solution)
     started = time.monotonic()
     jobs = [Job(str(root), args.assignment, s, json.dumps(overrides)) for s in todo]
     print(f"grading {len(jobs)} submission(s) of {args.assignment} with {min(args.jobs, max(len(jobs), 1))} "
@@ -451,7 +455,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     outcomes = run_pool(jobs, args.jobs, Progress(len(jobs)))
     for outcome in outcomes:
         found = intake.inspect(root / "submitted" / outcome.student / args.assignment, expected, released)
-        write_state(root, args.assignment, outcome.student, key=_key(root, args.assignment, outcome.student),
+        write_state(root, args.assignment, outcome.student, key=_key(root, args.assignment, outcome.student, solution),
                     ok=outcome.ok, seconds=round(outcome.seconds, 1), problems=found + outcome.problems)
     seconds = time.monotonic() - started
     attention = {}

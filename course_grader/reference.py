@@ -26,7 +26,7 @@ class ReferenceError(RuntimeError):
     """The instructor solution could not produce its records: fix the solution first."""
 
 
-def _fingerprint(assignment_dir: Path) -> str:
+def fingerprint(assignment_dir: Path) -> str:
     h = hashlib.sha256()
     files = sorted(
         p
@@ -101,7 +101,7 @@ def execute(notebook: Path, cwd: Path, timeout: float = 600.0, sandboxed: bool =
 
 def records_for(assignment_dir: Path, notebook: str, cache_dir: Path, timeout: float = 600.0) -> dict[str, Any]:
     """The reference records of ``assignment_dir/notebook.ipynb``, computed once per change."""
-    key = _fingerprint(assignment_dir)
+    key = fingerprint(assignment_dir)
     cached = cache_dir / assignment_dir.name / f"{notebook}.{key}.json"
     if cached.exists():
         return json.loads(cached.read_text())
