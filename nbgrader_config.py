@@ -19,7 +19,7 @@ from nbgrader.preprocessors import (
 )
 
 from course_grader.execute import GradingExecute
-from course_grader.judge import JudgeRecords, LoadReference
+from course_grader.judge import JudgeRecords, LoadReference, ReplayProbes
 from course_grader.sanitize import RestoreGradeCells
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
@@ -31,8 +31,10 @@ c.CourseDirectory.source_directory = "solutions"  # instructor notebooks (nbgrad
 c.CourseDirectory.release_directory = "notebooks"  # generated student versions ("release")
 
 # The judge runs in nbgrader's own process: it reads the instructor solution's records
-# before the student's kernel starts, judges right after it has run, and before grades
-# are saved: a missing or wrong record becomes an error output, so
+# before the student's kernel starts; ReplayProbes runs every hidden test's probe in this
+# process against the student's code in a sandboxed process of its own (the records that
+# count: course_grader/replay.py); JudgeRecords judges them right after the kernel has
+# run, and before grades are saved: a missing or wrong record becomes an error output, so
 # nbgrader's gradebook, export, feedback and formgrader all carry the judged score.
 #
 # GradingExecute is nbgrader's Execute run in a sandbox (course_grader/sandbox.py: the
@@ -41,6 +43,7 @@ c.CourseDirectory.release_directory = "notebooks"  # generated student versions 
 # whole submission. `--GradingExecute.sandbox=False` grades unconfined (not advised).
 c.Autograde.autograde_preprocessors = [
     LoadReference,
+    ReplayProbes,
     GradingExecute,
     JudgeRecords,
     IgnorePattern,

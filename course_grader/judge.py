@@ -2,8 +2,10 @@
 is right, and makes nbgrader's own gradebook carry that verdict.
 
 Why outside: a student's code shares the kernel with the hidden tests and can rewrite,
-empty or fake what later cells do. Whatever happens in there, a cell earns its points
-only when its record is present, well formed and agrees with the record the instructor
+empty or fake what later cells do. So the records that count are not the kernel's:
+``ReplayProbes`` (before ``Execute``) has the grader run every hidden test's probe in its
+own process against the student's code (``replay``), and a cell earns its points only
+when that record is present, well formed and agrees with the record the instructor
 solution produced for the same seeded inputs.
 
 ``JudgeRecords`` is an nbgrader preprocessor, listed after ``Execute`` in
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
-from traitlets import Float, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
 from course_grader import records
 
@@ -154,8 +156,24 @@ def _error(ename: str, message: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
-def judge_notebook(nb: NotebookNode, reference: Mapping[str, Any]) -> dict[str, str | None]:
-    """Judge every graded code cell of an executed notebook in place; return the verdicts."""
+def judged(grade_id: str, reference: Mapping[str, Any], outcome: Any) -> str | None:
+    """Why ``grade_id`` earns nothing, from the grader's own run of its probe
+    (a ``replay.Outcome``), or None when its record is right."""
+    if reference.get(grade_id) is None:
+        return verdict(grade_id, None, [])  # raises: an instructor notebook to fix
+    if outcome is None:
+        return "the grader's own run of the hidden tests never reached this cell"
+    if outcome.failure:
+        return outcome.failure
+    return verdict(grade_id, reference[grade_id], [outcome.record])
+
+
+def judge_notebook(nb: NotebookNode, reference: Mapping[str, Any], trusted: Mapping[str, Any]) -> dict[str, str | None]:
+    """Judge every graded code cell of an executed notebook in place; return the verdicts.
+
+    ``trusted`` holds what the probes found when the grader ran them itself
+    (``replay.replay``): records in the kernel's outputs are the student's to forge, and
+    count for nothing."""
     verdicts: dict[str, str | None] = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -169,7 +187,7 @@ def judge_notebook(nb: NotebookNode, reference: Mapping[str, Any]) -> dict[str, 
         for out in outputs:
             if out.get("output_type") == "error":  # feedback must not quote hidden code
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
-        why = verdict(grade_id, reference.get(grade_id), records.in_outputs(outputs))
+        why = judged(grade_id, reference, trusted.get(grade_id))
         verdicts[grade_id] = why
         if why is not None:  # an error first, so that nothing before it can count as a score
             errors = [o for o in outputs if o.get("output_type") == "error"]
@@ -228,13 +246,49 @@ class LoadReference(_Reference):
         return nb, resources
 
 
+REPLAYED = "course_replay"  # where ReplayProbes leaves its outcomes in nbgrader's resources
+
+
+class ReplayProbes(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
+    """nbgrader autograde preprocessor, before ``Execute``: the grader runs every hidden
+    test's probe itself, against the student's code in a sandboxed process of its own
+    (``replay``), while the submission's folder is still as handed in."""
+
+    sandbox = Bool(True, help="Run the student's code inside bubblewrap (sandbox.py).").tag(config=True)
+    timeout = Float(60.0, help="Seconds each cell (or each question of a probe) may take.").tag(config=True)
+    notebook_timeout = Float(600.0, help="Seconds for the whole notebook.").tag(config=True)
+    memory_mb = Integer(2048, help="Address-space limit of the student's process, in MiB.").tag(config=True)
+    cpu_seconds = Integer(600, help="CPU-time limit of the student's process, in seconds.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        from course_grader import replay, sandbox
+
+        folder = Path(resources.get("metadata", {}).get("path") or ".").resolve()
+        limits = sandbox.Limits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds)
+        resources[REPLAYED] = replay.start(  # runs while the kernel does; JudgeRecords waits
+            nb,
+            folder,
+            sandboxed=self.sandbox,
+            cell_timeout=self.timeout,
+            notebook_timeout=self.notebook_timeout,
+            limits=limits,
+        )
+        return nb, resources
+
+
 class JudgeRecords(_Reference):
-    """nbgrader autograde preprocessor, after ``Execute``: a missing or wrong record
-    becomes an error output, first in its cell."""
+    """nbgrader autograde preprocessor, after ``Execute``: a cell whose probe, run by the
+    grader, found no right record gets an error output, first in its cell."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
-        verdicts = judge_notebook(nb, self.reference(info))
+        if REPLAYED not in resources:
+            raise RuntimeError(
+                "JudgeRecords needs ReplayProbes before Execute in Autograde.autograde_preprocessors "
+                "(see the course's nbgrader_config.py)"
+            )
+        trusted = resources[REPLAYED]
+        verdicts = judge_notebook(nb, self.reference(info), trusted.result() if hasattr(trusted, "result") else trusted)
         for grade_id, why in verdicts.items():
             if why:
                 self.log.warning("%s: %s earns nothing: %s", info["notebook"], grade_id, why)

@@ -10,9 +10,11 @@ it, nbgrader does not truncate it (it truncates streams), and it is not an
 ``execute_result`` that nbgrader would read as partial credit.
 """
 
+import contextlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 MIME = "application/vnd.micrograd-course.record+json"
@@ -57,11 +59,35 @@ def make(cell: str, cases: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"format": FORMAT, "cell": cell, "cases": plain(list(cases))}
 
 
+_LOCAL = threading.local()  # .collectors, innermost last: where emit() puts records in the grader's process
+
+
+def _collectors() -> list[list[Any]]:
+    if not hasattr(_LOCAL, "collectors"):
+        _LOCAL.collectors = []
+    return _LOCAL.collectors
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[Any]]:
+    """Records emitted inside the block go to the list it gives, not to the display: the
+    grader runs probes in its own process (``replay``) and keeps what they record."""
+    found: list[Any] = []
+    _collectors().append(found)
+    try:
+        yield found
+    finally:
+        _collectors().remove(found)
+
+
 def emit(record: Mapping[str, Any]) -> None:
-    """Display ``record`` in the current cell (kernel side)."""
+    """Display ``record`` in the current cell (kernel side), or hand it to the grader."""
+    payload = json.loads(json.dumps(plain(dict(record)), allow_nan=False))
+    if _collectors():
+        _collectors()[-1].append(payload)
+        return
     from IPython.display import display
 
-    payload = json.loads(json.dumps(plain(dict(record)), allow_nan=False))
     display({MIME: payload}, raw=True)
 
 

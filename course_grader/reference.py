@@ -1,7 +1,8 @@
-"""Reference records: what the instructor solution's hidden-test cells emit.
+"""Reference records: what the instructor solution's hidden tests record.
 
-They come from running the instructor notebook in a kernel of its own, in a scratch copy
-of its folder - never as a pseudo-student in the class gradebook. The result is cached
+They come from the grader's own run of the probes (``replay``) against the instructor
+notebook, in a process of its own and a scratch copy of its folder - the same path every
+submission's records take, and never as a pseudo-student in the class gradebook. The result is cached
 under a key made of everything that can change it (the notebook, the files shipped with
 it, the probes and course_lib), so a class of hundreds runs the solution once.
 """
@@ -9,7 +10,6 @@ it, the probes and course_lib), so a class of hundreds runs the solution once.
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 
-from course_grader import records
+from course_grader import replay
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def fingerprint(assignment_dir: Path) -> str:
         if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts
     )
     files += sorted((PACKAGE_ROOT / "course_grader" / "probes").glob("*.py"))
-    files += sorted((PACKAGE_ROOT / "course_grader").glob("records.py"))
+    files += [PACKAGE_ROOT / "course_grader" / name for name in ("records.py", "rpc.py", "replay.py")]
     files += sorted((PACKAGE_ROOT / "course_lib").glob("*.py"))
     for p in files:
         h.update(p.name.encode())
@@ -52,23 +52,13 @@ def graded_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return out
 
 
-def extract(nb: nbformat.NotebookNode) -> dict[str, Any]:
-    """grade_id -> record, from an executed instructor notebook; strict about both."""
+def extract(outcomes: dict[str, Any]) -> dict[str, Any]:
+    """grade_id -> record, from the grader's run of an instructor notebook; strict about it."""
     found: dict[str, Any] = {}
-    for cell in graded_cells(nb):
-        grade_id = cell.metadata.nbgrader["grade_id"]
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors:
-            raise ReferenceError(
-                f"instructor solution fails its own hidden test {grade_id}: "
-                f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
-            )
-        recs = records.in_outputs(cell.get("outputs", []))
-        if len(recs) != 1 or recs[0].get("cell") != grade_id:
-            raise ReferenceError(
-                f"graded cell {grade_id} must emit exactly one record of its own; the solution emitted {len(recs)}"
-            )
-        found[grade_id] = recs[0]
+    for grade_id, outcome in outcomes.items():
+        if outcome.record is None:
+            raise ReferenceError(f"instructor solution fails its own hidden test {grade_id}: {outcome.failure}")
+        found[grade_id] = outcome.record
     return found
 
 
@@ -108,11 +98,10 @@ def records_for(assignment_dir: Path, notebook: str, cache_dir: Path, timeout: f
     source = assignment_dir / f"{notebook}.ipynb"
     if not source.exists():
         raise ReferenceError(f"no instructor notebook {source}")
-    with tempfile.TemporaryDirectory(prefix="reference-") as tmp:
-        work = Path(tmp) / assignment_dir.name
-        shutil.copytree(assignment_dir, work, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-        nb = execute(work / source.name, work, timeout)
-    found = extract(nb)
+    nb = nbformat.read(source, as_version=4)  # replay() works in a scratch copy of the folder
+    found = extract(replay.replay(nb, assignment_dir, sandboxed=False, notebook_timeout=timeout))
+    if set(found) != {c.metadata.nbgrader["grade_id"] for c in graded_cells(nb)}:
+        raise ReferenceError(f"the grader's run of {source} did not reach every graded cell")
     cached.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=cached.parent, suffix=".part")
     with os.fdopen(fd, "w") as fh:

@@ -78,7 +78,8 @@ def readable_roots() -> list[Path]:
 
 
 def bwrap_command(argv: list[str], *, workdir: Path, rundir: Path, limits: Limits) -> list[str]:
-    """`argv` run inside the sandbox, in `workdir`, talking through `rundir`."""
+    """`argv` run inside the sandbox, in `workdir`, talking through `rundir` (made by
+    `prepare_rundir`, whose stand-in for the grader package is bound in its place)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(f"bwrap was not found: {HOW_TO_INSTALL}")
@@ -92,6 +93,7 @@ def bwrap_command(argv: list[str], *, workdir: Path, rundir: Path, limits: Limit
     for root in readable_roots():
         if not any(root.is_relative_to(d) for d in SYSTEM_DIRS):
             cmd += ["--ro-bind", str(root), str(root)]
+    cmd += ["--ro-bind", str(rundir / GRADER_STAND_IN), str(package_dirs()[PACKAGES.index("course_grader")])]
     cmd += ["--bind", str(rundir), str(rundir), "--bind", str(workdir), str(workdir)]
     home = rundir / "home"
     cmd += ["--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(home / "matplotlib")]
@@ -106,9 +108,46 @@ def bwrap_command(argv: list[str], *, workdir: Path, rundir: Path, limits: Limit
     return cmd
 
 
+# What a sandboxed process finds where the grader package is. The grader runs every hidden
+# test itself (replay.py), outside; the hidden-test cells that a grading kernel runs only
+# need to import and call their probe without an error. So the student's code can neither
+# read the probes (their seeded inputs, to print into feedback) nor borrow the grader's
+# helpers (a correct reverse pass, say) as its own.
+GRADER_STAND_IN = "grader-stand-in"
+STAND_IN_FILES = {
+    "__init__.py": '"""Not the grader: it runs hidden tests itself, outside this sandbox."""\n',
+    "probes/__init__.py": '''"""Hidden-test cells call course_grader.probes.<milestone>.probe_<cell>(...);
+here that does nothing. The grader runs the real probe in its own process, against this notebook's code."""
+
+import types
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+class _Milestone(types.ModuleType):
+    def __getattr__(self, name):
+        if name.startswith("probe_"):
+            return _nothing
+        raise AttributeError(name)
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return _Milestone(f"{__name__}.{name}")
+''',
+}
+
+
 def prepare_rundir(rundir: Path) -> None:
     """A home for the kernel with matplotlib's font cache already in it (building it takes
-    seconds, every kernel, otherwise)."""
+    seconds, every kernel, otherwise), and the stand-in for the grader package."""
+    for name, text in STAND_IN_FILES.items():
+        path = rundir / GRADER_STAND_IN / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     mpl = rundir / "home" / "matplotlib"
     mpl.mkdir(parents=True)
     (rundir / "home" / "ipython").mkdir()
@@ -130,7 +169,10 @@ def check(limits: Limits | None = None) -> None:
         rundir.mkdir()
         workdir.mkdir()
         prepare_rundir(rundir)
-        probe = "import course_lib, ipykernel; open('ok', 'w').write('ok')"
+        probe = (
+            "import course_lib, ipykernel, course_grader, course_grader.probes as p; p.m1.probe_init(); "
+            "assert not hasattr(course_grader, 'records'); open('ok', 'w').write('ok')"
+        )
         cmd = bwrap_command([sys.executable, "-c", probe], workdir=workdir, rundir=rundir, limits=limits)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_grader import judge, reference
+from course_grader import judge, reference, replay
 from course_grader.engine_export import MARKERS
 
 
@@ -76,8 +76,9 @@ def score(
     timeout: float = 120.0,
     sandboxed: bool | None = None,
 ) -> dict[str, float]:
-    """Run a submission next to its milestone's shipped files and judge it, in the grading
-    sandbox as class grading does (``sandboxed=None``: when bubblewrap is installed)."""
+    """Run a submission next to its milestone's shipped files, have the grader run its
+    probes (``replay``), and judge it, in the grading sandbox as class grading does
+    (``sandboxed=None``: when bubblewrap is installed)."""
     if sandboxed is None:
         sandboxed = shutil.which("bwrap") is not None
     solutions = root / "solutions" / milestone
@@ -89,6 +90,7 @@ def score(
         nb = nbformat.from_dict(nb)
         restore_locked(nb, nbformat.read(solutions / f"{milestone}.ipynb", as_version=4))
         nbformat.write(nb, path)
+        trusted = replay.start(nb, work, sandboxed=sandboxed, cell_timeout=timeout)
         ran = reference.execute(path, work, timeout, sandboxed=sandboxed)
-    judge.judge_notebook(ran, ref)
+    judge.judge_notebook(ran, ref, trusted.result())
     return points(ran)

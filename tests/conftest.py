@@ -21,6 +21,20 @@ def copy_course(dest: Path) -> Path:
     return dest
 
 
+def make_stock(course: Path) -> None:
+    """Turn a course copy's nbgrader configuration into stock nbgrader: its own Execute in
+    the grader's process, with the real probes in the kernel, and no judge."""
+    config = course / "nbgrader_config.py"
+    text = config.read_text()
+    swaps = (("    LoadReference,\n", ""), ("    ReplayProbes,\n", ""), ("    JudgeRecords,\n", ""),
+             ("    GradingExecute,\n", "    Execute,\n"),
+             ("from nbgrader.preprocessors import (", "from nbgrader.preprocessors import (\n    Execute,"))
+    for ours, theirs in swaps:
+        assert ours in text, f"nbgrader_config.py changed: {ours!r} is not in it"
+        text = text.replace(ours, theirs)
+    config.write_text(text)
+
+
 def nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=timeout

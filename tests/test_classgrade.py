@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, copy_course, nbgrader
+from conftest import ROOT, copy_course, make_stock, nbgrader
 from nbgrader.api import Gradebook
 from variants import apply_edits
 from variants.m1_value import PITFALLS
@@ -177,15 +177,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     sequential = copy_course(tmp_path_factory.mktemp("sequential"))
     stock = copy_course(tmp_path_factory.mktemp("stock"))
     procs = [run_grade(parallel, str(export), "--jobs", "2"), run_grade(sequential, str(export), "--jobs", "1")]
-    # Stock nbgrader: its own Execute, no judge, no sandbox, the same submissions.
-    config = stock / "nbgrader_config.py"
-    text = config.read_text()
-    swaps = (("    LoadReference,\n", ""), ("    JudgeRecords,\n", ""), ("GradingExecute,\n", "Execute,\n"),
-             ("from nbgrader.preprocessors import (", "from nbgrader.preprocessors import (\n    Execute,"))
-    for ours, theirs in swaps:
-        assert ours in text
-        text = text.replace(ours, theirs)
-    config.write_text(text)
+    make_stock(stock)  # its own Execute, no judge, no sandbox, the same submissions
     from course_grader import intake
 
     intake.import_submissions(export, M, stock / "submitted", f"{M}.ipynb")

@@ -8,6 +8,7 @@ import pytest
 
 from course_grader import judge, records
 from course_grader.engine_export import assemble
+from course_grader.replay import Outcome
 from course_grader.workspace import populate
 
 
@@ -57,38 +58,44 @@ def rec(grade_id, cases):
 
 
 def test_judge_notebook_adds_errors_and_trims_tracebacks():
-    reference = {"t1": records.make("t1", [{"x": 1.0}]), "t2": records.make("t2", [{"x": 2.0}]),
-                 "t3": records.make("t3", [{"x": 3.0}]), "t4": records.make("t4", [{"x": 4.0}])}
+    reference = {t: records.make(t, [{"x": float(i)}]) for i, t in enumerate(("t1", "t2", "t3", "t4", "t5"), 1)}
+    trusted = {
+        "t1": Outcome(records.make("t1", [{"x": 1.0}])),  # right
+        "t2": Outcome(records.make("t2", [{"x": 2.5}])),  # wrong value
+        "t3": Outcome(None, "Value(x).data should hold x"),  # the grader's probe failed
+        "t4": Outcome(None, "msg"),
+    }  # t5: never reached
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        cell("t1", [rec("t1", [{"x": 1.0}])]),  # right
-        cell("t2", [rec("t2", [{"x": 2.5}])]),  # wrong value
-        cell("t3", [{"output_type": "stream", "name": "stdout", "text": "all tests passed\n"}]),  # no record
+        cell("t1", []),
+        cell("t2", []),
+        cell("t3", [{"output_type": "stream", "name": "stdout", "text": "all tests passed\n"}]),
         cell("t4", [{"output_type": "error", "ename": "HiddenTestFailure", "evalue": "msg",
                      "traceback": ["secret() line", "HiddenTestFailure: msg"]}]),
+        cell("t5", [rec("t5", [{"x": 5.0}])]),  # a right record in the kernel's outputs counts for nothing
     ]
-    verdicts = judge.judge_notebook(nb, reference)
+    verdicts = judge.judge_notebook(nb, reference, trusted)
     assert verdicts["t1"] is None
     assert "expected 2.0, got 2.5" in verdicts["t2"]
-    assert "no record" in verdicts["t3"]
+    assert verdicts["t3"] == "Value(x).data should hold x"
+    assert "never reached" in verdicts["t5"]
     errors = [[o for o in c.outputs if o.output_type == "error"] for c in nb.cells]
-    assert [len(e) for e in errors] == [0, 1, 1, 1]
+    assert [len(e) for e in errors] == [0, 1, 1, 1, 1]
+    assert "Value(x).data should hold x" in errors[2][0].evalue  # the grader's message, where the kernel has none
     assert errors[3][0].traceback == ["HiddenTestFailure: msg"]  # hidden code never quoted
 
 
 def test_judge_refuses_forged_cell_ids_and_duplicates():
     reference = {"t1": records.make("t1", [{"x": 1.0}])}
-    for outputs in ([rec("t9", [{"x": 1.0}])], [rec("t1", [{"x": 1.0}]), rec("t1", [{"x": 1.0}])]):
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [cell("t1", outputs)]
-        assert judge.judge_notebook(nb, reference)["t1"] is not None
+    for found in ([records.make("t9", [{"x": 1.0}])], [records.make("t1", [{"x": 1.0}])] * 2):
+        assert judge.verdict("t1", reference["t1"], found) is not None
 
 
 def test_judge_requires_a_reference_record_for_every_graded_cell():
     nb = nbformat.v4.new_notebook()
     nb.cells = [cell("t1", [])]
     with pytest.raises(LookupError, match="every graded cell"):
-        judge.judge_notebook(nb, {})
+        judge.judge_notebook(nb, {}, {"t1": Outcome(records.make("t1", []))})
 
 
 def test_assemble_moves_attached_methods_into_the_class_and_drops_unused_imports():
@@ -136,7 +143,8 @@ def test_an_execute_result_cannot_stand_in_for_a_score():
     nb = nbformat.v4.new_notebook()
     nb.cells = [cell("t1", [result, rec("t1", [{"x": 1.0}])]),
                 cell("t2", [result, {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}])]
-    verdicts = judge.judge_notebook(nb, reference)
+    trusted = {"t1": Outcome(reference["t1"]), "t2": Outcome(None, "wrong")}
+    verdicts = judge.judge_notebook(nb, reference, trusted)
     assert verdicts["t1"] is None
     assert [o.output_type for o in nb.cells[0].outputs] == ["display_data"]
     assert [o.output_type for o in nb.cells[1].outputs] == ["error"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import MILESTONES, ROOT, copy_course, nbgrader
+from conftest import MILESTONES, ROOT, copy_course, make_stock, nbgrader
 from nbgrader.api import Gradebook
 from variants import apply_edits
 
@@ -62,11 +62,8 @@ def class_of(m: str) -> dict[str, nbformat.NotebookNode]:
 
 
 def grade(course: Path, m: str, subs: dict[str, nbformat.NotebookNode], judged: bool) -> subprocess.Popen:
-    if not judged:  # stock nbgrader: the same configuration without the judge
-        config = course / "nbgrader_config.py"
-        text = config.read_text()
-        assert "    JudgeRecords,\n" in text and "    LoadReference,\n" in text
-        config.write_text(text.replace("    JudgeRecords,\n", "").replace("    LoadReference,\n", ""))
+    if not judged:
+        make_stock(course)
     nbgrader(course, "generate_assignment", m, "--force", "--log-level=WARN")
     for student, nb in subs.items():
         folder = course / "submitted" / student / m

@@ -1,6 +1,7 @@
 """Shared kernel-side machinery for probes: strict numbers, failure messages, finite
 differences, a tiny reverse pass for M1's composite ops, and record emission."""
 
+import importlib
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -117,6 +118,19 @@ def uniform(rng: random.Random, lo: float, hi: float, avoid: Sequence[float] = (
         x = rng.uniform(lo, hi)
         if all(abs(x - a) >= gap for a in avoid):
             return round(x, 6)
+
+
+def student_module(name: str, near: object) -> Any:
+    """The module ``name`` of the process the student's code runs in.
+
+    A probe that seeds ``random`` or sets the recursion limit means the student's
+    interpreter. In the kernel that is this one; in the grader's replay (``replay``) the
+    student's objects are proxies, and the module is asked of the student's process."""
+    from course_grader import rpc
+
+    if type(near) is rpc.Proxy:
+        return near._link.ask("global", "__import__")(name)
+    return importlib.import_module(name)
 
 
 def emit(cell: str, cases: Iterable[Mapping[str, Any]]) -> None:

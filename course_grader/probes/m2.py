@@ -9,7 +9,6 @@ other correct traversal keeps full marks.
 
 import math
 import random
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from course_grader.probes.common import (
     fmt,
     num,
     rel_error,
+    student_module,
     uniform,
 )
 
@@ -354,8 +354,9 @@ def probe_deep_chain(Value: type, topo_sort: Callable) -> None:
         y = y * m + 0.001
     # Python's default limit: a recursive traversal must not pass by raising it, which
     # only moves the crash to the C stack on a deeper graph.
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
+    student_sys = student_module("sys", topo_sort)
+    limit = student_sys.getrecursionlimit()
+    student_sys.setrecursionlimit(1000)
     try:
         n = len(
             call(
@@ -366,7 +367,7 @@ def probe_deep_chain(Value: type, topo_sort: Callable) -> None:
         )
         _backward(y, "a 10,000-step chain")
     finally:
-        sys.setrecursionlimit(limit)
+        student_sys.setrecursionlimit(limit)
     got = num(x.grad, "x.grad")
     expected = math.prod(muls)
     if rel_error(got, expected) > 1e-9:

@@ -25,6 +25,7 @@ from course_grader.probes.common import (
     fmt,
     num,
     rel_error,
+    student_module,
     uniform,
 )
 
@@ -434,8 +435,9 @@ def probe_neuron_init(Value: type, Neuron: type) -> None:
     """Neuron(nin): nin + 1 parameters, random in [-1, 1] (weights and bias alike), not
     all equal, a fresh draw for every neuron. Only properties are recorded: the values
     are the student's random draws."""
-    state = random.getstate()
-    random.seed(73)
+    student_random = student_module("random", Neuron)  # the student's code draws from it
+    state = student_random.getstate()
+    student_random.seed(73)
     try:
         cases = []
         weights: Floats = []
@@ -490,7 +492,7 @@ def probe_neuron_init(Value: type, Neuron: type) -> None:
             }
         )
     finally:
-        random.setstate(state)
+        student_random.setstate(state)
     emit("test_neuron_init", cases)
 
 
@@ -887,8 +889,9 @@ def probe_init(Value: type, MLP: type) -> None:
     """A fresh MLP's parameters: in [-1, 1], spread over it, no two neurons of a layer
     alike (symmetry broken), and two networks built in a row differ. Only these properties
     are recorded: the values are the student's random draws."""
-    state = random.getstate()
-    random.seed(101)
+    student_random = student_module("random", MLP)  # the student's code draws from it
+    state = student_random.getstate()
+    student_random.seed(101)
     try:
         cases = []
         for nin, nouts in ((8, [16, 16, 1]), (3, [4, 4, 1]), (2, [3, 2])):
@@ -933,5 +936,5 @@ def probe_init(Value: type, MLP: type) -> None:
                 case["weights"], case["biases"] = _init_properties(w0 + w1), _init_properties(b0 + b1)
             cases.append(case)
     finally:
-        random.setstate(state)
+        student_random.setstate(state)
     emit("test_init", cases)

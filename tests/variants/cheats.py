@@ -8,13 +8,10 @@ replacements, or a full source string. A cheat *wins* when some graded cell scor
 than in its baseline; ``wins`` holds the reason when it does today (an open hole, marked
 xfail in ``tests/test_cheats.py``), or "" when the grader already holds.
 
-Code in here runs inside a grading kernel, as a student's would: it may patch anything
-in that kernel, but it never writes outside its own scratch folder. So one known hole is
-not here: the kernel can also *write* the reference cache (``<course>/.reference``), which
-``JudgeRecords`` reads after ``Execute`` has run the student's kernel. Under a real
-``nbgrader autograde`` a cheat that rewrites its cell's cached record earns the points and
-costs every student graded after it theirs (checked by hand in a scratch course copy;
-``score`` reads the cache before the kernel starts, and the suite must not touch it).
+Code in here runs as a student's would: in a grading kernel, and again in the grader's
+replay of the notebook (``course_grader/replay.py``), each in the sandbox, where the
+grader package is a stand-in. It may patch anything in those processes, but never writes
+outside its own scratch folder.
 """
 
 from dataclasses import dataclass, field
@@ -247,9 +244,6 @@ def _fix(cell, cases, _emit=_m1.emit):
 _m1.emit = _fix''')},
         wrong={"value_repr": [('f"Value(data={self.data}, grad={self.grad})"',
                                'f"Value(data={self.data:.4f}, grad={self.grad:.4f})"')]},
-        wins="test_repr's record holds only what the probe already knows (data, grad, and the numbers parsed "
-        "back from repr): with m1.fail and m1.emit patched, the cheat writes shown=[data, grad]; "
-        "judge.compare cannot tell",
     ),
     # 5. forged records
     Attack(
@@ -449,9 +443,6 @@ def _repr(V):
     _m1.emit("test_repr", [{"data": d, "grad": g, "shown": [float(d), float(g)]} for d, g in pairs])
 _m1.probe_init, _m1.probe_repr = _init, _repr''')},
         base="blank",
-        wins="test_init's and test_repr's records are fully determined by the probe's seeded inputs (readable "
-        "with inspect.getsource): a replaced probe emits them without any Value, and judge.verdict "
-        "cannot tell",
     ),
     Attack(
         "instancecheck_always_true",
@@ -473,6 +464,28 @@ _m1.probe_init, _m1.probe_repr = _init, _repr''')},
         "m1_value",
         {"value_tanh": [(TANH_BACKWARD,
                          "self.grad += (float('nan') if abs(self.data) > 100 else 1 - t * t) * out.grad")]},
+    ),
+    # 8. against the grader's own run of the probes (course_grader/replay.py)
+    Attack(
+        "forged_protocol_answers",
+        "m1_value",
+        {"value_init": [("        # YOUR CODE HERE\n        raise NotImplementedError()", '''        import os
+        for fd in range(3, 16):  # whatever pipe leads to the grader: answer for the Value
+            try:
+                os.write(fd, b'{"ok": 0.0}\\n{"ok": 0.0}\\n{"ok": {"L": []}}\\n{"ok": ""}\\n')
+            except OSError:
+                pass
+        self.data, self.grad, self._prev, self._op = data, 0.0, (), ""
+        raise NotImplementedError()''')]},
+        base="blank",
+    ),
+    Attack(
+        "stand_in_probes_patched_in_kernel",
+        "m1_value",
+        {"value_init": before_class('''
+from course_grader.probes import m1 as _m1
+_m1.probe_init = _m1.probe_repr = lambda *a, **k: print("all hidden tests passed")''')},
+        base="blank",
     ),
 ]
 
@@ -500,15 +513,12 @@ M2 = [
         {"value_backward": "from course_grader.probes.common import backprop\n\n\n@attach(Value)\n"
                            "def backward(self):\n    self.grad = 1.0\n    backprop(self, 'backward')\n"},
         base="blank",
-        wins="course_grader.probes.common.backprop (importable in the kernel) is a correct reverse pass; "
-        "the records are the reference's",
     ),
     Attack(
         "relative_error_is_graders_rel_error",
         "m2_backward",
         {"relative_error": "from course_grader.probes.common import rel_error as relative_error\n"},
         base="blank",
-        wins="course_grader.probes.common.rel_error is the exercise's formula, importable in the kernel",
     ),
     Attack(
         "topo_sort_recorded_from_graders_backprop",
@@ -539,8 +549,6 @@ def topo_sort(root):
     return [n for n in nodes if id(n) not in inner] + consumers_first[::-1]
 '''},
         base="blank",
-        wins="course_grader.probes.common.backprop visits nodes in topological order; recording its "
-        "_backward calls yields a valid order",
     ),
     Attack(
         "solutions_via_package_root",
@@ -670,9 +678,6 @@ def _forge(cell, cases, _emit=_m3.emit):
     _emit(cell, cases)
 _m3.emit = _forge''')},
         wrong=SEEDED_INIT,
-        wins="test_init's record holds properties of the student's random draws (values cannot be compared "
-        "with the reference's): with m3.fail and m3.emit patched, the cheat rewrites them; judge.compare "
-        "cannot tell",
     ),
     Attack(
         "solutions_via_package_root",

@@ -1,0 +1,463 @@
+"""A small two-way object protocol over a pair of pipes: the grader uses a student's
+objects, living in another (sandboxed) process, as if they were its own.
+
+Why: a probe that runs in the student's kernel can be replaced, patched or imitated by
+the student's code, and whatever it emits is the student's word. Run in the grader's
+process instead, a probe only *asks* the student's process to do things (make a Value,
+add two of them, read a gradient) with inputs it chose; what it records are the answers.
+The student's process may still answer anything, but it must answer these questions,
+whose inputs it does not choose, for the probe to record right answers.
+
+Both ends run this file: the grader imports it, the replay agent (``replay_agent.py``)
+runs its source in a process where ``course_grader`` is not importable. So it uses the
+standard library only.
+
+Values cross as JSON lines. Exactly-typed ``None``/``bool``/``int``/``float``/``str`` and
+exactly-typed lists, tuples, sets and dicts of them travel by value; anything else stays
+where it lives and travels as a handle, which the other end wraps in a ``Proxy`` that
+forwards every operation. A proxy is unique per object, so ``is`` and ``id`` keep their
+meaning across the link. Either end may call back into the other while it waits for an
+answer (a probe's ``_backward`` set on a student's Value, say), so the protocol is nested.
+
+The grader's end is ``trusting=False``: its peer may call the functions and bound methods
+it was handed and read their public attributes, nothing else - no ``__globals__``, no
+setting attributes, no module. The student's end serves everything on its own objects.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import operator
+import os
+import select
+import signal
+import time
+import types
+from typing import Any
+
+PLAIN = (type(None), bool, int, float, str)
+MAX_LINE = 64 * 1024 * 1024  # a message longer than this is an attack or a bug
+MAX_DEPTH = 40  # nesting of containers sent by value
+
+
+class LinkBroken(BaseException):
+    """The other end died, hung past its time, or spoke nonsense.
+
+    A BaseException on purpose: a probe's ``except Exception`` around student code must not
+    mistake a dead link for something the student's code raised, and go on asking."""
+
+
+class RemoteError(Exception):
+    """An exception of a type that is not a builtin, raised on the other end."""
+
+
+# What one end may ask the other to do to objects it holds.
+OPERATIONS: dict[str, Any] = {
+    name: getattr(operator, name)
+    for name in (
+        "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "neg", "pos", "abs", "invert",
+        "lt", "le", "gt", "ge", "eq", "ne", "getitem", "setitem", "delitem", "contains",
+    )
+}  # fmt: skip
+OPERATIONS.update({name: getattr(builtins, name) for name in ("repr", "str", "len", "iter", "next", "bool")})
+OPERATIONS.update({name: getattr(builtins, name) for name in ("float", "int", "isinstance", "hash", "format")})
+OPERATIONS.update(getattr=getattr, setattr=setattr, delattr=delattr, call=lambda f, *a, **k: f(*a, **k))
+# What the grader's end lets its untrusted peer do with the few callables it hands over.
+GUARDED = {"call", "getattr", "bool", "len", "iter", "next", "repr", "str", "hash"}
+
+_BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")
+_COMPARE = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def _too_long(signum: int, frame: object) -> None:
+    raise TimeoutError("this ran past its time and was stopped")
+
+
+def _raise(kind: str, message: str) -> None:
+    """Raise on this end what the other end raised: builtin types as themselves."""
+    cls = getattr(builtins, kind, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls is not StopAsyncIteration:
+        raise cls(message)
+    raise RemoteError(f"{kind}: {message}")
+
+
+class Proxy:
+    """An object of the other end. Every operation is asked of the real object there."""
+
+    __slots__ = ("__weakref__", "_link", "_ref")
+
+    def __init__(self, link: Link, ref: int) -> None:
+        object.__setattr__(self, "_link", link)
+        object.__setattr__(self, "_ref", ref)
+
+    def __getattr__(self, name: str) -> Any:
+        return self._link.ask("getattr", self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._link.ask("setattr", self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._link.ask("delattr", self, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._link.ask_call(self, args, kwargs)
+
+    def __instancecheck__(self, instance: Any) -> bool:
+        return self._link.ask("isinstance", instance, self)
+
+    def __repr__(self) -> str:
+        return self._link.ask("repr", self)
+
+    def __str__(self) -> str:
+        return self._link.ask("str", self)
+
+    def __format__(self, spec: str) -> str:
+        return self._link.ask("format", self, spec)
+
+    def __bool__(self) -> bool:
+        return self._link.ask("bool", self)
+
+    def __len__(self) -> int:
+        return self._link.ask("len", self)
+
+    def __iter__(self) -> Any:
+        return self._link.ask("iter", self)
+
+    def __next__(self) -> Any:
+        return self._link.ask("next", self)
+
+    def __float__(self) -> float:
+        return self._link.ask("float", self)
+
+    def __int__(self) -> int:
+        return self._link.ask("int", self)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._link.ask("getitem", self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._link.ask("setitem", self, key, value)
+
+    def __contains__(self, item: Any) -> bool:
+        return self._link.ask("contains", self, item)
+
+    def __neg__(self) -> Any:
+        return self._link.ask("neg", self)
+
+    def __pos__(self) -> Any:
+        return self._link.ask("pos", self)
+
+    def __abs__(self) -> Any:
+        return self._link.ask("abs", self)
+
+    # Identity, as for any object: a proxy stands for one object of the other end.
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+
+
+def _forward(name: str, reflected: bool) -> Any:
+    if reflected:
+        return lambda self, other: self._link.ask(name, other, self)
+    return lambda self, other: self._link.ask(name, self, other)
+
+
+for _name in _BINARY:
+    setattr(Proxy, f"__{_name}__", _forward(_name, False))
+    setattr(Proxy, f"__r{_name}__", _forward(_name, True))
+for _name in _COMPARE:
+    setattr(Proxy, f"__{_name}__", _forward(_name, False))
+
+
+def _update(original: Any, new: Any) -> None:
+    """Make ``original`` (a list, dict or set) hold what ``new`` holds, keeping the
+    identity of nested lists and dicts that are still there."""
+    if type(original) is list and len(original) == len(new):
+        for i, (o, n) in enumerate(zip(original, new, strict=True)):
+            if type(o) in (list, dict, set) and type(n) is type(o):
+                _update(o, n)
+            else:
+                original[i] = n
+    elif type(original) is dict:
+        for key in [k for k in original if k not in new]:
+            del original[key]
+        for key, n in new.items():
+            o = original.get(key)
+            if type(o) in (list, dict, set) and type(n) is type(o):
+                _update(o, n)
+            else:
+                original[key] = n
+    elif type(original) is set:
+        original.clear()
+        original.update(new)
+    else:
+        original[:] = new
+
+
+class Link:
+    """One end of the protocol: sends questions, answers the other end's."""
+
+    def __init__(self, read_fd: int, write_fd: int, *, trusting: bool, namespace: dict | None = None) -> None:
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self.trusting = trusting
+        self.namespace = namespace  # the agent's globals: what "exec" and "global" work on
+        self.objects: list[Any] = []  # ours, by handle: kept alive so that no id is reused
+        self.handles: dict[int, int] = {}  # id(ours) -> handle
+        self.proxies: dict[int, Any] = {}  # theirs, by handle -> our proxy or stub
+        self.buffer = b""
+        self.deadline = float("inf")  # absolute time.monotonic() past which the peer is late
+        self.broken: str | None = None
+        self.requests = 0
+        self.budget: float | None = None  # seconds the agent may spend on each of our questions
+        self.depth = 0  # questions being answered right now (nested by call-backs)
+
+    # --- values on the wire ---------------------------------------------------------
+
+    def dump(self, x: Any, depth: int = 0) -> Any:
+        t = type(x)
+        if t in PLAIN:
+            return x
+        if depth > MAX_DEPTH:
+            raise ValueError("too deeply nested to send")
+        if t in (list, tuple, set, frozenset):
+            tag = {list: "L", tuple: "T", set: "S", frozenset: "F"}[t]
+            return {tag: [self.dump(v, depth + 1) for v in x]}
+        if t is dict:
+            return {"D": [[self.dump(k, depth + 1), self.dump(v, depth + 1)] for k, v in x.items()]}
+        if t is Proxy and object.__getattribute__(x, "_link") is self:
+            return {"P": object.__getattribute__(x, "_ref")}
+        ref = self._stub_refs.get(id(x)) if hasattr(self, "_stub_refs") else None
+        if ref is not None:
+            return {"P": ref}
+        handle = self.handles.get(id(x))
+        if handle is None:
+            handle = len(self.objects)
+            self.objects.append(x)
+            self.handles[id(x)] = handle
+        return {"H": handle, "fn": isinstance(x, (types.FunctionType, types.MethodType, types.BuiltinFunctionType))}
+
+    def load(self, y: Any, depth: int = 0) -> Any:
+        if type(y) in PLAIN:
+            return y
+        if type(y) is not dict or len(y) not in (1, 2) or depth > MAX_DEPTH:
+            raise LinkBroken("malformed value")
+        ((tag, body),) = [(k, v) for k, v in y.items() if k != "fn"]
+        if tag in ("L", "T", "S", "F") and type(body) is list:
+            items = [self.load(v, depth + 1) for v in body]
+            return {"L": list, "T": tuple, "S": set, "F": frozenset}[tag](items)
+        if tag == "D" and type(body) is list:
+            return {self.load(k, depth + 1): self.load(v, depth + 1) for k, v in body}
+        if tag == "P" and type(body) is int and 0 <= body < len(self.objects):
+            return self.objects[body]
+        if tag == "H" and type(body) is int and body >= 0:
+            if body not in self.proxies:
+                self.proxies[body] = self._wrap(body, bool(y.get("fn")))
+            return self.proxies[body]
+        raise LinkBroken("malformed value")
+
+    def _wrap(self, ref: int, is_function: bool) -> Any:
+        """A proxy for the other end's object; on the trusting end, a function of the
+        other end becomes a real function, so that it binds as a method when set on a class."""
+        proxy = Proxy(self, ref)
+        if not (self.trusting and is_function):
+            return proxy
+
+        def stub(*args: Any, **kwargs: Any) -> Any:
+            return self.ask_call(proxy, args, kwargs)
+
+        if not hasattr(self, "_stub_refs"):
+            self._stub_refs: dict[int, int] = {}
+        self._stub_refs[id(stub)] = ref
+        self.objects.append(stub)  # alive: its id stays its own
+        return stub
+
+    # --- the pipe ---------------------------------------------------------------------
+
+    def _send(self, message: dict) -> None:
+        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        while data:
+            self._wait(select_write=True)
+            try:
+                written = os.write(self.write_fd, data)
+            except OSError as err:
+                self._break(f"the other end is gone ({err.strerror})")
+            data = data[written:]
+
+    def _wait(self, select_write: bool = False) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self._break("it ran out of time")
+        fds = ([], [self.write_fd], []) if select_write else ([self.read_fd], [], [])
+        ready = select.select(*fds, min(remaining, 3600.0))
+        if not any(ready):
+            self._break("it ran out of time")
+
+    def _receive(self) -> dict:
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > MAX_LINE:
+                self._break("it sent a message that is too long")
+            self._wait()
+            chunk = os.read(self.read_fd, 1 << 20)
+            if not chunk:
+                self._break("the other end stopped (it crashed, or was killed)")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):
+            self._break("it sent something that is not a message")
+        if type(message) is not dict:
+            self._break("it sent something that is not a message")
+        return message
+
+    def _break(self, why: str) -> None:
+        self.broken = self.broken or why
+        raise LinkBroken(self.broken)
+
+    # --- asking -------------------------------------------------------------------------
+
+    def ask(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """Have the other end run OPERATIONS[operation](*args, **kwargs); its result or exception."""
+        if self.broken:
+            raise LinkBroken(self.broken)
+        self.requests += 1
+        message = {"op": operation, "args": self.dump(list(args)), "kwargs": self.dump(kwargs)}
+        if self.budget is not None:
+            message["budget"] = self.budget
+        self._send(message)
+        return self._await_answer(list(args), kwargs)
+
+    def ask_call(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        return self.ask("call", fn, *args, **kwargs)
+
+    def _await_answer(self, args: list, kwargs: dict) -> Any:
+        while True:
+            message = self._receive()
+            if "op" in message:  # the other end calls back while we wait
+                self._send(self._serve(message))
+                continue
+            self._write_back(message.get("back"), args, kwargs)
+            if "ok" in message:
+                try:
+                    return self.load(message["ok"])
+                except (TypeError, ValueError, RecursionError):  # an unhashable set member, say
+                    self._break("it sent a value that cannot be read")
+            error = message.get("error")
+            if type(error) is list and len(error) == 2 and all(type(e) is str for e in error):
+                _raise(error[0], error[1])
+            self._break("it sent an answer that is not one")
+
+    def _write_back(self, back: Any, args: list, kwargs: dict) -> None:
+        """Lists, dicts and sets travel by value; what the other end did to its copies is
+        done to ours, so that a function that changes its argument in place is seen to."""
+        if back is None:
+            return
+        if type(back) is not list:
+            self._break("it sent an answer that is not one")
+        for entry in back:
+            if type(entry) is not list or len(entry) != 2:
+                self._break("it sent an answer that is not one")
+            key, value = entry
+            original = args[key] if type(key) is int and 0 <= key < len(args) else kwargs.get(key)
+            try:
+                new = self.load(value)
+            except (TypeError, ValueError, RecursionError):
+                self._break("it sent a value that cannot be read")
+            if type(original) in (list, dict, set) and type(new) is type(original):
+                _update(original, new)
+
+    # --- answering ----------------------------------------------------------------------
+
+    def _serve(self, message: dict) -> dict:
+        self.depth += 1
+        budget = message.get("budget")
+        timed = self.trusting and self.depth == 1 and type(budget) in (int, float) and budget > 0
+        if timed:  # the agent stops honest code that runs too long, as a kernel is interrupted
+            signal.signal(signal.SIGALRM, _too_long)
+            signal.setitimer(signal.ITIMER_REAL, budget)
+        try:
+            return self._answer(message)
+        finally:
+            if timed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            self.depth -= 1
+
+    def _answer(self, message: dict) -> dict:
+        args: Any = None
+        kwargs: Any = None
+        try:
+            operation = message["op"]
+            if type(operation) is not str or (operation not in OPERATIONS and operation not in ("exec", "global")):
+                raise PermissionError(f"no operation {operation!r}")
+            if not self.trusting and operation not in GUARDED:
+                raise PermissionError(f"the grader does not allow {operation!r}")
+            args = self.load(message.get("args", {"L": []}))
+            kwargs = self.load(message.get("kwargs", {"D": []}))
+            if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+                raise LinkBroken("malformed request")
+            if not self.trusting:
+                self._check_guarded(operation, args)
+            if operation == "exec":
+                exec(compile(args[0], args[1], "exec"), self.namespace)
+                result = None
+            elif operation == "global":
+                if args[0] in self.namespace:
+                    result = self.namespace[args[0]]
+                elif hasattr(builtins, args[0]):
+                    result = getattr(builtins, args[0])
+                else:
+                    raise NameError(f"name {args[0]!r} is not defined")
+            else:
+                result = OPERATIONS[operation](*args, **kwargs)
+            return {"ok": self.dump(result), **self._changed(args, kwargs)}
+        except LinkBroken:
+            raise
+        except BaseException as err:
+            if isinstance(err, (KeyboardInterrupt, SystemExit)) and not self.trusting:
+                raise
+            answer = {"error": [type(err).__name__, str(err)[:2000]]}
+            if type(args) is list and type(kwargs) is dict:
+                try:
+                    answer.update(self._changed(args, kwargs))
+                except Exception:  # noqa: BLE001 - the error is the answer; what changed is extra
+                    pass
+            return answer
+
+    def _changed(self, args: list, kwargs: dict) -> dict:
+        """The arguments that travelled by value and can change in place, as they are now."""
+        back = [[i, self.dump(a)] for i, a in enumerate(args) if type(a) in (list, dict, set)]
+        back += [[k, self.dump(a)] for k, a in kwargs.items() if type(a) in (list, dict, set)]
+        return {"back": back} if back else {}
+
+    def _check_guarded(self, operation: str, args: list) -> None:
+        """The grader's end: only its own handed-over objects, only public attributes."""
+        if not args or type(args[0]) is Proxy:
+            raise PermissionError("the grader only answers about its own objects")
+        if operation == "getattr" and (len(args) != 2 or type(args[1]) is not str or args[1].startswith("_")):
+            raise PermissionError("the grader only lets you read its public attributes")
+
+    def serve_forever(self) -> None:
+        """The agent's main loop: answer until the grader closes the pipe."""
+        while True:
+            try:
+                message = self._receive()
+            except LinkBroken:
+                return
+            if "op" not in message:
+                return
+            self._send(self._serve(message))
+
+
+def agent_main() -> None:
+    """Run in the student's (sandboxed) process: answer the grader on stdin/stdout."""
+    import sys
+
+    reply = os.dup(1)
+    quiet = os.open(os.devnull, os.O_RDWR)
+    os.dup2(quiet, 1)  # what student code prints must not garble the protocol
+    os.dup2(quiet, 2)
+    sys.path.insert(0, os.getcwd())
+    builtins.display = lambda *args, **kwargs: None  # type: ignore[attr-defined] - IPython's, in a kernel
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    Link(0, reply, trusting=True, namespace=namespace).serve_forever()
