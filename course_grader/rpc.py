@@ -34,7 +34,7 @@ import select
 import signal
 import time
 import types
-from typing import Any
+from typing import Any, NoReturn
 
 PLAIN = (type(None), bool, int, float, str)
 MAX_LINE = 64 * 1024 * 1024  # a message longer than this is an attack or a bug
@@ -205,6 +205,7 @@ class Link:
         self.objects: list[Any] = []  # ours, by handle: kept alive so that no id is reused
         self.handles: dict[int, int] = {}  # id(ours) -> handle
         self.proxies: dict[int, Any] = {}  # theirs, by handle -> our proxy or stub
+        self.stubs: dict[int, int] = {}  # id(stub function) -> their handle (trusting end only)
         self.buffer = b""
         self.deadline = float("inf")  # absolute time.monotonic() past which the peer is late
         self.broken: str | None = None
@@ -227,9 +228,8 @@ class Link:
             return {"D": [[self.dump(k, depth + 1), self.dump(v, depth + 1)] for k, v in x.items()]}
         if t is Proxy and object.__getattribute__(x, "_link") is self:
             return {"P": object.__getattribute__(x, "_ref")}
-        ref = self._stub_refs.get(id(x)) if hasattr(self, "_stub_refs") else None
-        if ref is not None:
-            return {"P": ref}
+        if id(x) in self.stubs:
+            return {"P": self.stubs[id(x)]}
         handle = self.handles.get(id(x))
         if handle is None:
             handle = len(self.objects)
@@ -241,7 +241,7 @@ class Link:
         if type(y) in PLAIN:
             return y
         if type(y) is not dict or len(y) not in (1, 2) or depth > MAX_DEPTH:
-            raise LinkBroken("malformed value")
+            self._break("it sent a malformed value")
         ((tag, body),) = [(k, v) for k, v in y.items() if k != "fn"]
         if tag in ("L", "T", "S", "F") and type(body) is list:
             items = [self.load(v, depth + 1) for v in body]
@@ -254,7 +254,7 @@ class Link:
             if body not in self.proxies:
                 self.proxies[body] = self._wrap(body, bool(y.get("fn")))
             return self.proxies[body]
-        raise LinkBroken("malformed value")
+        self._break("it sent a malformed value")
 
     def _wrap(self, ref: int, is_function: bool) -> Any:
         """A proxy for the other end's object; on the trusting end, a function of the
@@ -266,9 +266,7 @@ class Link:
         def stub(*args: Any, **kwargs: Any) -> Any:
             return self.ask_call(proxy, args, kwargs)
 
-        if not hasattr(self, "_stub_refs"):
-            self._stub_refs: dict[int, int] = {}
-        self._stub_refs[id(stub)] = ref
+        self.stubs[id(stub)] = ref
         self.objects.append(stub)  # alive: its id stays its own
         return stub
 
@@ -311,7 +309,7 @@ class Link:
             self._break("it sent something that is not a message")
         return message
 
-    def _break(self, why: str) -> None:
+    def _break(self, why: str) -> NoReturn:
         self.broken = self.broken or why
         raise LinkBroken(self.broken)
 
@@ -395,7 +393,7 @@ class Link:
             args = self.load(message.get("args", {"L": []}))
             kwargs = self.load(message.get("kwargs", {"D": []}))
             if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
-                raise LinkBroken("malformed request")
+                self._break("it sent a malformed request")
             if not self.trusting:
                 self._check_guarded(operation, args)
             if operation == "exec":
