@@ -1,12 +1,16 @@
-"""What hidden-test cells call inside the grading kernel.
+"""The hidden tests.
 
 A hidden cell is one line, e.g. ``m1.probe_add(Value)``: the probe builds seeded random
 cases through the public interface only, asserts what it can check against finite
-differences and properties (so a wrong answer fails in the kernel with a teaching
-message, as stock nbgrader expects), and emits a record of what the student's code
-produced. The judge then checks that record outside the kernel against the instructor
-solution's record, with tolerances too tight for finite-difference values to pass.
+differences and properties (a wrong answer fails with a teaching message), and emits a
+record of what the student's code produced. The judge checks that record against the
+instructor solution's, with tolerances too tight for finite-difference values to pass.
 
-The kernel never holds an exact expected gradient: a student who rewrites the hidden
-cell, or reads this module at grading time, finds nothing to copy.
+Run in a kernel (nbval, an instructor's own run) a probe works on the notebook's objects.
+When grading, the grader runs the probe in its own process against proxies of the
+student's objects (``course_grader.replay``), and the grading kernel only finds a stand-in
+that does nothing (``sandbox.GRADER_STAND_IN``): a student's code can neither read this
+package nor change what it records. So a probe must reach the student's objects only
+through its arguments, and the student's interpreter only through
+``common.student_module`` (``random``'s seed, the recursion limit).
 """
