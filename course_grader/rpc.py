@@ -8,8 +8,8 @@ add two of them, read a gradient) with inputs it chose; what it records are the 
 The student's process may still answer anything, but it must answer these questions,
 whose inputs it does not choose, for the probe to record right answers.
 
-Both ends run this file: the grader imports it, the replay agent (``replay_agent.py``)
-runs its source in a process where ``course_grader`` is not importable. So it uses the
+Both ends run this file: the grader imports it, and the student's process runs its
+source (``agent_main``) where ``course_grader`` is only a stand-in. So it uses the
 standard library only.
 
 Values cross as JSON lines. Exactly-typed ``None``/``bool``/``int``/``float``/``str`` and
@@ -67,7 +67,10 @@ OPERATIONS.update(getattr=getattr, setattr=setattr, delattr=delattr, call=lambda
 GUARDED = {"call", "getattr", "bool", "len", "iter", "next", "repr", "str", "hash"}
 
 _BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")
-_COMPARE = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+_SELF_FIRST = (
+    "repr", "str", "format", "bool", "len", "iter", "next", "float", "int", "neg", "pos", "abs",
+    "getitem", "setitem", "contains", "lt", "le", "gt", "ge",
+)  # fmt: skip
 
 
 def _too_long(signum: int, frame: object) -> None:
@@ -106,68 +109,27 @@ class Proxy:
     def __instancecheck__(self, instance: Any) -> bool:
         return self._link.ask("isinstance", instance, self)
 
-    def __repr__(self) -> str:
-        return self._link.ask("repr", self)
-
-    def __str__(self) -> str:
-        return self._link.ask("str", self)
-
-    def __format__(self, spec: str) -> str:
-        return self._link.ask("format", self, spec)
-
-    def __bool__(self) -> bool:
-        return self._link.ask("bool", self)
-
-    def __len__(self) -> int:
-        return self._link.ask("len", self)
-
-    def __iter__(self) -> Any:
-        return self._link.ask("iter", self)
-
-    def __next__(self) -> Any:
-        return self._link.ask("next", self)
-
-    def __float__(self) -> float:
-        return self._link.ask("float", self)
-
-    def __int__(self) -> int:
-        return self._link.ask("int", self)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._link.ask("getitem", self, key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._link.ask("setitem", self, key, value)
-
-    def __contains__(self, item: Any) -> bool:
-        return self._link.ask("contains", self, item)
-
-    def __neg__(self) -> Any:
-        return self._link.ask("neg", self)
-
-    def __pos__(self) -> Any:
-        return self._link.ask("pos", self)
-
-    def __abs__(self) -> Any:
-        return self._link.ask("abs", self)
-
     # Identity, as for any object: a proxy stands for one object of the other end.
     __hash__ = object.__hash__
     __eq__ = object.__eq__
     __ne__ = object.__ne__
 
 
-def _forward(name: str, reflected: bool) -> Any:
-    if reflected:
-        return lambda self, other: self._link.ask(name, other, self)
-    return lambda self, other: self._link.ask(name, self, other)
+def _forward(name: str) -> Any:
+    return lambda self, *args: self._link.ask(name, self, *args)
 
 
+def _reflected(name: str) -> Any:
+    return lambda self, other: self._link.ask(name, other, self)
+
+
+# Every other operation on a proxy is the same operation on the real object: x.__neg__()
+# is asked as "neg" of x, x.__getitem__(k) as "getitem" of x and k, x.__radd__(y) as "add"
+# of y and x (so the other end's dispatch, reflected operators included, is the real one).
+for _name in (*_SELF_FIRST, *_BINARY):
+    setattr(Proxy, f"__{_name}__", _forward(_name))
 for _name in _BINARY:
-    setattr(Proxy, f"__{_name}__", _forward(_name, False))
-    setattr(Proxy, f"__r{_name}__", _forward(_name, True))
-for _name in _COMPARE:
-    setattr(Proxy, f"__{_name}__", _forward(_name, False))
+    setattr(Proxy, f"__r{_name}__", _reflected(_name))
 
 
 def _update(original: Any, new: Any) -> None:
@@ -209,7 +171,6 @@ class Link:
         self.buffer = b""
         self.deadline = float("inf")  # absolute time.monotonic() past which the peer is late
         self.broken: str | None = None
-        self.requests = 0
         self.budget: float | None = None  # seconds the agent may spend on each of our questions
         self.depth = 0  # questions being answered right now (nested by call-backs)
 
@@ -319,7 +280,6 @@ class Link:
         """Have the other end run OPERATIONS[operation](*args, **kwargs); its result or exception."""
         if self.broken:
             raise LinkBroken(self.broken)
-        self.requests += 1
         message = {"op": operation, "args": self.dump(list(args)), "kwargs": self.dump(kwargs)}
         if self.budget is not None:
             message["budget"] = self.budget
