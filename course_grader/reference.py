@@ -100,8 +100,6 @@ def records_for(assignment_dir: Path, notebook: str, cache_dir: Path, timeout: f
         raise ReferenceError(f"no instructor notebook {source}")
     nb = nbformat.read(source, as_version=4)  # replay() works in a scratch copy of the folder
     found = extract(replay.replay(nb, assignment_dir, sandboxed=False, notebook_timeout=timeout))
-    if set(found) != {c.metadata.nbgrader["grade_id"] for c in graded_cells(nb)}:
-        raise ReferenceError(f"the grader's run of {source} did not reach every graded cell")
     cached.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=cached.parent, suffix=".part")
     with os.fdopen(fd, "w") as fh:

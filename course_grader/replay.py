@@ -242,9 +242,7 @@ def _replay(
                 else:
                     try:
                         link.ask("exec", cell.source, f"<cell {index}>")
-                    except rpc.LinkBroken:
-                        raise
-                    except Exception:  # noqa: BLE001 - a failing cell fails as in a kernel: go on
+                    except Exception:  # noqa: BLE001 - a failing cell fails as in a kernel: go on (LinkBroken is not one)
                         pass
             except rpc.LinkBroken as err:
                 stopped = f"the student's code stopped answering at code cell {index} ({err})"
