@@ -421,9 +421,6 @@ def main(argv: Iterable[str] | None = None) -> int:
         "Execute": {"timeout": args.timeout},
         "GradingExecute": {"sandbox": not args.unsafe, "notebook_timeout": args.notebook_timeout},
         "SandboxedKernelManager": {"memory_mb": args.memory, "cpu_seconds": args.cpu},
-        "ReplayProbes": {"sandbox": not args.unsafe, "timeout": float(args.timeout),
-                         "notebook_timeout": float(args.notebook_timeout), "memory_mb": args.memory,
-                         "cpu_seconds": args.cpu},
         "Autograde": {"create_student": True},
     }
     config = load_config(root, overrides)

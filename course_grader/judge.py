@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Float, Unicode
 
 from course_grader import records
 
@@ -252,26 +252,27 @@ REPLAYED = "course_replay"  # where ReplayProbes leaves its outcomes in nbgrader
 class ReplayProbes(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
     """nbgrader autograde preprocessor, before ``Execute``: the grader runs every hidden
     test's probe itself, against the student's code in a sandboxed process of its own
-    (``replay``), while the submission's folder is still as handed in."""
+    (``replay``), while the submission's folder is still as handed in.
 
-    sandbox = Bool(True, help="Run the student's code inside bubblewrap (sandbox.py).").tag(config=True)
-    timeout = Float(60.0, help="Seconds each cell (or each question of a probe) may take.").tag(config=True)
-    notebook_timeout = Float(600.0, help="Seconds for the whole notebook.").tag(config=True)
-    memory_mb = Integer(2048, help="Address-space limit of the student's process, in MiB.").tag(config=True)
-    cpu_seconds = Integer(600, help="CPU-time limit of the student's process, in seconds.").tag(config=True)
+    That process runs under the grading kernel's own settings (``GradingExecute``'s
+    sandbox, timeout and notebook_timeout, ``SandboxedKernelManager``'s limits), so one
+    setting - in nbgrader_config.py, or ``--Execute.timeout`` on the command line - governs
+    both places a student's code runs."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from course_grader import replay, sandbox
+        from course_grader import replay
+        from course_grader.execute import GradingExecute
+        from course_grader.sandbox import SandboxedKernelManager
 
+        kernel = GradingExecute(config=self.config)  # its settings only: no kernel starts
         folder = Path(resources.get("metadata", {}).get("path") or ".").resolve()
-        limits = sandbox.Limits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds)
         resources[REPLAYED] = replay.start(  # runs while the kernel does; JudgeRecords waits
             nb,
             folder,
-            sandboxed=self.sandbox,
-            cell_timeout=self.timeout,
-            notebook_timeout=self.notebook_timeout,
-            limits=limits,
+            sandboxed=kernel.sandbox,
+            cell_timeout=float(kernel.timeout or kernel.notebook_timeout),  # None: no per-cell limit
+            notebook_timeout=float(kernel.notebook_timeout),
+            limits=SandboxedKernelManager.limits_in(self.config),
         )
         return nb, resources
 
@@ -287,8 +288,7 @@ class JudgeRecords(_Reference):
                 "JudgeRecords needs ReplayProbes before Execute in Autograde.autograde_preprocessors "
                 "(see the course's nbgrader_config.py)"
             )
-        trusted = resources[REPLAYED]
-        verdicts = judge_notebook(nb, self.reference(info), trusted.result() if hasattr(trusted, "result") else trusted)
+        verdicts = judge_notebook(nb, self.reference(info), resources[REPLAYED].result())
         for grade_id, why in verdicts.items():
             if why:
                 self.log.warning("%s: %s earns nothing: %s", info["notebook"], grade_id, why)

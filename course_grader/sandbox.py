@@ -17,8 +17,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 from jupyter_client.manager import AsyncKernelManager
@@ -190,6 +192,16 @@ class SandboxedKernelManager(AsyncKernelManager):
     memory_mb = Integer(Limits.memory_mb, help="Address-space limit of a grading kernel, in MiB.").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU-time limit of a grading kernel, in seconds.").tag(config=True)
     start_timeout = Float(60.0).tag(config=True)
+
+    @classmethod
+    def limits_in(cls, config: Mapping[str, Any]) -> Limits:
+        """The limits ``config`` gives grading kernels, read without making a kernel manager
+        (which makes a run folder): the grader's replay runs the student's code under them too."""
+        section = config[cls.__name__] if cls.__name__ in config else {}
+        return Limits(
+            memory_mb=section.get("memory_mb", cls.memory_mb.default_value),
+            cpu_seconds=section.get("cpu_seconds", cls.cpu_seconds.default_value),
+        )
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
