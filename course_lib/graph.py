@@ -7,20 +7,33 @@ The drawing reads only the public interface of a Value (``data``, ``grad``, ``_p
 ``_op``), so it works on any student's Value. Node names in the output are numbered in
 the order the graph is walked, never by ``id()``, so the same graph gives the same
 picture on every run.
+
+Without Graphviz's ``dot`` program the graph is shown as indented text instead (one line
+per Value, its inputs indented under it), after one line on how to install Graphviz. A
+missing system program must not stop a notebook: a correct notebook would stop at its
+first picture, and nbgrader's Validate would report it as failing.
 """
 
 import shutil
 from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any
 
 import graphviz
 
-__all__ = ["DOT_MISSING", "GraphPicture", "draw"]
+__all__ = ["DOT_MISSING", "DOT_MISSING_LINE", "GraphPicture", "GraphText", "draw"]
 
-DOT_MISSING = (
-    "Graphviz's `dot` program is not installed, so graphs cannot be drawn. "
-    "Install it with `sudo apt-get install graphviz` (Debian/Ubuntu), "
+_HOW_TO_INSTALL = (
+    "`sudo apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`, "
     "then restart the kernel."
+)
+
+DOT_MISSING = "Graphviz's `dot` program is not installed, so graphs cannot be drawn. Install it with " + _HOW_TO_INSTALL
+
+DOT_MISSING_LINE = (
+    "Graphviz's `dot` program is not installed, so this graph is shown as text. For the picture, install it with "
+    + _HOW_TO_INSTALL
 )
 
 
@@ -55,12 +68,128 @@ def _number(x: object) -> str:
         return repr(x)
 
 
+def _fields(v: object, name: str | None, *, record: bool = False) -> list[str]:
+    """What a box shows, in order: ``name`` (when given), op (not for a leaf), data, grad.
+
+    ``record``: for a Graphviz record label, where ``|``, ``<`` and ``>`` in an op are
+    record syntax and must be escaped."""
+    fields = [name] if name is not None else []
+    op = getattr(v, "_op", "")
+    if op:
+        op = str(op)
+        fields.append(op.replace("|", "\\|").replace("<", "\\<").replace(">", "\\>") if record else op)
+    fields.append(f"data {_number(getattr(v, 'data', '?'))}")
+    fields.append(f"grad {_number(getattr(v, 'grad', '?'))}")
+    return fields
+
+
+def _as_text(rows: list[str], names: list[str | None], kids: list[list[int]]) -> str:
+    """The graph as an indented tree: the root (index 0) first, each Value's inputs under it.
+
+    ``rows[i]`` is the fields of the i-th Value of the walk, ``names[i]`` its name,
+    ``kids[i]`` the indices of its children in ``_prev`` order. A graph is a DAG, not a
+    tree: a Value used twice (``a`` in ``a * b + a``) is written out once, tagged ``#k``,
+    and each later use says ``#k (shown above)``, so shared nodes do not blow up into
+    repeated subtrees. Tags count up in reading order. The walk is iterative: a graph drawn
+    with a large ``max_nodes`` may be deeper than Python's recursion limit.
+    """
+    uses = [0] * len(rows)
+    for children in kids:
+        for c in children:
+            uses[c] += 1
+    tag: dict[int, str] = {}
+    lines: list[str] = []
+    # (index, prefix of its own line, prefix of its children's lines)
+    stack: list[tuple[int, str, str]] = [(0, "", "")]
+    while stack:
+        i, head, indent = stack.pop()
+        if i in tag:
+            name = names[i]
+            lines.append(f"{head}{tag[i]}{'' if name is None else ' ' + name} (shown above)")
+            continue
+        if uses[i] > 1:
+            tag[i] = f"#{len(tag) + 1}"
+            lines.append(f"{head}{tag[i]} {rows[i]}")
+        else:
+            lines.append(head + rows[i])
+        children = kids[i]
+        if children:  # pushed last child first, so the first child is shown first
+            stack.append((children[-1], indent + "└─ ", indent + "   "))
+            stack.extend((c, indent + "├─ ", indent + "│  ") for c in children[-2::-1])
+    return "\n".join(lines)
+
+
+# Which cell last showed DOT_MISSING_LINE: a cell that draws twice says it once.
+_install_line_shown_in: list[object] = [None]
+
+
+def _current_cell() -> object:
+    """Something that tells this cell's run from any other, or None outside IPython.
+
+    In a Jupyter kernel it is the id of the execute request (unique per run of a cell);
+    the execution count alone would do, but IPython versions disagree on when it moves."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - course_lib is used from notebooks
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    header = getattr(shell, "parent_header", None)
+    msg_id = header.get("msg_id") if isinstance(header, dict) else None
+    return (msg_id, getattr(shell, "execution_count", None))
+
+
+class GraphText:
+    """The graph as text, for when Graphviz's ``dot`` is missing: what ``draw()`` returns then.
+
+    Jupyter shows it as plain text only (a ``text/plain`` bundle, never HTML), since it
+    also goes through nbgrader's feedback pages. Shown in a notebook, the install line
+    comes once per cell, however many graphs the cell shows; ``str()`` and ``repr()``
+    always start with it. The fields are taken when ``draw()`` is called, as the picture's
+    are; the tree is laid out only when shown.
+    """
+
+    def __init__(self, rows: list[str], names: list[str | None], kids: list[list[int]]) -> None:
+        self._graph = (rows, names, kids)
+
+    @cached_property
+    def text(self) -> str:
+        """The rendering alone, without the install line."""
+        return _as_text(*self._graph)
+
+    def __repr__(self) -> str:
+        return f"{DOT_MISSING_LINE}\n{self.text}"
+
+    __str__ = __repr__
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
+        cell = _current_cell()
+        if cell is not None and cell == _install_line_shown_in[0]:
+            return {"text/plain": self.text}
+        _install_line_shown_in[0] = cell
+        return {"text/plain": repr(self)}
+
+
 class GraphPicture(graphviz.Digraph):
     """A Digraph that introduces itself without a memory address, so a notebook that shows
-    one prints the same text on every run."""
+    one prints the same text on every run.
+
+    ``dot`` can still go missing between ``draw()`` and the display (uninstalled, or a
+    kernel whose PATH changed): graphviz then raises ``ExecutableNotFound`` while making
+    the SVG, and the cell shows the graph as text instead of an error."""
+
+    as_text: GraphText | None = None  # set by draw(); a copy() of the Digraph has none
 
     def __repr__(self) -> str:
         return f"<computation graph: {sum(1 for line in self.body if 'shape=record' in line)} Values>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+        except graphviz.ExecutableNotFound:
+            fallback = self.as_text or GraphText([repr(self)], [None], [[]])
+            return fallback._repr_mimebundle_()
 
 
 def draw(
@@ -70,32 +199,36 @@ def draw(
     rankdir: str = "LR",
     max_nodes: int = 200,
     max_width: float = 10.0,
-) -> GraphPicture:
+) -> GraphPicture | GraphText:
     """Draw the graph that produced ``root``, inputs on the left, ``root`` on the right.
 
     ``names`` labels some Values, e.g. ``draw(L, names={"a": a, "b": b})``. Each box
     shows ``name | op | data | grad``; leaves have no op. A graph wider than
     ``max_width`` inches is scaled down to fit: JupyterLab never shrinks a picture, and
     the root, the node that matters most, is at the right-hand end.
+
+    Without Graphviz's ``dot`` this returns a ``GraphText`` instead of raising: one line
+    on how to install Graphviz, then the same fields as an indented tree, so the
+    notebook runs on and still validates.
     """
-    if shutil.which("dot") is None:
-        raise RuntimeError(DOT_MISSING)
     label_of = {id(v): name for name, v in (names or {}).items()}
     nodes = _walk(root, max_nodes)
+    index = {id(v): i for i, v in enumerate(nodes)}
+    as_text = GraphText(
+        [" | ".join(_fields(v, label_of.get(id(v)))) for v in nodes],
+        [label_of.get(id(v)) for v in nodes],
+        [[index[id(c)] for c in _children(v)] for v in nodes],
+    )
+    if shutil.which("dot") is None:
+        return as_text
     number = {id(v): f"n{i}" for i, v in enumerate(nodes)}
     graph_attr = {"rankdir": rankdir, "size": f"{max_width:g},{2 * max_width:g}"}
     dot = GraphPicture(graph_attr=graph_attr, node_attr={"fontname": "Helvetica"})
+    dot.as_text = as_text
     for v in nodes:
-        fields = []
-        if id(v) in label_of:
-            fields.append(label_of[id(v)])
-        op = getattr(v, "_op", "")
-        if op:
-            fields.append(str(op).replace("|", "\\|").replace("<", "\\<").replace(">", "\\>"))
-        fields.append(f"data {_number(getattr(v, 'data', '?'))}")
-        fields.append(f"grad {_number(getattr(v, 'grad', '?'))}")
         style = {"style": "filled", "fillcolor": "#e8f0fe"} if v is root else {}
-        dot.node(number[id(v)], "{ " + " | ".join(fields) + " }", shape="record", **style)
+        label = "{ " + " | ".join(_fields(v, label_of.get(id(v)), record=True)) + " }"
+        dot.node(number[id(v)], label, shape="record", **style)
     for v in nodes:
         for child in _children(v):
             dot.edge(number[id(child)], number[id(v)])
