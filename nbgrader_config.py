@@ -2,6 +2,7 @@
 and the judge added to autograding (COURSE_DESIGN.md, "Grading integrity")."""
 
 import os
+import sys
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
@@ -18,12 +19,19 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+from course_grader.exchange import ReleaseReleasedOnly
 from course_grader.execute import GradingExecute
 from course_grader.judge import JudgeRecords, LoadReference, ReplayProbes
 from course_grader.sanitize import RestoreGradeCells
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 here = os.path.dirname(os.path.abspath(__file__))
+
+# nbgrader runs some of its tools as programs found on PATH (a new gradebook runs
+# `alembic`): find them in this Python's environment even where it is not activated.
+tools = os.path.dirname(sys.executable)
+if tools not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join(filter(None, [tools, os.environ.get("PATH")]))
 
 c.CourseDirectory.root = here
 c.CourseDirectory.course_id = "micrograd-course"
@@ -69,6 +77,10 @@ c.Execute.timeout = 60  # seconds per cell; the slowest honest cell (m4's traini
 for judge_step in ("LoadReference", "JudgeRecords"):
     c[judge_step].solutions_dir = os.path.join(here, "solutions")
     c[judge_step].cache_dir = os.path.join(here, ".reference")
+
+# The exchange releases only what `./course release` has released (solutions/released.txt):
+# each milestone's folder ships the answers of those before it.
+c.ExchangeFactory.release_assignment = ReleaseReleasedOnly
 
 # Feedback shows a failing hidden check's message, never the hidden-test code.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,44 +1,63 @@
-"""Copy the released notebooks into a work folder without ever overwriting a file there.
+"""Fill ``workspace/`` with the released notebooks, never overwriting a file there.
 
-``./course open`` works on ``workspace/`` (git-ignored), so trying the course never
-dirties ``notebooks/``, and running it again after a new release adds the new files but
-keeps every notebook a student has already started.
+``./course open`` works on ``workspace/`` (git-ignored) as a student works on the bundle:
+it holds exactly the released milestones (``course_grader.milestones``), so trying the
+course never dirties ``notebooks/`` and never shows a milestone students do not have yet.
+Running it again after a release adds the new milestone and keeps every notebook already
+started.
+
+    python -m course_grader.workspace <course root> <workspace>
 """
 
 import shutil
 import sys
 from pathlib import Path
 
-
-def populate(release: Path, workspace: Path) -> tuple[list[Path], list[Path]]:
-    """Copy every file of ``release`` missing from ``workspace``; return (added, kept)."""
-    if not release.is_dir():
-        raise FileNotFoundError(f"no released notebooks in {release}: run ./course release first")
-    added, kept = [], []
-    for src in sorted(release.rglob("*")):
-        if not src.is_file() or "__pycache__" in src.parts or ".ipynb_checkpoints" in src.parts:
-            continue
-        dest = workspace / src.relative_to(release)
-        if dest.exists():
-            kept.append(dest)
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest)
-        added.append(dest)
-    return added, kept
-
+from course_grader import milestones
 
 STUDENT_CONFIG = Path(__file__).resolve().parent / "bundle" / "nbgrader_config.py"
 
 
-def main(argv: list[str]) -> int:
-    release, workspace = Path(argv[0]), Path(argv[1])
-    added, kept = populate(release, workspace)
+def populate(release: Path, workspace: Path, released: list[str]) -> tuple[list[Path], list[Path]]:
+    """Copy every file of the ``released`` milestones' folders under ``release`` that is
+    missing from ``workspace``; return (added, kept)."""
+    added, kept = [], []
+    for m in released:
+        folder = release / m
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no released notebooks in {folder}: run ./course release first")
+        for src in sorted(folder.rglob("*")):
+            if not src.is_file() or "__pycache__" in src.parts or ".ipynb_checkpoints" in src.parts:
+                continue
+            dest = workspace / src.relative_to(release)
+            if dest.exists():
+                kept.append(dest)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+            added.append(dest)
     config = workspace / STUDENT_CONFIG.name  # Validate as students have it (bundle/nbgrader_config.py)
     if not config.exists():
+        workspace.mkdir(parents=True, exist_ok=True)
         shutil.copy2(STUDENT_CONFIG, config)
         added.append(config)
+    return added, kept
+
+
+def main(argv: list[str]) -> int:
+    root, workspace = Path(argv[0]), Path(argv[1])
+    try:
+        released = milestones.released(root)
+        added, kept = populate(root / "notebooks", workspace, released)
+    except (milestones.ReleaseOrderError, FileNotFoundError) as err:
+        print(f"cannot fill {workspace}: {err}", file=sys.stderr)
+        return 1
     print(f"workspace {workspace}: {len(added)} new file(s) copied, {len(kept)} of yours kept as they are")
+    later = milestones.present(root)[len(released) :]
+    print(
+        f"released milestones: {', '.join(released) or 'none'}"
+        + (f"; {', '.join(later)} arrive with `./course release <milestone>`" if later else "")
+    )
     return 0
 
 

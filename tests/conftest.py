@@ -4,12 +4,13 @@ nbgrader can release, collect and grade without touching the real one."""
 import shutil
 import subprocess
 import sys
+import venv
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-MILESTONES = ("m1_value", "m2_backward", "m3_mlp", "m4_training")
+from course_grader import release
+from course_grader.milestones import MILESTONES, ROOT
 
 
 def copy_course(dest: Path) -> Path:
@@ -55,3 +56,26 @@ def released_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for m in MILESTONES:
         nbgrader(course, "generate_assignment", m, "--force", "--log-level=WARN")
     return course
+
+
+@pytest.fixture(scope="session")
+def student_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The student bundle with every milestone released, from the committed notebooks."""
+    built = release.build_bundle(ROOT, tmp_path_factory.mktemp("bundle") / "student", released=list(MILESTONES))
+    assert built is not None
+    return built
+
+
+@pytest.fixture(scope="session")
+def student_python(student_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh virtual environment with the student bundle installed as its
+    README says (``pip install .``): a student's environment, not the instructor's."""
+    env = tmp_path_factory.mktemp("student-venv") / "venv"
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "."],
+        cwd=student_bundle, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return python

@@ -6,7 +6,7 @@ import math
 import nbformat
 import pytest
 
-from course_grader import judge, records
+from course_grader import judge, milestones, records
 from course_grader.engine_export import assemble
 from course_grader.replay import Outcome
 from course_grader.workspace import populate
@@ -119,19 +119,41 @@ def test_assemble_moves_attached_methods_into_the_class_and_drops_unused_imports
 
 def test_workspace_never_overwrites_a_students_work(tmp_path):
     release, work = tmp_path / "release", tmp_path / "work"
-    (release / "m1").mkdir(parents=True)
-    (release / "m1" / "m1.ipynb").write_text("blank")
-    (release / "m1" / "engine.py").write_text("code")
-    added, kept = populate(release, work)
-    assert len(added) == 2 and not kept
+    for m in ("m1", "m2"):
+        (release / m).mkdir(parents=True)
+        (release / m / f"{m}.ipynb").write_text(f"blank {m}")
+    (release / "m2" / "engine.py").write_text("m1's answers")
+    added, kept = populate(release, work, ["m1"])
+    assert sorted(p.name for p in added) == ["m1.ipynb", "nbgrader_config.py"] and not kept
+    assert not (work / "m2").exists(), "an unreleased milestone (and the answers it ships) stays out"
     (work / "m1" / "m1.ipynb").write_text("my work")
-    (release / "m2").mkdir()
-    (release / "m2" / "m2.ipynb").write_text("new milestone")
-    added, kept = populate(release, work)
+    added, kept = populate(release, work, ["m1", "m2"])
     assert (work / "m1" / "m1.ipynb").read_text() == "my work"
-    assert [p.name for p in added] == ["m2.ipynb"] and len(kept) == 2
+    assert sorted(p.name for p in added) == ["engine.py", "m2.ipynb"] and len(kept) == 1
     with pytest.raises(FileNotFoundError, match="release"):
-        populate(tmp_path / "missing", work)
+        populate(release, work, ["m1", "m3"])
+
+
+def test_the_released_list_grows_one_milestone_at_a_time_in_order(tmp_path):
+    for m in milestones.MILESTONES:
+        (tmp_path / "solutions" / m).mkdir(parents=True)
+        (tmp_path / "solutions" / m / f"{m}.ipynb").write_text("{}")
+    assert milestones.released(tmp_path) == []
+    assert milestones.with_next(tmp_path, "m1_value") == ["m1_value"]
+    with pytest.raises(milestones.ReleaseOrderError, match=r"m1_value is next, not m3_mlp.*of m1_value, m2_backward"):
+        milestones.with_next(tmp_path, "m3_mlp")
+    with pytest.raises(milestones.ReleaseOrderError, match="no milestone 'm9'"):
+        milestones.with_next(tmp_path, "m9")
+    milestones.write_released(tmp_path, ["m1_value", "m2_backward"])
+    assert milestones.released(tmp_path) == ["m1_value", "m2_backward"]
+    assert milestones.with_next(tmp_path, "m2_backward") == ["m1_value", "m2_backward"]
+    listed = tmp_path / milestones.RELEASED_FILE
+    listed.write_text("m1_value\nm3_mlp  # skipped m2\n")
+    with pytest.raises(milestones.ReleaseOrderError, match="in course order with none skipped"):
+        milestones.released(tmp_path)
+    listed.write_text("m1_value\nm1_valu\n")
+    with pytest.raises(milestones.ReleaseOrderError, match="'m1_valu', which is not a milestone"):
+        milestones.released(tmp_path)
 
 
 def test_an_execute_result_cannot_stand_in_for_a_score():

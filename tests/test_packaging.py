@@ -10,6 +10,19 @@ CONDA_TO_PYPI = {"python-graphviz": "graphviz"}
 CONDA_ONLY = {"python", "pip", "graphviz"}  # graphviz on conda-forge is the `dot` program
 
 
+def pip_section(path: Path) -> list[str]:
+    """The requirements under an environment.yml's ``- pip:`` entry."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(r"^  - pip:\s*$", line))
+    out = []
+    for line in lines[start + 1 :]:
+        m = re.match(r"^      - (.+?)\s*$", line)
+        if not m:
+            break
+        out.append(m.group(1))
+    return out
+
+
 def conda_dependencies(path: Path) -> dict[str, str]:
     """name -> version spec of an environment.yml's conda dependencies (not its pip: list)."""
     deps, in_deps = {}, False
@@ -40,6 +53,8 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
     conda = conda_dependencies(ROOT / "environment.yml")
     assert "graphviz" in conda, "conda users need the dot program too"
     assert mapped(conda) == pypi_dependencies(ROOT / "pyproject.toml")
+    # then the course's own package, editable as `./course` installs it
+    assert pip_section(ROOT / "environment.yml") == ["-e ."]
 
 
 def test_student_bundle_environment_matches_its_pyproject():
@@ -47,6 +62,11 @@ def test_student_bundle_environment_matches_its_pyproject():
     conda = conda_dependencies(bundle / "environment.yml")
     assert "graphviz" in conda
     assert mapped(conda) == pypi_dependencies(bundle / "pyproject.toml")
+    # then course_lib and its Jupyter settings, as the pip path installs them: not editable,
+    # since an editable install leaves the data files (Validate's settings) out
+    assert pip_section(bundle / "environment.yml") == ["."]
+    assert "pip install ." in (bundle / "README.md").read_text()
+    assert "pip install -e" not in (bundle / "README.md").read_text()
 
 
 def test_student_bundle_asks_for_nothing_the_course_does_not_pin_alike():
@@ -59,8 +79,12 @@ def test_student_bundle_asks_for_nothing_the_course_does_not_pin_alike():
 
 def test_the_mapping_catches_a_disagreement(tmp_path):
     env = tmp_path / "environment.yml"
-    env.write_text("name: x\ndependencies:\n  - python>=3.11\n  - python-graphviz>=0.19\n  - pytest>=8,<10\n")
+    env.write_text(
+        "name: x\ndependencies:\n  - python>=3.11\n  - python-graphviz>=0.19\n  - pytest>=8,<10\n"
+        "  - pip:\n      - -e .\n      - extra\n"
+    )
     assert mapped(conda_dependencies(env)) == {"graphviz": ">=0.19", "pytest": ">=8,<10"}
+    assert pip_section(env) == ["-e .", "extra"]
 
 
 def readme_commands() -> list[str]:
@@ -74,5 +98,10 @@ def test_readme_sets_up_in_two_commands_and_ci_runs_the_test_one():
     assert len(commands) == 2, commands
     open_cmd, test_cmd = commands
     assert "open" in open_cmd and "test" in test_cmd
-    ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-    assert ci[-1] == test_cmd
+    script = (ROOT / ".ci" / "run").read_text()
+    ci = [ln.strip() for ln in script.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert ci[-1].split()[-2:] == test_cmd.split(), "CI must run the README's test command, last"
+    # ... in a clean environment: nothing inherited, a system PATH only, a fresh course venv
+    assert "env -i" in script and "COURSE_VENV=" in script and "PYTHONNOUSERSITE=1" in script
+    path = script.split("PATH=", 1)[1].split()[0].rstrip(")")
+    assert set(path.split(":")) <= {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}

@@ -1,19 +1,21 @@
 """The release step: committed files equal its output, nothing leaks to students, and
 the student bundle installs and runs on its own."""
 
+import os
+import re
+import shutil
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import MILESTONES, ROOT, copy_course
+from conftest import MILESTONES, ROOT, copy_course, nbgrader
 
-from course_grader import release
+from course_grader import milestones, release
 from course_grader.engine_export import MARKERS
 from course_grader.reference import execute
-from course_grader.submissions import solution_cells
+from course_grader.submissions import fill, solution_cells
 
 LEAKS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "course_grader", "probe_")
 
@@ -107,25 +109,70 @@ def _student_text(path: Path) -> str:
     return "\n".join(_stripped_lines(path.read_text()))
 
 
-def test_bundle_holds_no_answer_before_its_milestone(fresh_release):
-    """A milestone's answers reach students only with a later milestone's release."""
-    bundle = fresh_release / "dist" / "student"
-    assert (bundle / "README.md").exists() and (bundle / "course_lib" / "graph.py").exists()
-    assert not (bundle / "solutions").exists() and not (bundle / "course_grader").exists()
-    for i, m in enumerate(MILESTONES):
-        windows = _solution_windows(m)
-        assert len(windows) > 10
-        for path in bundle.rglob("*"):
-            if not path.is_file() or path.suffix not in (".py", ".ipynb", ".md"):
-                continue
-            if any(part in MILESTONES[i + 1 :] for part in path.relative_to(bundle).parts):
-                continue  # e.g. m2_backward/engine.py ships milestone 1's code, by design
+def _answers_in(folder: Path, milestone: str) -> list[str]:
+    """Files under ``folder`` that hold any of ``milestone``'s solution windows."""
+    windows = _solution_windows(milestone)
+    assert len(windows) > 10
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".ipynb", ".md"):
             text = _student_text(path)
-            leaked = [w for w in windows if w in text]
-            assert not leaked, f"{path.relative_to(bundle)} holds {m}'s answer: {leaked[:1]}"
-    engine = _student_text(bundle / "m2_backward" / "engine.py")
-    assert any(w in engine for w in _solution_windows("m1_value")), "the check must see shipped code"
-    assert (fresh_release / "dist" / "student.zip").exists()
+            if any(w in text for w in windows):
+                found.append(str(path.relative_to(folder)))
+    return found
+
+
+@pytest.mark.parametrize("k", range(len(MILESTONES)), ids=lambda k: f"through-{MILESTONES[k]}")
+def test_bundle_released_through_a_milestone_holds_no_answer_to_it_or_later(k, tmp_path):
+    """A milestone's answers reach students only with a later milestone's release: the
+    bundle released through milestone k holds milestones 1..k and no answer to k or later."""
+    released = list(MILESTONES[: k + 1])
+    bundle = release.build_bundle(ROOT, tmp_path / "student", released=released)
+    assert bundle is not None and (tmp_path / "student.zip").exists()
+    folders = sorted(p.name for p in bundle.iterdir() if p.is_dir() and p.name in MILESTONES)
+    assert folders == released, "the bundle holds exactly the released milestones"
+    assert not (bundle / "solutions").exists() and not (bundle / "course_grader").exists()
+    for later in MILESTONES[k:]:
+        assert not _answers_in(bundle, later), f"released through {MILESTONES[k]}: {later}'s answers are in it"
+    if k:  # the check sees shipped code: the newest milestone ships the answers of the one before
+        shipped = _answers_in(bundle, MILESTONES[k - 1])
+        assert shipped and all(p.startswith(f"{MILESTONES[k]}/") and p.endswith(".py") for p in shipped), shipped
+    readme = (bundle / "README.md").read_text()
+    assert "{released_note}" not in readme
+    for m in MILESTONES:
+        assert (f"| `{m}/` |" in readme) == (m in released), m
+    assert f"Released so far: {', '.join(f'`{m}`' for m in released)}." in readme
+
+
+def test_nothing_released_means_no_bundle(tmp_path):
+    stale = tmp_path / "student"
+    stale.mkdir()
+    (stale / "old.ipynb").write_text("{}")
+    assert release.build_bundle(ROOT, stale, released=[]) is None
+    assert not stale.exists() and not (tmp_path / "student.zip").exists()
+
+
+def test_the_exchange_releases_only_released_milestones_and_nothing_more(tmp_path):
+    """nbgrader's release_assignment carries one milestone; it refuses one that is not
+    released, and what it carries holds no answer to that milestone or a later one."""
+    course = copy_course(tmp_path / "course")
+    exchange = tmp_path / "exchange"
+    args = ("--log-level=INFO", f"--Exchange.root={exchange}")
+    for k, m in enumerate(MILESTONES):
+        milestones.write_released(course, list(MILESTONES[:k]))
+        refused = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "release_assignment", m, *args],
+            cwd=course, capture_output=True, text=True, timeout=300,
+        )
+        assert refused.returncode != 0 and f"./course release {m}" in refused.stdout + refused.stderr
+        assert not (exchange / "micrograd-course" / "outbound" / m).exists()
+        milestones.write_released(course, list(MILESTONES[: k + 1]))
+        nbgrader(course, "release_assignment", m, *args)
+        outbound = exchange / "micrograd-course" / "outbound" / m
+        assert (outbound / f"{m}.ipynb").exists()
+        for later in MILESTONES[k:]:
+            assert not _answers_in(outbound, later), f"the exchange's {m} holds {later}'s answers"
+    assert not (exchange / "micrograd-course" / "outbound" / "solutions").exists()
 
 
 def test_shipped_engine_is_the_solution_and_readable():
@@ -162,16 +209,9 @@ def test_blank_notebooks_raise_not_implemented_exactly_where_tagged(tmp_path):
         assert tagged == raised > 5
 
 
-def test_bundle_installs_in_a_fresh_venv_and_runs(fresh_release, tmp_path):
-    bundle = fresh_release / "dist" / "student"
-    env = tmp_path / "venv"
-    venv.create(env, with_pip=True)
-    py = env / "bin" / "python"
-    done = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(bundle)],
-        capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_bundle_installs_in_a_fresh_venv_and_runs(student_bundle, student_python, tmp_path):
+    """Installed as its README says, the bundle's every notebook runs: course_lib comes
+    from the installed package, not from the folder it was installed from."""
     script = (
         "import sys, pathlib, nbformat\n"
         "from nbclient import NotebookClient\n"
@@ -185,11 +225,71 @@ def test_bundle_installs_in_a_fresh_venv_and_runs(fresh_release, tmp_path):
         "    print(folder.name, 'ran')\n"
     )
     done = subprocess.run(
-        [str(py), "-c", script, *(str(bundle / m) for m in MILESTONES)],
+        [str(student_python), "-c", script, *(str(student_bundle / m) for m in MILESTONES)],
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert done.stdout.split() == [w for m in MILESTONES for w in (m, "ran")]
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _jupyter(python: Path, *args: str) -> str:
+    """A jupyter subcommand of ``python``'s environment (jupyter finds its subcommands on PATH)."""
+    env = {**os.environ, "PATH": os.pathsep.join([str(python.parent), os.environ["PATH"]])}
+    done = subprocess.run(
+        [str(python), "-m", "jupyter", *args], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return ANSI.sub("", done.stdout + done.stderr)
+
+
+def test_students_jupyterlab_has_only_the_student_side_of_nbgrader(student_python):
+    labext = _jupyter(student_python, "labextension", "list")
+    disabled = labext.split("Disabled extensions:", 1)[1] if "Disabled extensions:" in labext else ""
+    for plugin in ("formgrader", "course-list", "create-assignment"):
+        assert f"@jupyter/nbgrader:{plugin}" in disabled, labext
+    for plugin in ("assignment-list", "validate-assignment"):
+        assert f"@jupyter/nbgrader:{plugin}" not in disabled, labext
+    server = _jupyter(student_python, "server", "extension", "list")
+    states = dict(re.findall(r"nbgrader\.server_extensions\.(\w+) (enabled|disabled)", server))
+    assert states == {
+        "formgrader": "disabled", "course_list": "disabled",
+        "assignment_list": "enabled", "validate_assignment": "enabled",
+    }, server
+
+
+def _validate(python: Path, notebook: Path, cwd: Path) -> tuple[bool, str]:
+    done = subprocess.run(
+        [str(python), "-m", "nbgrader", "validate", str(notebook)],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+    )
+    out = done.stdout + done.stderr
+    return "Success! Your notebook passes all the tests." in out, out
+
+
+def test_validate_tells_the_truth_wherever_it_runs(student_bundle, student_python, tmp_path):
+    """A blank notebook fails and a complete one passes, whether Validate starts at the
+    bundle's root, inside the milestone folder, or in a folder like the one
+    fetch_assignment makes (no nbgrader_config.py anywhere near it)."""
+    m = MILESTONES[0]
+    fetched = tmp_path / "home" / m  # what `nbgrader fetch_assignment` makes: a copy of the release
+    shutil.copytree(student_bundle / m, fetched, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+    complete = fill(student_bundle / m / f"{m}.ipynb", solution_cells(ROOT / "solutions" / m / f"{m}.ipynb"))
+    for folder in (student_bundle / m, fetched):
+        nbformat.write(complete, folder / "complete.ipynb")
+    places = [  # (the notebook's folder, where Validate starts)
+        (student_bundle / m, student_bundle),
+        (student_bundle / m, student_bundle / m),
+        (fetched, fetched),
+        (fetched, tmp_path / "home"),
+    ]
+    for folder, cwd in places:
+        passed, out = _validate(student_python, folder / f"{m}.ipynb", cwd)
+        assert not passed and "NotImplementedError" in out, f"blank {folder} from {cwd}:\n{out[-2000:]}"
+        passed, out = _validate(student_python, folder / "complete.ipynb", cwd)
+        assert passed, f"complete {folder} from {cwd}:\n{out[-3000:]}"
 
 
 def test_release_cli_reports_failure(tmp_path, capsys):
