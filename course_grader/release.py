@@ -202,18 +202,34 @@ def student_readme(template: str, released: list[str], present: list[str]) -> st
     return "".join(lines).replace(RELEASED_NOTE, note)
 
 
+def _clear_bundle(dest: Path) -> None:
+    """Empty the bundle folder for a rebuild, but keep a ``.git`` in it: an instructor who
+    publishes the bundle as its own repository commits each release on top of the last."""
+    if not dest.exists():
+        return
+    kept = dest / ".git"
+    for entry in dest.iterdir():
+        if entry == kept:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    if not kept.exists():
+        dest.rmdir()
+
+
 def build_bundle(root: Path = ROOT, dest: Path | None = None, released: list[str] | None = None) -> Path | None:
     """The student bundle: the released notebooks (and the code each ships), course_lib,
     set-up files and a README. None, and no bundle, while nothing is released."""
     dest = dest or root / "dist" / "student"
     released = course_milestones.released(root) if released is None else released
-    if dest.exists():
-        shutil.rmtree(dest)
+    _clear_bundle(dest)
     archive = dest.with_name(dest.name + ".zip")
     archive.unlink(missing_ok=True)
     if not released:
         return None
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     for m in released:
         _copytree(root / "notebooks" / m, dest / m)
     _copytree(root / "course_lib", dest / "course_lib")
@@ -226,7 +242,10 @@ def build_bundle(root: Path = ROOT, dest: Path | None = None, released: list[str
             target.write_text(student_readme(template.read_text(), released, milestones(root)))
         else:
             shutil.copy2(template, target)
-    shutil.make_archive(str(dest), "zip", root_dir=dest.parent, base_dir=dest.name)
+    with tempfile.TemporaryDirectory(prefix="bundle-") as tmp:  # the zip without the .git
+        copy = Path(tmp) / dest.name
+        shutil.copytree(dest, copy, ignore=shutil.ignore_patterns(".git"))
+        shutil.make_archive(str(dest), "zip", root_dir=tmp, base_dir=dest.name)
     return dest
 
 

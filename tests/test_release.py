@@ -22,15 +22,36 @@ LEAKS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TES
 
 @pytest.fixture(scope="module")
 def fresh_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The release step run from scratch on a copy of the course."""
+    """The release step run from scratch on a copy of the course, as `./course release
+    m2_backward` runs it: the copy has m1_value released, and releases the next."""
     course = copy_course(tmp_path_factory.mktemp("release"))
+    assert milestones.released(course) == ["m1_value"], "a fresh clone has milestone 1 released"
     for m in MILESTONES:
         for generated in (course / "notebooks" / m).glob("*"):
             generated.unlink()
         for shipped in (course / "solutions" / m).glob("*.py"):
             shipped.unlink()
-    release.release(course, bundle=True, execute=False)
+    assert release.main(["m2_backward", "--root", str(course), "--no-execute"]) == 0
     return course
+
+
+def test_releasing_the_next_milestone_lists_it_and_bundles_it(fresh_release):
+    assert milestones.released(fresh_release) == ["m1_value", "m2_backward"]
+    bundle = fresh_release / "dist" / "student"
+    assert sorted(p.name for p in bundle.iterdir() if p.name in MILESTONES) == ["m1_value", "m2_backward"]
+    assert "Released so far: `m1_value`, `m2_backward`." in (bundle / "README.md").read_text()
+
+
+def test_releasing_out_of_order_is_refused_and_changes_nothing(tmp_path, capsys):
+    course = copy_course(tmp_path)
+    before = (course / milestones.RELEASED_FILE).read_text()
+    assert release.main(["m4_training", "--root", str(course), "--no-execute"]) == 1
+    err = capsys.readouterr().err
+    assert "m2_backward is next, not m4_training" in err and "m2_backward, m3_mlp" in err
+    assert release.main(["m5_nothing", "--root", str(course)]) == 1
+    assert "no milestone 'm5_nothing'" in capsys.readouterr().err
+    assert (course / milestones.RELEASED_FILE).read_text() == before
+    assert not (course / "dist").exists()
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -142,6 +163,24 @@ def test_bundle_released_through_a_milestone_holds_no_answer_to_it_or_later(k, t
     for m in MILESTONES:
         assert (f"| `{m}/` |" in readme) == (m in released), m
     assert f"Released so far: {', '.join(f'`{m}`' for m in released)}." in readme
+
+
+def test_a_rebuilt_bundle_keeps_its_git_repository(tmp_path):
+    """Published as its own repository, the bundle is rebuilt in place at each release:
+    its .git stays, the files of the last release are replaced, and the zip holds no .git."""
+    dest = tmp_path / "student"
+    release.build_bundle(ROOT, dest, released=list(MILESTONES[:1]))
+    (dest / ".git").mkdir()
+    (dest / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (dest / "stale.txt").write_text("from an older release")
+    release.build_bundle(ROOT, dest, released=list(MILESTONES[:2]))
+    assert (dest / ".git" / "HEAD").exists() and not (dest / "stale.txt").exists()
+    assert (dest / MILESTONES[1]).is_dir()
+    import zipfile
+
+    names = zipfile.ZipFile(tmp_path / "student.zip").namelist()
+    assert f"student/{MILESTONES[1]}/{MILESTONES[1]}.ipynb" in names
+    assert not any("/.git" in n for n in names)
 
 
 def test_nothing_released_means_no_bundle(tmp_path):
@@ -298,8 +337,10 @@ def test_release_cli_reports_failure(tmp_path, capsys):
     nb = nbformat.read(nb_path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("1 / 0"))
     nbformat.write(nb, nb_path)
-    assert release.main(["--root", str(course), "--no-bundle"]) == 1
+    before = (course / milestones.RELEASED_FILE).read_text()
+    assert release.main(["m2_backward", "--root", str(course), "--no-bundle"]) == 1
     assert "ZeroDivisionError" in capsys.readouterr().err
+    assert (course / milestones.RELEASED_FILE).read_text() == before, "a failed release releases nothing"
 
 
 def test_python_runs_the_release_module():
