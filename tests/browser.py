@@ -66,10 +66,18 @@ def free_port() -> int:
 
 class JupyterLab:
     """A JupyterLab server serving ``root``, with its config, runtime, settings and
-    workspaces in ``home`` (never the user's). Use as a context manager."""
+    workspaces in ``home`` (never the user's). Use as a context manager.
 
-    def __init__(self, root: Path, home: Path, cwd: Path | None = None):
+    ``python`` is the Python whose environment runs the server (default: this one). Jupyter
+    finds its extensions and system-wide settings (``<prefix>/etc/jupyter``) by that
+    environment, so a student's venv gives the student's JupyterLab: the server starts as
+    ``<python> -m jupyterlab`` with that venv's ``bin`` first on its PATH, the venv's
+    interpreter path kept as given (a venv's python is a symlink: resolving it would leave
+    the venv)."""
+
+    def __init__(self, root: Path, home: Path, cwd: Path | None = None, python: Path | str | None = None):
         self.root, self.home, self.cwd = Path(root), Path(home), Path(cwd or root)
+        self.python = Path(os.path.abspath(python or sys.executable))
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}"
@@ -110,8 +118,14 @@ class JupyterLab:
         )
         for var in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_TOKEN", "BROWSER"):
             env.pop(var, None)
+        if self.python != Path(os.path.abspath(sys.executable)):  # another environment: nothing of ours leaks in
+            env.pop("PYTHONPATH", None)
+            env.pop("VIRTUAL_ENV", None)
+            if (self.python.parent.parent / "pyvenv.cfg").exists():
+                env["VIRTUAL_ENV"] = str(self.python.parent.parent)
+        env["PATH"] = os.pathsep.join([str(self.python.parent), env.get("PATH", os.defpath)])
         cmd = [
-            sys.executable, "-m", "jupyterlab",
+            str(self.python), "-m", "jupyterlab",
             "--no-browser",
             "--ServerApp.open_browser=False",
             "--ServerApp.ip=127.0.0.1",
@@ -283,6 +297,24 @@ _SCROLL_TO = f"""
   const scroller = cell.closest('.jp-WindowedPanel-outer') || panel.content.node;
   scroller.scrollTop += cell.getBoundingClientRect().top - scroller.getBoundingClientRect().top - offset;
 }}"""
+_ON_SCREEN = f"""
+() => {{ {_CURRENT}
+  const scroller = panel.content.node.closest('.jp-WindowedPanel-outer') || panel.content.node;
+  const view = scroller.getBoundingClientRect();
+  const top = Math.max(view.top, 0), bottom = Math.min(view.bottom, window.innerHeight);
+  const box = cell => {{  // what the cell draws: its input and outputs, not its padding
+    const parts = [...cell.node.querySelectorAll(':scope .jp-InputArea, :scope .jp-OutputArea-child')]
+      .map(e => e.getBoundingClientRect()).filter(r => r.height > 0);
+    if (!parts.length) return cell.node.getBoundingClientRect();
+    const t = Math.min(...parts.map(r => r.top)), b = Math.max(...parts.map(r => r.bottom));
+    return {{top: t, bottom: b, height: b - t}};
+  }};
+  return panel.content.widgets.map((cell, index) => {{
+    const r = box(cell);
+    return {{index, top: r.top - top, bottom: r.bottom - top, shown: Math.min(r.bottom, bottom) - Math.max(r.top, top),
+             height: r.height, view: bottom - top}};
+  }});
+}}"""
 _IMAGES_LOADED = f"() => [...document.querySelectorAll('{PANEL} .jp-OutputArea-output img')].every(i => i.complete)"
 _CLOSE = f"""
 async () => {{ {_CURRENT}
@@ -376,10 +408,47 @@ class Notebook:
         self.page.evaluate(_SCROLL_TO, [index, offset])
         self.page.wait_for_timeout(300)
 
+    def on_screen(self, min_pixels: float = 1) -> dict[int, dict]:
+        """The cells visible in the notebook's scrolled view now (at least ``min_pixels``
+        of what they draw, input and outputs, on screen; their padding does not count), by
+        index: each one's ``top`` and ``bottom`` relative to the view's top, its
+        ``height``, the pixels ``shown`` and the ``view``'s height."""
+        boxes = self.page.evaluate(_ON_SCREEN)
+        return {b["index"]: b for b in boxes if b["shown"] >= min_pixels and b["height"] > 0}
+
     def command(self, command_id: str, args: dict | None = None) -> None:
         """Run a JupyterLab command (e.g. "application:toggle-left-area") as its menu item would."""
         self.page.evaluate("([id, args]) => window.jupyterapp.commands.execute(id, args)", [command_id, args or {}])
         self.page.wait_for_timeout(300)
+
+    def plugins(self, prefix: str) -> list[str]:
+        """The ids of the activated JupyterLab plugins starting with ``prefix``: a plugin
+        disabled in labconfig is not registered at all."""
+        return self.page.evaluate(
+            "(prefix) => window.jupyterapp.listPlugins().filter(p => p.startsWith(prefix) "
+            "&& window.jupyterapp.isPluginActivated(p))",
+            prefix,
+        )
+
+    def commands(self, prefix: str) -> list[str]:
+        """The ids of the registered commands starting with ``prefix``."""
+        return self.page.evaluate(
+            "(prefix) => window.jupyterapp.commands.listCommands().filter(c => c.startsWith(prefix))", prefix
+        )
+
+    def sidebar_tabs(self, side: str) -> list[str]:
+        """The tabs of the ``left`` or ``right`` sidebar: each one's label, or its tooltip
+        when it shows only an icon."""
+        return self.page.locator(f".jp-SideBar.jp-mod-{side} .lm-TabBar-tab").evaluate_all(
+            "els => els.map(e => (e.innerText || '').trim() || e.getAttribute('title') || '')"
+        )
+
+    def toolbar_items(self) -> dict[str, str]:
+        """The notebook toolbar's items: name (data-jp-item-name) -> the text shown."""
+        return self.page.locator(f"{PANEL} .jp-NotebookPanel-toolbar > *").evaluate_all(
+            "els => Object.fromEntries(els.map((e, i) => "
+            "[e.getAttribute('data-jp-item-name') || `#${i}`, (e.innerText || '').trim()]))"
+        )
 
     def select(self, index: int) -> None:
         """Make cell ``index`` the active cell (the blue bar), in command mode."""

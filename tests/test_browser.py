@@ -7,6 +7,12 @@ student notebook stops with ``NotImplementedError`` exactly in the cells tagged
 ``raises-exception`` and nowhere else; nbgrader's extensions load, and its Validate
 button passes a solution notebook and fails a blank one with a message a student can read.
 
+Two servers: the instructor's (this repository's environment, serving a scratch folder),
+which has every nbgrader extension; and a student's (the student bundle installed in a
+fresh venv, started inside a milestone folder with no nbgrader_config.py near it), which
+has only the student side (assignment list, Validate) and whose Validate still fails a
+blank notebook: the setting that makes it do so comes from the installed package.
+
 Each notebook's screenshot is saved in the test's temporary folder. The browser is
 Debian's ``chromium`` and playwright comes from the ``dev`` extra: ``./course test``
 installs both.
@@ -17,10 +23,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import ERROR_MIME, JupyterLab, Notebook, chromium, missing_tools
+from browser import ERROR_MIME, PANEL, JupyterLab, Notebook, chromium, missing_tools
 from conftest import MILESTONES, ROOT
 
 from course_grader.release import RAISES, build_bundle
+from course_grader.submissions import fill, solution_cells
 
 SVG, PNG = "image/svg+xml", "image/png"
 PICTURE_KINDS = {SVG: "graph (SVG)", PNG: "plot (PNG)"}
@@ -50,7 +57,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     notebooks/ by the release step's own function) and each milestone folder of
     solutions/ (with the engine.py / nn.py its notebook imports) in solutions/."""
     root = tmp_path_factory.mktemp("browser-course")
-    build_bundle(ROOT, root / "student")
+    build_bundle(ROOT, root / "student", released=list(MILESTONES))
     for m in MILESTONES:
         shutil.copytree(
             ROOT / "solutions" / m, root / "solutions" / m, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_*")
@@ -174,18 +181,50 @@ def test_blank_notebook_raises_not_implemented_exactly_where_tagged(m, lab, page
         nb.close()
 
 
+# nbgrader 0.9.6's JupyterLab side: plugin id -> the commands it registers, and the Nbgrader
+# menu items those commands label. Create Assignment is a right-sidebar panel (and a menu
+# item opening it), not a toolbar button.
+STUDENT_SIDE = {
+    "@jupyter/nbgrader:assignment-list": {"nbgrader:open-assignment-list": "Assignment List"},
+    "@jupyter/nbgrader:validate-assignment": {},  # the Validate button of the notebook toolbar
+}
+INSTRUCTOR_SIDE = {
+    "@jupyter/nbgrader:formgrader": {"nbgrader:open-formgrader": "Formgrader",
+                                     "nbgrader:open-formgrader-local": "Formgrader (local)"},
+    "@jupyter/nbgrader:course-list": {"nbgrader:open-course-list": "Course List"},
+    "@jupyter/nbgrader:create-assignment": {"nbgrader:open-create-assignment": "Create assignment"},
+}  # fmt: skip
+CREATE_ASSIGNMENT_TAB = "Create Assignment"
+
+
+def nbgrader_side(nb: Notebook) -> dict:
+    """What of nbgrader a person sees in a notebook's JupyterLab."""
+    validate = nb.page.locator(f"{PANEL} .jp-NotebookPanel-toolbar .validate-button")
+    return {
+        "plugins": set(nb.plugins("@jupyter/nbgrader:")) - {"@jupyter/nbgrader:menu"},
+        "commands": set(nb.commands("nbgrader:")),
+        "menu": nb.menu_items("Nbgrader"),
+        "right sidebar": nb.sidebar_tabs("right"),
+        "toolbar": nb.toolbar_items(),
+        "validate": validate.inner_text().strip() if validate.count() == 1 else None,
+    }
+
+
 def test_nbgrader_extensions_load(lab, page, tmp_path):
+    """The instructor's JupyterLab has all of nbgrader: student and instructor side."""
     path = f"student/{MILESTONES[0]}/{MILESTONES[0]}.ipynb"
     nb = Notebook(page, lab, path).open()
     try:
-        toolbar = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar")
-        button = toolbar.locator(".validate-button")
-        assert button.count() == 1, f"{path}: no Validate button in the notebook toolbar"
-        assert button.inner_text().strip() == "Validate"
-        items = nb.menu_items("Nbgrader")
-        for wanted in ("Assignment List", "Formgrader"):
-            assert wanted in items, f"the Nbgrader menu lacks {wanted!r}: it has {items}"
+        seen = nbgrader_side(nb)
         nb.screenshot(tmp_path / "toolbar.png")
+        assert seen["validate"] == "Validate", f"{path}: no Validate button in the notebook toolbar: {seen}"
+        everything = {**STUDENT_SIDE, **INSTRUCTOR_SIDE}
+        assert seen["plugins"] == set(everything), f"the instructor's nbgrader plugins: {seen}"
+        commands = {c: label for side in everything.values() for c, label in side.items()}
+        assert set(commands) <= seen["commands"], f"the instructor's nbgrader commands: {seen}"
+        for label in commands.values():
+            assert label in seen["menu"], f"the Nbgrader menu lacks {label!r}: {seen}"
+        assert CREATE_ASSIGNMENT_TAB in seen["right sidebar"], f"no {CREATE_ASSIGNMENT_TAB} panel: {seen}"
     finally:
         nb.close()
 
@@ -218,5 +257,105 @@ def test_validate_fails_a_blank_notebook_readably(lab, page, tmp_path):
         assert "The following cell failed" in text and "NotImplementedError" in text, (
             f"Validate fails {path} without saying which cell and why:\n{text[:3000]}"
         )
+    finally:
+        nb.close()
+
+
+# --- the student's JupyterLab: the bundle's own environment, started in a milestone folder
+
+STUDENT_MILESTONE = MILESTONES[0]
+COURSE_ID = "micrograd"
+
+
+@pytest.fixture(scope="module")
+def student_lab(student_bundle: Path, student_python: Path, tmp_path_factory: pytest.TempPathFactory):
+    """JupyterLab as a student starts it: the student bundle installed in a fresh venv
+    (``pip install .``), then ``cd m1_value && jupyter lab`` in a copy of the milestone
+    folder with no nbgrader_config.py in it or above it. The folder holds the blank notebook
+    and complete.ipynb (the blank one with the solution cells filled in). The Jupyter
+    settings give an exchange that has released the milestone, as on a JupyterHub."""
+    why = missing_tools()
+    if why:
+        pytest.fail(why, pytrace=False)
+    m = STUDENT_MILESTONE
+    base = tmp_path_factory.mktemp("student-lab")
+    folder = base / "work" / m
+    shutil.copytree(student_bundle / m, folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(folder, base / "exchange" / COURSE_ID / "outbound" / m)
+    complete = fill(folder / f"{m}.ipynb", solution_cells(ROOT / "solutions" / m / f"{m}.ipynb"))
+    nbformat.write(complete, folder / "complete.ipynb")
+    configs = [p / "nbgrader_config.py" for p in (folder, *folder.parents) if (p / "nbgrader_config.py").exists()]
+    assert not configs, f"{configs}: the student's server must find its settings in its environment alone"
+    home = base / "jupyter-home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "nbgrader_config.py").write_text(f"c.Exchange.root = {str(base / 'exchange')!r}\n")
+    server = JupyterLab(folder, home, cwd=folder, python=student_python)
+    try:
+        server.start()
+    except RuntimeError as err:
+        pytest.fail(str(err), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("notebook", ["blank", "complete"])
+def test_validate_in_students_jupyterlab_started_in_a_milestone_folder(notebook, student_lab, page, tmp_path):
+    """The Validate button, in the student's environment with no nbgrader_config.py near:
+    a blank notebook fails, naming a failing cell and NotImplementedError; a complete one
+    passes. (With the instructor's environment in the same folder the blank one "passes":
+    only the graded cells are judged, and a student's hidden-test cells are empty.)"""
+    m = STUDENT_MILESTONE
+    path = f"{m}.ipynb" if notebook == "blank" else "complete.ipynb"
+    nb = Notebook(page, student_lab, path).open()
+    try:
+        passed, text = nb.validate(screenshot=tmp_path / f"validate-{notebook}.png")
+    finally:
+        nb.close()
+    if notebook == "blank":
+        assert not passed, (
+            f"Validate, in a student's JupyterLab started in {m}/, tells a student whose notebook is blank: "
+            f"{text.strip()!r}. Validator.validate_all must come from the student package's "
+            f"etc/jupyter/nbgrader_config.py in the environment of {student_lab.python}"
+        )
+        assert "The following cell failed" in text and "NotImplementedError" in text, (
+            f"Validate fails a blank {m} without saying which cell and why:\n{text[:3000]}"
+        )
+    else:
+        assert passed and "Success! Your notebook passes all the tests." in text, (
+            f"Validate on a complete {m} in the student's JupyterLab says:\n{text[:3000]}"
+        )
+
+
+def test_students_jupyterlab_has_only_the_student_side_of_nbgrader(student_lab, page, tmp_path):
+    """Assignment List and Validate; no Formgrader, no Course List, no Create Assignment
+    (neither its panel nor its menu item). The Assignment List opens without an error and
+    lists the exchange's release (the server's course_list extension is off: the list has
+    its own /courses handler)."""
+    nb = Notebook(page, student_lab, f"{STUDENT_MILESTONE}.ipynb").open()
+    try:
+        seen = nbgrader_side(nb)
+        nb.screenshot(tmp_path / "student-toolbar.png")
+        assert seen["validate"] == "Validate", f"no Validate button in the student's notebook toolbar: {seen}"
+        assert seen["plugins"] == set(STUDENT_SIDE), f"the student's nbgrader plugins: {seen}"
+        assert seen["commands"] == {c for side in STUDENT_SIDE.values() for c in side}, seen
+        assert seen["menu"] == ["Assignment List"], f"the student's Nbgrader menu: {seen}"
+        assert CREATE_ASSIGNMENT_TAB not in seen["right sidebar"], seen
+        assert not [v for v in seen["toolbar"].values() if "assignment" in v.lower()], seen
+
+        nb.menu("Nbgrader", "Assignment List")
+        panel = page.locator(".nbgrader-mainarea-widget:not(.lm-mod-hidden)")
+        released = panel.locator("#released_assignments_list .list_item")
+        released.first.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)  # the other two lists load alongside
+        nb.screenshot(tmp_path / "student-assignment-list.png")
+        text = panel.inner_text()
+        assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").first.inner_text()
+        assert "error" not in text.lower(), f"the student's Assignment List shows an error:\n{text}"
+        rows = [r.strip().split() for r in released.all_inner_texts()]
+        assert rows and rows[0][:2] == [STUDENT_MILESTONE, COURSE_ID], f"released assignments: {rows}\n{text}"
+        assert "Fetch" in released.first.inner_text(), text
+        page.get_by_role("tab", name="Assignments").locator(".lm-TabBar-tabCloseIcon").click()
     finally:
         nb.close()
