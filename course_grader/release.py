@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from course_grader import milestones as course_milestones
+from course_grader import readme_picture
 from course_grader.engine_export import EXPORT_TAG, assemble, exported_sources
 from course_grader.milestones import ROOT, ReleaseOrderError
 
@@ -260,6 +261,7 @@ def release(root: Path = ROOT, bundle: bool = True, execute: bool = True, releas
         generate(root, m)
         tagged = tag_raising_cells(root, m)
         print(f"generated {m}: {len(tagged)} cells call student code and raise NotImplementedError when blank")
+    readme_picture.warn_if_stale(root)  # the README's picture shows cells that just changed?
     if not bundle:
         return
     built = build_bundle(root, released=released)
