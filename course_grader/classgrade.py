@@ -325,7 +325,7 @@ def cell_summary(config: object, assignment: str) -> tuple[list[tuple[str, int, 
             grades = [g for nb in sub.notebooks for g in nb.grades]
             if not any(g.auto_score is not None or g.manual_score is not None for g in grades):
                 continue
-            scores[sub.student.id] = float(sub.score)
+            scores[sub.student.id] = float(sub.score) - float(sub.late_submission_penalty or 0)  # as exported
             for nb in sub.notebooks:
                 for g in nb.grades:
                     counts = cells.setdefault(g.name, [0, 0])

@@ -28,6 +28,8 @@ import nbformat
 DEFAULT_ID_PATTERN = r"^(?P<student_id>[^_\s]+)"
 NO_ID = "(no student id)"  # where files whose name holds no student id are reported
 SAFE_ID = re.compile(r"[^A-Za-z0-9._@+-]")
+# What nbgrader's exchange adds to every submission it collects: not the student's files.
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 @dataclass
@@ -72,7 +74,7 @@ def inspect(folder: Path, expected: str, released: Path) -> list[str]:
         found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb")))
         return [f"missing notebook: {expected} not found (found {found}); import the submission to rename it"]
     extras = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                    if p.is_file() and p.name not in (expected, "timestamp.txt"))
+                    if p.is_file() and p.name not in (expected, *EXCHANGE_FILES))
     if extras:
         notes.append("extra files: " + ", ".join(extras[:5]) + (" …" if len(extras) > 5 else ""))
     if problem := notebook_problem(notebook):

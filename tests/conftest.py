@@ -79,3 +79,31 @@ def student_python(student_bundle: Path, tmp_path_factory: pytest.TempPathFactor
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return python
+
+
+# The course's command run as on a fresh machine (test_fresh_machine.py, test_exchange.py):
+# an empty environment with a new HOME and a minimal system PATH, pointed at the course
+# environment these tests run in so that it installs nothing.
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def course_venv() -> Path:
+    """The environment these tests run in, which `./course` made: the command is pointed at
+    it (COURSE_VENV) so that it installs nothing, and would notice if it had to."""
+    from hashlib import sha256
+
+    venv = Path(sys.prefix)
+    stamp = venv / ".course-installed"
+    want = sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    assert stamp.exists() and stamp.read_text().strip() == want, (
+        f"run the tests through `./course test`: {venv} is not the course environment it made"
+    )
+    return venv
+
+
+def empty_environment(home: Path) -> dict[str, str]:
+    """`env -i` with a new HOME (created), a minimal system PATH and COURSE_VENV."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {"HOME": str(home), "PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
+            "COURSE_VENV": str(course_venv())}

@@ -7,44 +7,24 @@ must find them in its own environment. An earlier CI passed only because the mac
 an `alembic` of its own on PATH.
 """
 
-import hashlib
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import nbformat
-from conftest import ROOT, copy_course
+from conftest import ROOT, copy_course, empty_environment
 from nbgrader.api import Gradebook
 
 from course_grader.submissions import fill, solution_cells
 
 M = "m1_value"
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def course_venv() -> Path:
-    """The environment these tests run in, which `./course` made: the command is pointed at
-    it (COURSE_VENV) so that it installs nothing, and would notice if it had to."""
-    venv = Path(sys.prefix)
-    stamp = venv / ".course-installed"
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    assert stamp.exists() and stamp.read_text().strip() == want, (
-        f"run the tests through `./course test`: {venv} is not the course environment it made"
-    )
-    return venv
-
-
-def empty_environment(home: Path) -> dict[str, str]:
-    home.mkdir(parents=True, exist_ok=True)
-    return {"HOME": str(home), "PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
-            "COURSE_VENV": str(course_venv())}
 
 
 def test_course_grade_runs_in_an_empty_environment(tmp_path):
     env = empty_environment(tmp_path / "home")
     for tool in ("alembic", "nbgrader", "jupyter"):
-        assert shutil.which(tool, path=env["PATH"]) is None, f"{tool} is installed outside the course: the test proves nothing"
+        assert shutil.which(tool, path=env["PATH"]) is None, (
+            f"{tool} is installed outside the course: the test proves nothing"
+        )
     course = copy_course(tmp_path / "course")
     for name in ("course", "pyproject.toml"):
         shutil.copy2(ROOT / name, course / name)
