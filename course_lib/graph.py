@@ -14,6 +14,7 @@ missing system program must not stop a notebook: a correct notebook would stop a
 first picture, and nbgrader's Validate would report it as failing.
 """
 
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from functools import cached_property
@@ -171,6 +172,28 @@ class GraphText:
         return {"text/plain": repr(self)}
 
 
+_VIEWBOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"')
+_SCALE = re.compile(r'(<g id="graph0" class="graph" transform=")scale\(([\d.]+) ([\d.]+)\)')
+_FRAME = re.compile(r'<polygon fill="white" stroke="transparent" points="([-\d., ]+)"')
+
+
+def exact_scale(svg: str) -> str:
+    """Graphviz writes the scale of a graph shrunk to fit ``size`` with two decimals (0.63
+    for 0.6272), so a shrunk graph overflows its frame by up to a few points and loses its
+    right-hand end, the root. Rewrite the scale exactly, from the frame and the graph's own
+    extent (its background polygon); anything else is left as it is."""
+    viewbox, scale, frame = _VIEWBOX.search(svg), _SCALE.search(svg), _FRAME.search(svg)
+    if not (viewbox and scale and frame) or scale.group(2) != scale.group(3) or float(scale.group(2)) >= 1:
+        return svg
+    points = [tuple(map(float, pair.split(","))) for pair in frame.group(1).split()]
+    width = max(x for x, _ in points) - min(x for x, _ in points)
+    height = max(y for _, y in points) - min(y for _, y in points)
+    if width <= 0 or height <= 0:
+        return svg
+    exact = min(float(viewbox.group(1)) / width, float(viewbox.group(2)) / height)
+    return svg[: scale.start()] + f"{scale.group(1)}scale({exact:.6f} {exact:.6f})" + svg[scale.end() :]
+
+
 class GraphPicture(graphviz.Digraph):
     """A Digraph that introduces itself without a memory address, so a notebook that shows
     one prints the same text on every run.
@@ -183,6 +206,9 @@ class GraphPicture(graphviz.Digraph):
 
     def __repr__(self) -> str:
         return f"<computation graph: {sum(1 for line in self.body if 'shape=record' in line)} Values>"
+
+    def _repr_image_svg_xml(self) -> str:
+        return exact_scale(super()._repr_image_svg_xml())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -241,3 +241,23 @@ def test_plots_draw_on_axes():
     assert [line.get_label() for line in ax.get_lines()] == ["SGD", "Adam"]
     assert ax.get_yscale() == "log"
     plt.close("all")
+
+
+SHRUNK_SVG = """<svg width="720pt" height="80pt"
+ viewBox="0.00 0.00 720.00 79.65" xmlns="http://www.w3.org/2000/svg">
+<g id="graph0" class="graph" transform="scale(0.63 0.63) rotate(0) translate(4 123)">
+<polygon fill="white" stroke="transparent" points="-4,4 -4,-123 1144,-123 1144,4 -4,4"/>
+</g></svg>"""
+
+
+def test_a_shrunk_graph_fits_its_frame_exactly():
+    """Graphviz rounds the scale of a shrunk graph to 0.63, and 1148 pt x 0.63 overflows a
+    720 pt frame: the root's box would lose its right-hand end."""
+    fixed = graph.exact_scale(SHRUNK_SVG)
+    scale = float(re.search(r"scale\(([\d.]+) ", fixed).group(1))
+    assert 1148 * scale <= 720.0 + 1e-9 and 127 * scale <= 79.65 + 1e-9
+    assert scale == pytest.approx(79.65 / 127, abs=1e-6)
+    assert fixed.replace(f"{scale:.6f} {scale:.6f}", "0.63 0.63") == SHRUNK_SVG, "nothing else changes"
+    unscaled = SHRUNK_SVG.replace("scale(0.63 0.63)", "scale(1 1)")
+    assert graph.exact_scale(unscaled) == unscaled
+    assert graph.exact_scale("<svg>not graphviz</svg>") == "<svg>not graphviz</svg>"
