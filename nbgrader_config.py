@@ -23,6 +23,7 @@ from course_grader.exchange import ReleaseReleasedOnly
 from course_grader.execute import GradingExecute
 from course_grader.judge import JudgeRecords, LoadReference, ReplayProbes
 from course_grader.sanitize import RestoreGradeCells
+from course_grader.untrusted import SanitizeForViews
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 here = os.path.dirname(os.path.abspath(__file__))
@@ -54,6 +55,7 @@ c.Autograde.autograde_preprocessors = [
     ReplayProbes,
     GradingExecute,
     JudgeRecords,
+    SanitizeForViews,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -77,11 +79,15 @@ c.Execute.timeout = 60  # seconds per cell; the slowest honest cell (m4's traini
 for judge_step in ("LoadReference", "JudgeRecords"):
     c[judge_step].solutions_dir = os.path.join(here, "solutions")
     c[judge_step].cache_dir = os.path.join(here, ".reference")
+# Everything a submission produced is rendered in the formgrader (in the instructor's own
+# Jupyter session) and in feedback: SanitizeForViews leaves only what renders inertly
+# (course_grader/untrusted.py), once at autograding and again for feedback.
+c.SanitizeForViews.solutions_dir = os.path.join(here, "solutions")
 
 # The exchange releases only what `./course release` has released (solutions/released.txt):
 # each milestone's folder ships the answers of those before it.
 c.ExchangeFactory.release_assignment = ReleaseReleasedOnly
 
 # Feedback shows a failing hidden check's message, never the hidden-test code.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, SanitizeForViews, CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = True

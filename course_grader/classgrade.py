@@ -356,6 +356,16 @@ def export_csv(root: Path, url: str, dest: Path) -> str | None:
     return None if done.returncode == 0 else (done.stderr or done.stdout)[-1000:]
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """A line for the instructor's terminal: names and messages come from submissions (file
+    names, cell ids, exception text), and a control character in them could move the
+    cursor, rewrite earlier lines, retitle the window or write the clipboard."""
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text)).replace("\n", " ")
+
+
 def print_summary(
     assignment: str, rows: list[tuple[str, int, int]], scores: dict[str, float], max_score: float,
     attention: dict[str, list[str]], graded_now: int, seconds: float, out=sys.stdout,
@@ -377,7 +387,7 @@ def print_summary(
         w(f"\nneeds attention ({len(attention)}):\n")
         for student in sorted(attention):
             for i, problem in enumerate(attention[student]):
-                w(f"  {student if i == 0 else '':<24} {problem}\n")
+                w(f"  {printable(student) if i == 0 else '':<24} {printable(problem)}\n")
     else:
         w("\nno submission needs attention\n")
 
@@ -438,10 +448,19 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     expected = f"{args.assignment}.ipynb"
     released = root / config.CourseDirectory.release_directory / args.assignment / expected
+    imported: list[str] = []  # who this run's import brought in (some perhaps with nothing gradable)
     if args.submissions:
+        for nobody in (intake.NO_ID, intake.REFUSED):  # what an earlier import could not place
+            _state_path(root, args.assignment, nobody).unlink(missing_ok=True)
         for got in intake.import_submissions(args.submissions.resolve(), args.assignment, root / "submitted",
                                              expected, args.id_pattern):
-            write_state(root, args.assignment, got.student, imported=got.notes)
+            write_state(root, args.assignment, got.student, imported=got.notes, refused=[])
+            imported.append(got.student)
+    # Links and special files never reach nbgrader (which would follow them) nor a kernel,
+    # whichever way a submission arrived (an LMS zip, nbgrader's exchange, a copy by hand).
+    for folder in sorted((root / "submitted").glob(f"*/{args.assignment}")):
+        if notes := intake.remove_refused(folder):
+            write_state(root, args.assignment, folder.parent.name, refused=notes)
     _sqlite_wal(url)
     ensure_assignment(root, args.assignment, config)
     reference.records_for(root / "solutions" / args.assignment, args.assignment, root / ".reference")
@@ -454,17 +473,19 @@ def main(argv: Iterable[str] | None = None) -> int:
           f"worker(s){'' if args.unsafe else ', sandboxed'}", file=sys.stderr)
     outcomes = run_pool(jobs, args.jobs, Progress(len(jobs)))
     for outcome in outcomes:
-        found = intake.inspect(root / "submitted" / outcome.student / args.assignment, expected, released)
+        try:
+            found = intake.inspect(root / "submitted" / outcome.student / args.assignment, expected, released)
+        except Exception as exc:  # noqa: BLE001 - a hostile file costs its own submission a line, no more
+            found = [f"could not be inspected: {type(exc).__name__}: {str(exc)[:120]}"]
         write_state(root, args.assignment, outcome.student, key=_key(root, args.assignment, outcome.student, solution),
                     ok=outcome.ok, seconds=round(outcome.seconds, 1), problems=found + outcome.problems)
     seconds = time.monotonic() - started
     attention = {}
-    for student in select(root, args.assignment, args.student, True, shard):  # this run's students, graded or not
+    # this run's students, graded or not, and whoever this import brought nothing gradable of
+    for student in sorted({*select(root, args.assignment, args.student, True, shard), *imported}):
         state = read_state(root, args.assignment, student)
-        if notes := state.get("imported", []) + state.get("problems", []):
+        if notes := state.get("imported", []) + state.get("refused", []) + state.get("problems", []):
             attention[student] = notes
-    if (orphans := read_state(root, args.assignment, intake.NO_ID)) and args.submissions:
-        attention[intake.NO_ID] = orphans.get("imported", [])
 
     export = args.export if args.export.is_absolute() else Path.cwd() / args.export
     if error := export_csv(root, url, export):

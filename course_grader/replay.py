@@ -149,8 +149,11 @@ def _run_probe(link: rpc.Link, call: ProbeCall) -> list[Any]:
         return link.ask("global", value) if kind == "name" else value
 
     function = getattr(importlib.import_module(f"course_grader.probes.{call.module}"), call.function)
-    with records.collecting() as found:
-        function(*[resolve(a) for a in call.args], **{k: resolve(v) for k, v in call.kwargs.items()})
+    try:
+        with records.collecting() as found:
+            function(*[resolve(a) for a in call.args], **{k: resolve(v) for k, v in call.kwargs.items()})
+    finally:
+        link.revoke()  # nothing the probe lent stays callable by the student's code
     return found
 
 

@@ -63,6 +63,12 @@ OPERATIONS: dict[str, Any] = {
 OPERATIONS.update({name: getattr(builtins, name) for name in ("repr", "str", "len", "iter", "next", "bool")})
 OPERATIONS.update({name: getattr(builtins, name) for name in ("float", "int", "isinstance", "hash", "format")})
 OPERATIONS.update(getattr=getattr, setattr=setattr, delattr=delattr, call=lambda f, *a, **k: f(*a, **k))
+# What only the student's end serves: run a cell, look up a notebook name, and call one of
+# the interpreter's own functions as they were before any student code ran (a probe that
+# sets the recursion limit or seeds ``random`` means the interpreter's, not a notebook
+# global that pretends to be it, nor a module attribute the student's code replaced).
+AGENT_ONLY = ("exec", "global", "interpreter")
+INTERPRETER = ("sys.getrecursionlimit", "sys.setrecursionlimit", "random.getstate", "random.setstate", "random.seed")
 # What the grader's end lets its untrusted peer do with the few callables it hands over.
 GUARDED = {"call", "getattr", "bool", "len", "iter", "next", "repr", "str", "hash"}
 
@@ -164,8 +170,10 @@ class Link:
         self.read_fd, self.write_fd = read_fd, write_fd
         self.trusting = trusting
         self.namespace = namespace  # the agent's globals: what "exec" and "global" work on
+        self.interpreter: dict[str, Any] = {}  # the agent's INTERPRETER functions, taken at its start
         self.objects: list[Any] = []  # ours, by handle: kept alive so that no id is reused
         self.handles: dict[int, int] = {}  # id(ours) -> handle
+        self.revoked = 0  # handles below this were lent for a call that has returned: dead
         self.proxies: dict[int, Any] = {}  # theirs, by handle -> our proxy or stub
         self.stubs: dict[int, int] = {}  # id(stub function) -> their handle (trusting end only)
         self.buffer = b""
@@ -210,6 +218,8 @@ class Link:
         if tag == "D" and type(body) is list:
             return {self.load(k, depth + 1): self.load(v, depth + 1) for k, v in body}
         if tag == "P" and type(body) is int and 0 <= body < len(self.objects):
+            if body < self.revoked:
+                raise PermissionError("that object of the grader's was lent for one hidden test, which is over")
             return self.objects[body]
         if tag == "H" and type(body) is int and body >= 0:
             if body not in self.proxies:
@@ -230,6 +240,14 @@ class Link:
         self.stubs[id(stub)] = ref
         self.objects.append(stub)  # alive: its id stays its own
         return stub
+
+    def revoke(self) -> None:
+        """Take back everything this end has lent so far (the grader calls it when a probe
+        returns): the other end's handles to it stop working, so a student's code that kept
+        a grader-side function (a correct ``backward`` set on its class for one test, say)
+        cannot call it later. What is lent again gets a new handle."""
+        self.revoked = len(self.objects)
+        self.handles.clear()
 
     # --- the pipe ---------------------------------------------------------------------
 
@@ -346,7 +364,7 @@ class Link:
         kwargs: Any = None
         try:
             operation = message["op"]
-            if type(operation) is not str or (operation not in OPERATIONS and operation not in ("exec", "global")):
+            if type(operation) is not str or (operation not in OPERATIONS and operation not in AGENT_ONLY):
                 raise PermissionError(f"no operation {operation!r}")
             if not self.trusting and operation not in GUARDED:
                 raise PermissionError(f"the grader does not allow {operation!r}")
@@ -359,6 +377,10 @@ class Link:
             if operation == "exec":
                 exec(compile(args[0], args[1], "exec"), self.namespace)
                 result = None
+            elif operation == "interpreter":
+                if not args or args[0] not in self.interpreter:
+                    raise PermissionError(f"no interpreter function {args[0] if args else ''!r}")
+                result = self.interpreter[args[0]](*args[1:])
             elif operation == "global":
                 if args[0] in self.namespace:
                     result = self.namespace[args[0]]
@@ -417,5 +439,11 @@ def agent_main() -> None:
     os.dup2(quiet, 2)
     sys.path.insert(0, os.getcwd())
     builtins.display = lambda *args, **kwargs: None  # type: ignore[attr-defined] - IPython's, in a kernel
+    import random
+
+    modules = {"sys": sys, "random": random}
+    interpreter = {name: getattr(modules[name.split(".")[0]], name.split(".")[1]) for name in INTERPRETER}
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    Link(0, reply, trusting=True, namespace=namespace).serve_forever()
+    link = Link(0, reply, trusting=True, namespace=namespace)
+    link.interpreter = interpreter
+    link.serve_forever()

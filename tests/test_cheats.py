@@ -15,6 +15,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import nbformat
 import pytest
 from conftest import MILESTONES, ROOT
 from variants import apply_edits as apply
@@ -39,17 +40,31 @@ def submissions(attack: Attack) -> tuple[Answers, Answers]:
     return baseline, apply(baseline, attack.cheat)
 
 
-def grade(job: tuple[str, Answers]) -> tuple[Points | None, str]:
+def moved_first(nb: nbformat.NotebookNode, grade_ids: tuple[str, ...]) -> nbformat.NotebookNode:
+    """The notebook with the cells of ``grade_ids`` moved, in that order, to just after its
+    first code cell (the imports): a student may hand in cells in any order."""
+    if not grade_ids:
+        return nb
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    moved = [by_id[g] for g in grade_ids]
+    rest = [c for c in nb.cells if all(c is not m for m in moved)]
+    at = next(i for i, c in enumerate(rest) if c.cell_type == "code") + 1
+    nb.cells = rest[:at] + moved + rest[at:]
+    return nb
+
+
+def grade(job: tuple[str, Answers, tuple[str, ...]]) -> tuple[Points | None, str]:
     """Points per graded cell, or (None, why) when grading raised. A failure to even read
     the release notebook (rewritten by a release run) is tried once more."""
-    milestone, answers = job
+    milestone, answers, first = job
     release = ROOT / "notebooks" / milestone / f"{milestone}.ipynb"
     error = ""
     for attempt in range(2):
         if attempt:
             time.sleep(2.0)
         try:
-            return score(fill(release, answers), milestone, ROOT, timeout=60.0, sandboxed=True), ""
+            nb = moved_first(fill(release, answers), first)
+            return score(nb, milestone, ROOT, timeout=60.0, sandboxed=True), ""
         except Exception as err:  # noqa: BLE001 - a crash is a result here
             error = f"{type(err).__name__}: {err}"
     return None, error
@@ -62,8 +77,8 @@ def _quiet() -> None:
     os.close(devnull)
 
 
-def _key(milestone: str, answers: Answers) -> str:
-    return milestone + json.dumps(answers, sort_keys=True)
+def _key(milestone: str, answers: Answers, first: tuple[str, ...] = ()) -> str:
+    return milestone + json.dumps([answers, first], sort_keys=True)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +86,10 @@ def graded() -> dict[str, tuple[Points | None, str]]:
     """Every distinct submission (attacks, baselines, the instructor's answers) -> its grading."""
     for m in MILESTONES:  # the reference records first, so that workers never race to compute them
         reference.records_for(ROOT / "solutions" / m, m, ROOT / ".reference")
-    jobs = {_key(m, start(m, "solution")): (m, start(m, "solution")) for m in MILESTONES}
+    jobs = {_key(m, start(m, "solution")): (m, start(m, "solution"), ()) for m in MILESTONES}
     for attack in ATTACKS:
         for answers in submissions(attack):
-            jobs[_key(attack.milestone, answers)] = (attack.milestone, answers)
+            jobs[_key(attack.milestone, answers, attack.first)] = (attack.milestone, answers, attack.first)
     workers = min(len(jobs), max(2, (os.cpu_count() or 1) + 1))  # kernels spend much time waiting
     context = multiprocessing.get_context("spawn")  # no forked copies of zmq state
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet) as pool:
@@ -100,9 +115,9 @@ def test_attack_names_are_unique():
 @pytest.mark.parametrize("attack", [_param(a) for a in ATTACKS])
 def test_cheat_earns_no_more_than_its_baseline(graded, attack: Attack):
     baseline, cheat = submissions(attack)
-    base_points, base_error = graded[_key(attack.milestone, baseline)]
+    base_points, base_error = graded[_key(attack.milestone, baseline, attack.first)]
     assert base_points is not None, f"the baseline could not be graded: {base_error}"
-    points, error = graded[_key(attack.milestone, cheat)]
+    points, error = graded[_key(attack.milestone, cheat, attack.first)]
     assert points is not None, f"grading the cheat raised {error}"
     assert points.keys() == base_points.keys()
     gained = {cell: f"{base_points[cell]:g} -> {p:g}" for cell, p in points.items() if p > base_points[cell]}

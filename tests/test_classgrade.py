@@ -86,10 +86,10 @@ CHEAT_PREFIX = {
 }
 
 
-def the_class() -> dict[str, nbformat.NotebookNode | str]:
-    """student id -> notebook (or raw text, for a file that is not one), and expectations."""
+def the_class() -> dict[str, nbformat.NotebookNode | str | bytes]:
+    """student id -> notebook (or raw text or bytes, for a file that is not one)."""
     tanh_bug = apply_edits(ANSWERS, PITFALLS["tanh_uses_input"][0])
-    students: dict[str, nbformat.NotebookNode | str] = {
+    students: dict[str, nbformat.NotebookNode | str | bytes] = {
         "alice": fill(RELEASE, ANSWERS),
         "bob": fill(RELEASE, {}),
         "carol": fill(RELEASE, tanh_bug),
@@ -98,6 +98,9 @@ def the_class() -> dict[str, nbformat.NotebookNode | str]:
         "segfault": with_tanh("import ctypes\nctypes.string_at(0)\n"),
         "bomb": with_tanh("hog = []\nwhile True:\n    hog.append(bytearray(10**8))\n"),
         "corrupt": "{this is not a notebook",
+        "deep": '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"x": '
+        + "[" * 100_000 + "]" * 100_000 + "}}",
+        "latin": nbformat.writes(fill(RELEASE, ANSWERS)).encode().replace(b"Value", b"Valu\xe9", 1),
         "delgrade": edited(lambda nb: _delete(nb, "test_add")),
         "editvisible": edited(lambda nb: _set(nb, "check_mul", source="print('looks fine')")),
         "metadata": edited(lambda nb: _set(nb, "test_div", points=50, grade=False)),
@@ -116,7 +119,10 @@ EXPECTED = {  # judged score and the summary line each bad submission must get
     "exit": (BEFORE_TANH, "kernel crashed: 1 cell(s)"),
     "segfault": (BEFORE_TANH, "kernel crashed: 1 cell(s)"),
     "bomb": (FULL - 2, "ran out of memory (the grading kernel's limit): 1 cell(s)"),
-    "corrupt": (None, "unreadable: m1_value.ipynb is not a valid notebook"),
+    "corrupt": (None, "unreadable: m1_value.ipynb is not a notebook (not JSON"),
+    "deep": (None, "unreadable: m1_value.ipynb is not a notebook (its JSON is nested too deeply to read)"),
+    "latin": (None, "unreadable: m1_value.ipynb is not a notebook (not UTF-8 text"),
+    "eve": (None, f"refused eve_{M}.ipynb: a symbolic link"),
     "renamed": (FULL, "renamed notebook: graded 'My Notebook (1).ipynb' as 'm1_value.ipynb'"),
     "extras": (FULL, "extra files: helper.py"),
     "missing": (None, "missing notebook: no .ipynb in the submission"),
@@ -128,17 +134,22 @@ CHEATS_BASELINE = "carol"  # every cheat is carol's submission (tanh wrong) with
 
 
 # Unconfined, these would eat the machine's memory or wreck the rest of the stock run.
-NOT_FOR_STOCK = ("bomb", "cheat-writes-others", "cheat-writes-gradebook")
+NOT_FOR_STOCK = ("bomb", "cheat-writes-others", "cheat-writes-gradebook", "deep", "latin")
+CANARY = "canary.txt"  # outside every course folder: a link in the export points at it
 
 
 def write_lms_export(folder: Path) -> None:
     folder.mkdir(parents=True)
     for student, nb in the_class().items():
         path = folder / f"{student}_{M}.ipynb"
-        if isinstance(nb, str):
+        if isinstance(nb, bytes):
+            path.write_bytes(nb)
+        elif isinstance(nb, str):
             path.write_text(nb)
         else:
             nbformat.write(nb, path)
+    (folder.parent / CANARY).write_text("the instructor's secret\n")
+    (folder / f"eve_{M}.ipynb").symlink_to(folder.parent / CANARY)
     nbformat.write(fill(RELEASE, ANSWERS), folder / "renamed_My Notebook (1).ipynb")
     nbformat.write(fill(RELEASE, ANSWERS), folder / f"extras_{M}.ipynb")
     (folder / "extras_helper.py").write_text("HELPER = 1\n")
@@ -215,6 +226,16 @@ def test_the_summary_names_every_problem_and_how_the_class_did(graded):
     passed, total = tanh.split()[1].split("/")
     assert int(total) == sum(1 for points, _ in EXPECTED.values() if points is not None) + len(CHEAT_PREFIX)
     assert int(passed) == sum(1 for points, _ in EXPECTED.values() if points == FULL)
+
+
+def test_a_linked_file_is_never_followed(graded):
+    assert (graded["export"].parent / CANARY).read_text() == "the instructor's secret\n"
+    for course in ("parallel", "sequential", "stock"):
+        assert not (graded[course] / "submitted" / "eve").exists()
+        for path in graded[course].rglob("*"):
+            assert not path.is_symlink(), path
+            if path.is_file() and path.suffix in (".ipynb", ".html", ".json", ".csv"):
+                assert "the instructor's secret" not in path.read_text(errors="replace"), path
 
 
 def test_parallel_equals_sequential_cell_by_cell(graded):

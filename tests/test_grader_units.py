@@ -194,3 +194,14 @@ def test_a_malformed_record_earns_nothing_and_never_crashes_the_judge():
         nested = [nested]
     forged = {"format": records.FORMAT, "cell": "t", "cases": [{"x": nested}]}
     assert judge.verdict("t", reference, [forged]) is not None
+
+
+def test_the_summary_prints_no_control_character_a_submission_chose(capsys):
+    from course_grader.classgrade import print_summary
+
+    evil = "name\x1b]0;pwned\x07\x1b[2J\x9b1A\u202eevil\r\nnext"
+    print_summary("m1_value", [("test_init", 1, 2)], {"a": 1.0}, 2.0, {evil: [evil]}, 1, 1.0)
+    out = capsys.readouterr().out
+    attention = out[out.index("needs attention"):]
+    assert not any(ch in attention for ch in "\x1b\x07\x9b\u202e\r"), repr(attention)
+    assert "\\x1b]0;pwned\\x07" in attention and attention.count("\n") == 2  # the header, one line

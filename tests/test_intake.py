@@ -1,9 +1,14 @@
 """Submissions in every shape an LMS or nbgrader hands over, brought into nbgrader's layout."""
 
+import json
+import os
+import re
+import stat
 import zipfile
 from pathlib import Path
 
 import nbformat
+import pytest
 from conftest import ROOT
 
 from course_grader import intake
@@ -99,3 +104,98 @@ def test_fingerprint_changes_with_any_file(tmp_path):
     assert intake.fingerprint(folder) == before
     (folder / "extra.py").write_text("x = 1")
     assert intake.fingerprint(folder) != before
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def test_a_hostile_notebook_file_is_named_never_raised(tmp_path):
+    """Each costs its own submission a clear line: nothing raises out of the reader."""
+    good = notebook(tmp_path / "good.ipynb")
+    cases = {
+        "deep.ipynb": ('{"cells": [], "metadata": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}, "
+                       '"nbformat": 4, "nbformat_minor": 5}').encode(),
+        "latin1.ipynb": good.read_bytes().replace(b"Value", "Valu\u00e9".encode("latin-1"), 1),
+        "v3.ipynb": b'{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}',
+        "list.ipynb": b"[1, 2, 3]",
+        "invalid.ipynb": b'{"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "bogus"}], "metadata": {}}',
+        "huge.ipynb": good.read_bytes() + b" " * 4096,
+    }
+    expected = {
+        "deep.ipynb": "nested too deeply",
+        "latin1.ipynb": "not UTF-8 text",
+        "v3.ipynb": "not a notebook in nbformat 4 (found 3)",
+        "list.ipynb": "not a notebook in nbformat 4 (found list)",
+        "invalid.ipynb": "is not a valid notebook",
+        "huge.ipynb": "too large to grade",
+    }
+    limit = good.stat().st_size + 1024  # the huge one is just past it
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(intake.NotebookProblem, match=re.escape(expected[name])):
+            intake.read_notebook(path, max_bytes=limit if name == "huge.ipynb" else intake.MAX_NOTEBOOK_BYTES)
+    assert intake.read_notebook(good, max_bytes=limit).cells
+
+
+def test_inspect_survives_hostile_metadata_and_names_duplicates_and_attachments(tmp_path):
+    folder = tmp_path / "s" / M
+    nb = nbformat.read(notebook(folder / EXPECTED), as_version=4)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    nb.cells.append(nbformat.from_dict({**graded[0], "id": "copy-of-a-grade-cell"}))
+    nb.cells[0].metadata["nbgrader"] = ["not", "a", "dict"]
+    nb.cells[1].id = nb.cells[2].id
+    nb.cells[3] = nbformat.v4.new_markdown_cell("![x](attachment:x.png)", attachments={"x.png": {"image/png": "AA=="}})
+    (folder / EXPECTED).write_text(json.dumps(nb))  # nbformat.write would repair the duplicated id
+    got = intake.inspect(folder, EXPECTED, RELEASE)
+    grade_id = graded[0].metadata.nbgrader.grade_id
+    assert f"duplicated grade ids (graded once, from the instructor's copy): {grade_id}" in got
+    assert f"duplicated cell ids: {nb.cells[2].id}" in got
+    assert "attachments in 1 cell(s) (not graded)" in got
+
+
+def _hostile_export(src: Path, outside: Path) -> None:
+    """A flat LMS export with a link to a file outside, a link to a folder, a FIFO and a
+    hard link, beside an honest notebook."""
+    outside.mkdir(parents=True, exist_ok=True)
+    (outside / "gradebook.db").write_text("secret")
+    notebook(src / f"honest_{M}.ipynb")
+    (src / f"eve_{M}.ipynb").symlink_to(outside / "gradebook.db")
+    (src / "mal_notes").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(src / "fifo_pipe.txt")
+    os.link(outside / "gradebook.db", src / "hardy_solutions.txt")
+
+
+def test_links_and_special_files_are_refused_at_import(tmp_path):
+    src, outside = tmp_path / "export", tmp_path / "outside"
+    _hostile_export(src, outside)
+    submitted = tmp_path / "submitted"
+    got = notes(intake.import_submissions(src, M, submitted, EXPECTED))
+    assert got["honest"] == []
+    assert got["eve"] == [f"refused eve_{M}.ipynb: a symbolic link"]
+    assert got["mal"] == ["refused mal_notes: a symbolic link"]
+    assert got["fifo"] == ["refused fifo_pipe.txt: a special file"]
+    assert got["hardy"] == ["refused hardy_solutions.txt: a hard link"]
+    copied = [p for p in submitted.rglob("*") if p.is_file() or p.is_symlink()]
+    assert copied == [submitted / "honest" / M / EXPECTED], copied
+    assert (outside / "gradebook.db").read_text() == "secret"
+
+
+def test_links_in_a_zip_or_in_submitted_are_refused(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(notebook(tmp_path / "nb.ipynb"), f"ann_{M}.ipynb")
+        link = zipfile.ZipInfo(f"bob_{M}.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "../../../../gradebook.db")
+    got = notes(intake.import_submissions(archive, M, tmp_path / "submitted", EXPECTED))
+    assert got["ann"] == [] and "bob" not in got
+    assert got[intake.REFUSED] == [f"refused bob_{M}.ipynb: not a regular file in the zip"]
+    # what nbgrader's exchange collected, or someone copied in by hand
+    folder = tmp_path / "submitted" / "cid" / M
+    notebook(folder / EXPECTED)
+    (folder / "solutions").symlink_to(tmp_path, target_is_directory=True)
+    os.mkfifo(folder / "pipe")
+    assert intake.remove_refused(folder) == ["refused pipe: a special file", "refused solutions: a symbolic link"]
+    assert sorted(p.name for p in folder.iterdir()) == [EXPECTED] and tmp_path.is_dir()
+    assert intake.inspect(folder, EXPECTED, RELEASE) == []

@@ -202,3 +202,47 @@ def test_the_graders_run_records_what_the_kernel_records(milestone):
     outcomes = replay(nbformat.read(notebook, as_version=4), folder, sandboxed=False)
     assert {k: o.failure for k, o in outcomes.items() if o.failure} == {}
     assert {k: o.record for k, o in outcomes.items()} == in_kernel
+
+
+def test_what_a_probe_lends_is_taken_back_when_it_returns(link, tmp_path):
+    """A grader-side function handed to the student's code (a reference backward set on
+    its class for one test) is dead once the probe that lent it is over."""
+    link.ask("exec", "kept = []\ndef keep(f):\n    kept.append(f)\n    return f(2)\n", "<cell>")
+
+    def reference_double(x):
+        return 2 * x
+
+    assert link.ask("global", "keep")(reference_double) == 4  # lent, and used, during the probe
+    link.revoke()  # the probe returned (replay._run_probe does this)
+    with pytest.raises(PermissionError, match="lent for one hidden test"):
+        link.ask("exec", "stolen = kept[0](21)", "<a later cell>")
+    assert link.ask("global", "keep")(reference_double) == 4, "lent again, it works again"
+
+
+def test_a_probe_reaches_the_interpreter_not_what_the_notebook_calls_it(link):
+    """A notebook global named __import__, or a replaced sys.setrecursionlimit, must not
+    answer for the interpreter (a recursive topo_sort would then escape the limit)."""
+    from course_grader.probes.common import student_module
+
+    link.ask("exec", (
+        "import sys, types\n"
+        "fake = types.SimpleNamespace(getrecursionlimit=lambda: 10**6, setrecursionlimit=lambda n: None)\n"
+        "__import__ = lambda name, *a, **k: fake\n"
+        "sys.setrecursionlimit = lambda n: None\n"
+        "def limit():\n    import sys as s\n    return s.getrecursionlimit()\n"
+    ), "<cell>")
+    V = link.ask("global", "V")
+    student_sys = student_module("sys", V)
+    student_sys.setrecursionlimit(1234)
+    assert student_sys.getrecursionlimit() == 1234 == link.ask("global", "limit")()
+    with pytest.raises(PermissionError, match=r"no interpreter function 'os\.system'"):
+        link.ask("interpreter", "os.system", "true")  # only the listed functions
+    student_random = student_module("random", V)
+    state = student_random.getstate()
+    draws = []
+    for _ in range(2):
+        student_random.seed(5)
+        link.ask("exec", "import random\ndraw = random.random()", "<cell>")
+        draws.append(link.ask("global", "draw"))
+    assert draws[0] == draws[1]
+    student_random.setstate(state)

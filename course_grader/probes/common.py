@@ -120,16 +120,29 @@ def uniform(rng: random.Random, lo: float, hi: float, avoid: Sequence[float] = (
             return round(x, 6)
 
 
+class _StudentModule:
+    """``sys`` or ``random`` of the student's process, in the grader's replay: each call is
+    one of the interpreter's own functions there, taken before any student code ran
+    (``rpc.INTERPRETER``), never looked up through the notebook's names."""
+
+    def __init__(self, link: Any, name: str) -> None:
+        self._link, self._name = link, name
+
+    def __getattr__(self, attr: str) -> Callable[..., Any]:
+        return lambda *args: self._link.ask("interpreter", f"{self._name}.{attr}", *args)
+
+
 def student_module(name: str, near: object) -> Any:
     """The module ``name`` of the process the student's code runs in.
 
     A probe that seeds ``random`` or sets the recursion limit means the student's
     interpreter. In the kernel that is this one; in the grader's replay (``replay``) the
-    student's objects are proxies, and the module is asked of the student's process."""
+    student's objects are proxies, and the interpreter's functions are asked of the
+    student's process."""
     from course_grader import rpc
 
     if type(near) is rpc.Proxy:
-        return near._link.ask("global", "__import__")(name)
+        return _StudentModule(near._link, name)
     return importlib.import_module(name)
 
 

@@ -29,6 +29,7 @@ class Attack:
     wins: str = ""  # why the cheat earns points today ("" = it does not)
     crashes: str = ""  # why grading this submission raises today ("" = it does not)
     note: str = ""  # what ``score`` does not show (e.g. a different working folder)
+    first: tuple[str, ...] = ()  # grade ids of cells moved up to just after the first code cell (both notebooks)
 
 
 # --- building blocks ---------------------------------------------------------------------
@@ -635,6 +636,42 @@ def numerical_gradient(f, xs, h=1e-6):
         "m2_backward",
         {"topo_sort": before_topo("import sys\nsys.setrecursionlimit(100_000)")},
         wrong={"topo_sort": RECURSIVE_TOPO_SORT},
+    ),
+    # The probe asks the student's interpreter for its recursion limit: a notebook global
+    # named __import__ must not answer with a sys of its own that ignores the reset ...
+    Attack(
+        "import_global_answers_for_sys",
+        "m2_backward",
+        {"topo_sort": before_topo(
+            "import sys as _sys\nimport builtins as _b\n_sys.setrecursionlimit(100_000)\n"
+            "class _Sys:\n"
+            "    def getrecursionlimit(self):\n        return _sys.getrecursionlimit()\n"
+            "    def setrecursionlimit(self, n):\n        pass\n"
+            "def __import__(name, *args, **kwargs):\n"
+            "    return _Sys() if name == 'sys' else _b.__import__(name, *args, **kwargs)\n")},
+        wrong={"topo_sort": RECURSIVE_TOPO_SORT},
+    ),
+    # ... nor the real sys whose setrecursionlimit was replaced
+    Attack(
+        "setrecursionlimit_replaced",
+        "m2_backward",
+        {"topo_sort": before_topo("import sys\nsys.setrecursionlimit(100_000)\n"
+                                  "sys.setrecursionlimit = lambda n: None")},
+        wrong={"topo_sort": RECURSIVE_TOPO_SORT},
+    ),
+    # grad_check's hidden test sets a correct backward() on the student's Value for its own
+    # run: a grad_check moved to the top keeps it, and a blank backward() calls it later.
+    Attack(
+        "keeps_the_backward_a_probe_lent",
+        "m2_backward",
+        {
+            "grad_check": [("def grad_check(f, xs, tol=1e-5):",
+                            "_lent = []\n\n\ndef grad_check(f, xs, tol=1e-5):\n"
+                            "    _lent.append(Value.__dict__.get('backward'))")],
+            "value_backward": "@attach(Value)\ndef backward(self):\n    return _lent[-1](self)\n",
+        },
+        wrong={"value_backward": "@attach(Value)\ndef backward(self):\n    raise NotImplementedError()\n"},
+        first=("grad_check", "check_grad_check", "test_grad_check"),
     ),
 ]
 
