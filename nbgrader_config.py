@@ -91,3 +91,7 @@ c.ExchangeFactory.release_assignment = ReleaseReleasedOnly
 # Feedback shows a failing hidden check's message, never the hidden-test code.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, SanitizeForViews, CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = True
+# A student's own files (page.html) do not stay where the formgrader serves them, nor next to
+# the feedback (course_grader/untrusted.py).
+c.Autograde.post_convert_hook = "course_grader.untrusted.graded_files_only"
+c.GenerateFeedback.post_convert_hook = "course_grader.untrusted.feedback_pages_only"

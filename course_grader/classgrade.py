@@ -38,6 +38,7 @@ from pathlib import Path
 import nbformat
 
 from course_grader import execute, intake, reference, sandbox
+from course_grader.judge import STOPPED
 
 GRADEBOOK_LOCK = 0x6D6963726F677264  # any constant shared by every grader of the course ("microgrd")
 STATE = ".grading"  # <course>/.grading/<assignment>/<student>.json: what was graded, what was odd
@@ -99,18 +100,21 @@ def _cells_to_look_at(notebook: Path) -> list[str]:
     except (OSError, ValueError) as exc:
         return [f"autograded notebook unreadable: {exc}"]
     seen: dict[str, int] = {}
+    why: dict[str, str] = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and out.get("ename") in (*execute.STOPPED, "MemoryError"):
+            if out.get("output_type") == "error" and out.get("ename") in (*execute.STOPPED, "MemoryError", STOPPED):
                 seen[out["ename"]] = seen.get(out["ename"], 0) + 1
+                why.setdefault(out["ename"], str(out.get("evalue", "")).split(": ", 1)[-1][:160])
     words = {
         execute.INTERRUPTED: "timed out (interrupted)",
         execute.TIMED_OUT: "timed out (killed)",
         execute.KERNEL_DIED: "kernel crashed",
         execute.NOT_RUN: "cells not run after it",
         "MemoryError": "ran out of memory (the grading kernel's limit)",
+        STOPPED: "the grader's run of the hidden tests stopped",
     }
-    return [f"{words[name]}: {n} cell(s)" for name, n in seen.items()]
+    return [f"{words[name]}: {n} cell(s)" + (f" ({why[name]})" if name == STOPPED else "") for name, n in seen.items()]
 
 
 EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Unavailable)): ?(.*)$")
@@ -228,7 +232,8 @@ def select(
 ) -> list[str]:
     """The students to grade now: those named (or all), in this shard, new or changed
     since graded against the solution whose fingerprint is `solution`."""
-    present = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
+    present = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}")
+                     if p.is_dir() and intake.id_problem(p.parent.name) is None)
     if students:
         missing = sorted(set(students) - set(present))
         if missing:
@@ -306,6 +311,25 @@ def run_pool(jobs: list[Job], workers: int, progress: Progress) -> list[Outcome]
         for future in as_completed(futures):
             finish(futures[future], future.result)
     return outcomes
+
+
+TIMED_OUT = "timed out"  # how _cells_to_look_at's notes about timeouts begin
+
+
+def retry_timeouts_alone(jobs: list[Job], outcomes: list[Outcome], workers: int) -> list[Outcome]:
+    """A submission that timed out while others were graded beside it is graded again,
+    alone, before the timeout costs it points: a loaded machine is not the student's fault.
+    Its summary line says so, and what the second grading found."""
+    slow = {o.student for o in outcomes if any(p.startswith(TIMED_OUT) for p in o.problems)}
+    if workers <= 1 or len(jobs) <= 1 or not slow:
+        return outcomes
+    print(f"grading {len(slow)} submission(s) that timed out again, one at a time", file=sys.stderr)
+    again = {o.student: o for o in run_pool([j for j in jobs if j.student in slow], 1, Progress(len(slow)))}
+    for outcome in again.values():
+        still = any(p.startswith(TIMED_OUT) for p in outcome.problems)
+        outcome.problems.insert(0, "timed out while graded beside others; graded again alone: "
+                                   + ("it timed out again" if still else "no timeout then"))
+    return [again.get(o.student, o) for o in outcomes]
 
 
 def cell_summary(config: object, assignment: str) -> tuple[list[tuple[str, int, int]], dict[str, float], float]:
@@ -408,6 +432,9 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cpu", type=int, default=sandbox.Limits.cpu_seconds, help="CPU seconds per grading kernel")
     p.add_argument("--unsafe", action="store_true", help="grade without the sandbox (students' code can then "
                    "read the solutions and the gradebook)")
+    p.add_argument("--without-cgroups", action="store_true",
+                   help="where no control group can be made: bound each sandbox per process only (a submission "
+                        "that forks busy processes can then slow its classmates' grading)")
     p.add_argument("--db-url", help="gradebook URL (default: SQLite gradebook.db in the course folder; "
                    "postgresql+psycopg://user@host/db to share one between grading machines)")
     p.add_argument("--shard", default="0/1", help="I/N: grade the I-th of N slices of the students (from 0)")
@@ -430,7 +457,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         "CourseDirectory": {"root": str(root), "db_url": url},
         "Execute": {"timeout": args.timeout},
         "GradingExecute": {"sandbox": not args.unsafe, "notebook_timeout": args.notebook_timeout},
-        "SandboxedKernelManager": {"memory_mb": args.memory, "cpu_seconds": args.cpu},
+        "SandboxedKernelManager": {"memory_mb": args.memory, "cpu_seconds": args.cpu,
+                                   "use_cgroups": not args.without_cgroups},
         "Autograde": {"create_student": True},
     }
     config = load_config(root, overrides)
@@ -441,7 +469,7 @@ def main(argv: Iterable[str] | None = None) -> int:
               file=sys.stderr)
     else:
         try:
-            sandbox.check(sandbox.Limits(args.memory, args.cpu))
+            sandbox.check(sandbox.Limits(args.memory, args.cpu, cgroups=not args.without_cgroups))
         except sandbox.SandboxUnavailable as exc:
             print(f"refusing to grade: {exc}", file=sys.stderr)
             return 2
@@ -458,8 +486,12 @@ def main(argv: Iterable[str] | None = None) -> int:
             imported.append(got.student)
     # Links and special files never reach nbgrader (which would follow them) nor a kernel,
     # whichever way a submission arrived (an LMS zip, nbgrader's exchange, a copy by hand).
+    unsafe_ids = []  # folder names no id can have (nbgrader's exchange takes them from students): not graded
     for folder in sorted((root / "submitted").glob(f"*/{args.assignment}")):
-        if notes := intake.remove_refused(folder):
+        if problem := intake.id_problem(folder.parent.name):
+            write_state(root, args.assignment, folder.parent.name, refused=[problem])
+            unsafe_ids.append(folder.parent.name)
+        elif notes := intake.remove_refused(folder):
             write_state(root, args.assignment, folder.parent.name, refused=notes)
     _sqlite_wal(url)
     ensure_assignment(root, args.assignment, config)
@@ -471,7 +503,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     jobs = [Job(str(root), args.assignment, s, json.dumps(overrides)) for s in todo]
     print(f"grading {len(jobs)} submission(s) of {args.assignment} with {min(args.jobs, max(len(jobs), 1))} "
           f"worker(s){'' if args.unsafe else ', sandboxed'}", file=sys.stderr)
-    outcomes = run_pool(jobs, args.jobs, Progress(len(jobs)))
+    outcomes = retry_timeouts_alone(jobs, run_pool(jobs, args.jobs, Progress(len(jobs))), args.jobs)
     for outcome in outcomes:
         try:
             found = intake.inspect(root / "submitted" / outcome.student / args.assignment, expected, released)
@@ -482,7 +514,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     seconds = time.monotonic() - started
     attention = {}
     # this run's students, graded or not, and whoever this import brought nothing gradable of
-    for student in sorted({*select(root, args.assignment, args.student, True, shard), *imported}):
+    for student in sorted({*select(root, args.assignment, args.student, True, shard), *imported, *unsafe_ids}):
         state = read_state(root, args.assignment, student)
         if notes := state.get("imported", []) + state.get("refused", []) + state.get("problems", []):
             attention[student] = notes

@@ -33,13 +33,53 @@ def _error(ename: str, message: str) -> NotebookNode:
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
+def _size(content: object) -> int:
+    """Roughly how many bytes an output message's content holds (its strings)."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, dict):
+        return sum(_size(v) for v in content.values())
+    if isinstance(content, list):
+        return sum(_size(v) for v in content)
+    return 8
+
+
 class GradingExecute(Execute):
-    """Execute, in the sandbox unless `sandbox` is False (the grading command's --unsafe)."""
+    """Execute, in the sandbox unless `sandbox` is False (the grading command's --unsafe).
+
+    What comes back from the kernel is bounded: outputs past a cell's or the notebook's
+    budget are dropped (one line says so), and widget messages are ignored, so a kernel
+    that prints or displays without end costs the grader neither memory nor a huge
+    autograded notebook and feedback page."""
 
     sandbox = Bool(True, help="Run grading kernels inside bubblewrap (sandbox.py).").tag(config=True)
     notebook_timeout = Integer(
         600, help="Wall-clock seconds for a whole notebook; cells after that are not run."
     ).tag(config=True)
+    max_cell_output_bytes = Integer(8 * 2**20, help="Outputs kept per cell, in bytes.").tag(config=True)
+    max_output_bytes = Integer(32 * 2**20, help="Outputs kept per notebook, in bytes.").tag(config=True)
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
+        size = _size(msg.get("content", {}))
+        cell = self._output_bytes.get(cell_index, 0) + size
+        if cell > self.max_cell_output_bytes or self._output_total + size > self.max_output_bytes:
+            if cell_index not in self._truncated:
+                self._truncated.add(cell_index)
+                outs.append(new_output("stream", name="stderr", text=(
+                    "[the rest of this cell's output was not kept: it went past the grader's limit of "
+                    f"{self.max_cell_output_bytes >> 20} MiB a cell, {self.max_output_bytes >> 20} MiB a notebook]\n")))
+            return None
+        self._output_bytes[cell_index] = cell
+        self._output_total += size
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _update_display_id(self, display_id: str, msg: dict) -> None:
+        """A display updated in place is bounded like a new output (it replaces one)."""
+        if _size(msg.get("content", {})) <= self.max_cell_output_bytes:
+            super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:
+        """Widgets are not graded: their messages are not kept (they could be endless)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -48,10 +88,14 @@ class GradingExecute(Execute):
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: object = None) -> tuple:
         if self.sandbox:
-            sandbox.check()  # refuse clearly rather than run a student's code unconfined
+            # refuse clearly rather than run a student's code unconfined
+            sandbox.check(sandbox.SandboxedKernelManager.limits_in(self.config))
         # nbconvert's ExecutePreprocessor.preprocess, with a stop instead of a lost submission.
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
+        self._output_bytes: dict[int, int] = {}
+        self._output_total = 0
+        self._truncated: set[int] = set()
         self._check_assign_resources(resources)
         deadline = time.monotonic() + self.notebook_timeout
         stopped: str | None = None

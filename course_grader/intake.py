@@ -232,6 +232,17 @@ def fingerprint(folder: Path) -> str:
     return h.hexdigest()
 
 
+def id_problem(student: str) -> str | None:
+    """Why the name of a folder in submitted/ cannot be graded as a student id, or None.
+    nbgrader's formgrader pastes ids into its pages unescaped, and finds a student's folder
+    with the id as a glob pattern; nbgrader's exchange takes the id from the name of a folder
+    the student makes. An id is what an LMS import makes of a file name (``_student_id``)."""
+    if student and not SAFE_ID.search(student):
+        return None
+    return (f"refused: {student!r} cannot be a student id (only letters, digits and ._@+-); "
+            "rename the folder to the student's id to grade it")
+
+
 def _student_id(stem: str, pattern: re.Pattern[str]) -> str | None:
     m = pattern.search(stem)
     if not m or not m.group("student_id"):

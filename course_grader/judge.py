@@ -27,6 +27,7 @@ from traitlets import Float, Unicode
 
 from course_grader import records
 
+STOPPED = "GradingStopped"  # the grader's run of the hidden tests stopped before this cell's
 RTOL = 1e-9  # tight: finite-difference gradients miss by 1e-7 and more on our cases
 ATOL = 1e-12  # for values that are 0 in one summation order and 1e-17 in another
 
@@ -195,7 +196,8 @@ def judge_notebook(nb: NotebookNode, reference: Mapping[str, Any], trusted: Mapp
                 outputs.remove(errors[0])
                 outputs.insert(0, errors[0])
             else:
-                outputs.insert(0, _error("GradingError", f"hidden tests of {grade_id}: {why}"))
+                stopped = getattr(trusted.get(grade_id), "stopped", False)
+                outputs.insert(0, _error(STOPPED if stopped else "GradingError", f"hidden tests of {grade_id}: {why}"))
         cell.outputs = outputs
     return verdicts
 

@@ -49,6 +49,7 @@ class Outcome:
 
     record: dict[str, Any] | None
     failure: str | None = None
+    stopped: bool = False  # the grader's run stopped (the student's process died, hung or flooded it)
 
 
 @dataclass(frozen=True)
@@ -117,20 +118,27 @@ def probe_calls(source: str) -> list[ProbeCall]:
 
 
 class Agent:
-    """The student's code in a process of its own (sandboxed unless told otherwise)."""
+    """The student's code in a process of its own (in a `sandbox.Sandbox` unless told otherwise)."""
 
     def __init__(self, folder: Path, *, sandboxed: bool, limits: sandbox.Limits | None = None) -> None:
-        self.rundir = Path(tempfile.mkdtemp(prefix="course-replay-"))
         agent = Path(rpc.__file__).read_text() + "\nagent_main()\n"
         argv = [sys.executable, "-c", agent]
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+        variables = {"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+        env = dict(os.environ, **variables)
+        self.box: sandbox.Sandbox | None = None
         if sandboxed:
+            limits = limits or sandbox.Limits()
             sandbox.check(limits)
-            sandbox.prepare_rundir(self.rundir)
-            argv = sandbox.bwrap_command(argv, workdir=folder, rundir=self.rundir, limits=limits or sandbox.Limits())
-        self.process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=folder, env=env
-        )
+            self.box = sandbox.Sandbox(folder, limits, env=variables)
+            argv = self.box.command(argv)
+        try:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=folder, env=env
+            )
+        except BaseException:
+            if self.box is not None:
+                self.box.close()
+            raise
         assert self.process.stdin is not None and self.process.stdout is not None
         self.link = rpc.Link(self.process.stdout.fileno(), self.process.stdin.fileno(), trusting=False)
 
@@ -140,7 +148,8 @@ class Agent:
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
                 pipe.close()
-        shutil.rmtree(self.rundir, ignore_errors=True)
+        if self.box is not None:
+            self.box.close()
 
 
 def _run_probe(link: rpc.Link, call: ProbeCall) -> list[Any]:
@@ -195,7 +204,7 @@ def start(
     twice), and nothing it writes reaches the copy."""
     scratch = Path(tempfile.mkdtemp(prefix="course-replay-work-"))
     work = scratch / folder.name
-    shutil.copytree(folder, work, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    sandbox.private_copy(folder, work, sandbox.Limits().copy_mb * 2**20)  # regular files only
     cells = copy.deepcopy(nb.cells)  # the kernel's run fills in outputs meanwhile
     future: Future[dict[str, Outcome]] = Future()
 
@@ -225,6 +234,7 @@ def _replay(
     agent = Agent(work, sandboxed=sandboxed, limits=limits)
     link = agent.link
     link.budget = cell_timeout
+    link.bounded = True
     try:
         for index, cell in enumerate(cells):
             if cell.cell_type != "code":
@@ -235,8 +245,9 @@ def _replay(
                 stopped = f"the notebook used up its {notebook_timeout:g} s"
             if stopped is not None:
                 if test:
-                    outcomes[meta["grade_id"]] = Outcome(None, f"not run: {stopped}")
+                    outcomes[meta["grade_id"]] = Outcome(None, f"not run: {stopped}", stopped=True)
                 continue
+            link.start_cell()
             # The agent stops a request at its budget; this is for code that stops the stopping.
             link.deadline = time.monotonic() + (3 * cell_timeout if test else cell_timeout) + GRACE
             try:
@@ -250,7 +261,7 @@ def _replay(
             except rpc.LinkBroken as err:
                 stopped = f"the student's code stopped answering at code cell {index} ({err})"
                 if test:
-                    outcomes[meta["grade_id"]] = Outcome(None, stopped)
+                    outcomes[meta["grade_id"]] = Outcome(None, stopped, stopped=True)
     finally:
         agent.close()
     return outcomes

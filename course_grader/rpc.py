@@ -38,6 +38,12 @@ from typing import Any, NoReturn
 
 PLAIN = (type(None), bool, int, float, str)
 MAX_LINE = 64 * 1024 * 1024  # a message longer than this is an attack or a bug
+# What the grader's end takes from the student's process, per cell and per submission: the
+# objects it holds a proxy for (each costs the grader memory) and the bytes it reads. The
+# most an honest solution of the course hands over is ~40,000 objects and 1.5 MB in one
+# cell (a 10,000-step chain), ~46,000 and 1.7 MB in a whole notebook.
+CELL_HANDLES, CELL_BYTES = 250_000, 64 * 1024 * 1024
+TOTAL_HANDLES, TOTAL_BYTES = 1_000_000, 256 * 1024 * 1024
 MAX_DEPTH = 40  # nesting of containers sent by value
 
 
@@ -181,6 +187,9 @@ class Link:
         self.broken: str | None = None
         self.budget: float | None = None  # seconds the agent may spend on each of our questions
         self.depth = 0  # questions being answered right now (nested by call-backs)
+        self.received = 0  # bytes read from the other end, in all
+        self.bounded = False  # the grader's end: what the other end hands over is limited
+        self.cell_start = (0, 0)  # (proxies, bytes) when the current cell began
 
     # --- values on the wire ---------------------------------------------------------
 
@@ -223,6 +232,7 @@ class Link:
             return self.objects[body]
         if tag == "H" and type(body) is int and body >= 0:
             if body not in self.proxies:
+                self._within_limits()
                 self.proxies[body] = self._wrap(body, bool(y.get("fn")))
             return self.proxies[body]
         self._break("it sent a malformed value")
@@ -240,6 +250,24 @@ class Link:
         self.stubs[id(stub)] = ref
         self.objects.append(stub)  # alive: its id stays its own
         return stub
+
+    def start_cell(self) -> None:
+        """The limits per cell count from here."""
+        self.cell_start = (len(self.proxies), self.received)
+
+    def _within_limits(self) -> None:
+        """Break the link, for good, when the other end has handed over too much: it ends
+        this submission's replay, never the grader nor the other submissions."""
+        if not self.bounded:
+            return
+        handles, received = len(self.proxies), self.received
+        cell_handles, cell_bytes = handles - self.cell_start[0], received - self.cell_start[1]
+        if cell_handles >= CELL_HANDLES or handles >= TOTAL_HANDLES:
+            limit = f"{CELL_HANDLES:,} in one cell" if cell_handles >= CELL_HANDLES else f"{TOTAL_HANDLES:,} in all"
+            self._break(f"it handed the grader more objects than the limit ({limit})")
+        if cell_bytes > CELL_BYTES or received > TOTAL_BYTES:
+            limit = f"{CELL_BYTES >> 20} MB in one cell" if cell_bytes > CELL_BYTES else f"{TOTAL_BYTES >> 20} MB"
+            self._break(f"it sent the grader more data than the limit ({limit})")
 
     def revoke(self) -> None:
         """Take back everything this end has lent so far (the grader calls it when a probe
@@ -278,7 +306,9 @@ class Link:
             chunk = os.read(self.read_fd, 1 << 20)
             if not chunk:
                 self._break("the other end stopped (it crashed, or was killed)")
+            self.received += len(chunk)
             self.buffer += chunk
+            self._within_limits()
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
             message = json.loads(line)

@@ -1,12 +1,25 @@
-"""A grading kernel inside bubblewrap: what a submission's code can see and use.
+"""A student's code inside bubblewrap: what a submission's process can see and use.
 
-A student's code runs in the grading kernel with the grader's rights. Without a sandbox it
-can read `solutions/`, the reference cache, the gradebook and other students' folders,
-or write to them. Inside `bwrap` the kernel sees only the Python installation (read-only),
-the course packages it imports (read-only), its own submission folder (read-write) and a
-private /tmp; it has no network, its own process tree, and bounded memory and CPU time
-(`prlimit`, inherited by everything it starts). The kernel talks to the grader through
-Unix sockets in a private run folder, since it has no network to reach TCP ports on.
+Without a sandbox a student's code runs with the grader's rights: it can read
+`solutions/`, the reference cache, the gradebook and other students' folders, write to
+them, and read the grader's environment. Inside a `Sandbox` it starts from nothing:
+
+- an empty environment (a few variables the kernel needs), the Python installation and the
+  course packages read-only, only the parts of `/etc` that Python and its libraries read,
+  and a `/etc/passwd` of its own;
+- a private copy of the submission folder (regular files only; links and special files are
+  never followed) as its working folder, a private size-bounded `/tmp`, and a run folder
+  for its sockets and home: nothing it writes reaches the instructor's folders, and all of
+  it is deleted afterwards;
+- no network, its own process tree, and - when the grader runs as root, as it does on the
+  course's machines - an unprivileged user of its own (one per grading process) with no
+  capabilities;
+- limits the operating system enforces: per process (address space, CPU time, file size)
+  with `prlimit`, and for the whole sandbox, whatever it forks (memory with its scratch
+  space, number of processes, one CPU's share), with a control group (`cgroups.py`).
+
+The kernel talks to the grader through Unix sockets in the run folder, since it has no
+network to reach TCP ports on.
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,11 +38,19 @@ from typing import Any
 
 import matplotlib
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer
 
-# Read-only system folders a Python kernel needs (shared libraries, fonts, certificates).
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
+from course_grader import cgroups
+
+# Read-only system folders a Python kernel needs (the interpreter, shared libraries).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+# Of /etc, only what Python, its libraries and Graphviz read: the dynamic linker's cache,
+# the time zone, fonts, MIME types, Debian's Python settings. No keys, no configuration of
+# the machine's services, no host or user names.
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts", "mime.types", "nsswitch.conf",
+       f"python3.{sys.version_info.minor}", "matplotlibrc")
 PACKAGES = ("course_lib", "course_grader")
+UID_BASE = 100_000  # as root, a sandbox runs as UID_BASE + the grading process's pid: its own user
 HOW_TO_INSTALL = (
     "install bubblewrap (Debian/Ubuntu: 'sudo apt-get install bubblewrap'; './course grade' does it when run "
     "as root), or grade without a sandbox with --unsafe, knowing that students' code can then read the "
@@ -42,12 +64,21 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one grading kernel may use. Memory is address space, so it counts what the
-    kernel maps, not only what it touches: 2 GiB leaves room for matplotlib and a class's
-    largest honest notebook, and turns a memory bomb into a MemoryError."""
+    """What one sandbox may use. ``memory_mb`` is each process's address space, so it counts
+    what a process maps, not only what it touches: 2 GiB leaves room for matplotlib and a
+    class's largest honest notebook, and turns a memory bomb into a MemoryError. The whole
+    sandbox (all its processes, its /tmp) may hold ``memory_mb + scratch_mb`` in memory."""
 
     memory_mb: int = 2048
     cpu_seconds: int = 600
+    scratch_mb: int = 256  # the private /tmp (in memory)
+    file_mb: int = 64  # the largest file it may write
+    processes: int = 64
+    copy_mb: int = 256  # the largest submission folder it gets a copy of
+    cgroups: bool = True  # False: per-process limits only (`./course grade --without-cgroups`)
+
+    def budget(self) -> cgroups.Budget:
+        return cgroups.Budget(memory_mb=self.memory_mb + self.scratch_mb, processes=self.processes)
 
 
 def _outermost(paths: list[Path]) -> list[Path]:
@@ -79,35 +110,153 @@ def readable_roots() -> list[Path]:
     return _outermost([Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent, *package_dirs()])
 
 
-def bwrap_command(argv: list[str], *, workdir: Path, rundir: Path, limits: Limits) -> list[str]:
-    """`argv` run inside the sandbox, in `workdir`, talking through `rundir` (made by
-    `prepare_rundir`, whose stand-in for the grader package is bound in its place)."""
+def sandbox_uid() -> int | None:
+    """The user a sandbox runs as: as root, one of its own per grading process (so that a
+    process-count limit per user is per sandbox, and no file on the machine is its); not
+    as root, the caller (bubblewrap then maps it into a user namespace)."""
+    return UID_BASE + os.getpid() if os.geteuid() == 0 else None
+
+
+def bwrap_command(
+    argv: list[str], *, workdir: Path, rundir: Path, limits: Limits, private: Path | None = None,
+    uid: int | None = None, env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """`argv` run inside the sandbox, in `workdir` (`private`, a copy, bound there when
+    given), talking through `rundir` (made by `prepare_rundir`, whose stand-in for the grader
+    package is bound in its place), as `uid` when the grader is root, with only `env` and
+    the few variables a kernel needs."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(f"bwrap was not found: {HOW_TO_INSTALL}")
-    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
+    cmd = [bwrap, "--die-with-parent", "--clearenv"]
+    if uid is None:  # not root: an unprivileged user namespace is the only way in
+        cmd += ["--unshare-all", "--cap-drop", "ALL"]
+    else:  # root: no user namespace, so that setpriv below can become `uid` for real
+        cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     for d in SYSTEM_DIRS:
         if os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
+    cmd += ["--perms", "0755", "--dir", "/etc"]  # traversable by the sandbox's user, listing only what is bound
+    for name in ETC:
+        if os.path.exists(f"/etc/{name}"):
+            cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    cmd += ["--ro-bind", str(rundir / "passwd"), "/etc/passwd", "--ro-bind", str(rundir / "group"), "/etc/group"]
     # A private /tmp first: what is bound below may live under the grader's /tmp (a venv
     # or a course copy there), and a later mount would hide it.
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    scratch = limits.scratch_mb * 1024 * 1024
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(scratch), "--tmpfs", "/tmp"]
+    made: set[Path] = {Path("/tmp")}  # the private /tmp above: 1777, as it is
+
+    def reach(path: Path) -> list[str]:
+        """Folders leading to ``path``, made traversable (bubblewrap would make them 0700,
+        closed to the sandbox's own user): empty, on the sandbox's own root."""
+        dirs = []
+        for parent in reversed(path.parents):
+            if parent != Path("/") and parent not in made and not any(parent.is_relative_to(d) for d in SYSTEM_DIRS):
+                made.add(parent)
+                dirs += ["--perms", "0755", "--dir", str(parent)]
+        return dirs
+
     for root in readable_roots():
         if not any(root.is_relative_to(d) for d in SYSTEM_DIRS):
-            cmd += ["--ro-bind", str(root), str(root)]
-    cmd += ["--ro-bind", str(rundir / GRADER_STAND_IN), str(package_dirs()[PACKAGES.index("course_grader")])]
-    cmd += ["--bind", str(rundir), str(rundir), "--bind", str(workdir), str(workdir)]
+            cmd += [*reach(root), "--ro-bind", str(root), str(root)]
+    grader = package_dirs()[PACKAGES.index("course_grader")]
+    cmd += [*reach(grader), "--ro-bind", str(rundir / GRADER_STAND_IN), str(grader)]
+    cmd += [*reach(rundir), "--bind", str(rundir), str(rundir)]
+    cmd += [*reach(workdir), "--bind", str(private or workdir), str(workdir)]
     home = rundir / "home"
-    cmd += ["--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(home / "matplotlib")]
-    cmd += ["--setenv", "IPYTHONDIR", str(home / "ipython"), "--setenv", "TMPDIR", "/tmp"]
-    # ipykernel watches the parent pid it is given; in its own pid namespace that pid means
-    # nothing, and --die-with-parent already ends the kernel with the grader. 1 (init) is
-    # the value that tells ipykernel not to watch (nor to print its console banner).
-    cmd += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(workdir)]
+    variables = {
+        "HOME": str(home), "MPLCONFIGDIR": str(home / "matplotlib"), "IPYTHONDIR": str(home / "ipython"),
+        "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        # ipykernel watches the parent pid it is given; in its own pid namespace that pid
+        # means nothing, and --die-with-parent already ends the kernel with the grader. 1
+        # (init) tells ipykernel not to watch (nor to print its console banner).
+        "JPY_PARENT_PID": "1",
+        **(env or {}),
+    }
+    for name, value in variables.items():
+        cmd += ["--setenv", name, value]
+    cmd += ["--chdir", str(workdir), "--"]
+    if uid is not None:
+        cmd += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
+                "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
     prlimit = shutil.which("prlimit") or "/usr/bin/prlimit"
-    memory = limits.memory_mb * 1024 * 1024
-    cmd += ["--", prlimit, f"--as={memory}", f"--cpu={limits.cpu_seconds}", "--core=0", "--", *argv]
-    return cmd
+    cmd += [prlimit, f"--as={limits.memory_mb * 2**20}", f"--cpu={limits.cpu_seconds}", "--core=0",
+            f"--fsize={limits.file_mb * 2**20}"]
+    if uid is not None:  # counted per user: per sandbox, since each has a user of its own
+        cmd += [f"--nproc={limits.processes}"]
+    return [*cmd, "--", *argv]
+
+
+def private_copy(source: Path, dest: Path, limit_bytes: int) -> list[str]:
+    """Copy the regular files under ``source`` to ``dest`` (made), never following a link
+    nor opening a special file, up to ``limit_bytes`` in all; return what was left out."""
+    dest.mkdir(parents=True, exist_ok=True)
+    left, total = [], 0
+    if not source.is_dir():
+        return left
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".ipynb_checkpoints")]
+        for name in [*filenames, *(d for d in dirnames if (here / d).is_symlink())]:
+            path = here / name
+            st = path.lstat()
+            rel = path.relative_to(source)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1 or total + st.st_size > limit_bytes:
+                left.append(str(rel))
+                continue
+            total += st.st_size
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("rb") as src, target.open("wb") as out:  # a regular file, as lstat said
+                shutil.copyfileobj(src, out)
+    return left
+
+
+class Sandbox:
+    """One sandboxed process tree and what it needs: a run folder, a private copy of the
+    submission folder, its own user (as root) and control group. Start its process with
+    ``command(argv)``; ``close()`` kills whatever is left in it and deletes it all."""
+
+    def __init__(self, workdir: Path, limits: Limits, env: Mapping[str, str] | None = None) -> None:
+        self.workdir, self.limits, self.env = workdir, limits, dict(env or {})
+        self.uid = sandbox_uid()
+        self.rundir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+        self.cgroup: cgroups.Cgroup | None = None
+        try:
+            prepare_rundir(self.rundir, self.uid)
+            self.private = self.rundir / "work"
+            private_copy(workdir, self.private, limits.copy_mb * 2**20)
+            self.give(self.private)
+            if limits.cgroups:
+                self.cgroup = cgroups.Cgroup(limits.budget())
+        except BaseException:
+            self.close()
+            raise
+
+    def give(self, path: Path) -> None:
+        """Let the sandbox's user own ``path`` (and what is under it)."""
+        if self.uid is None:
+            return
+        if not path.is_dir():
+            os.chown(path, self.uid, self.uid, follow_symlinks=False)
+            return
+        for dirpath, _, filenames in os.walk(path):
+            os.chown(dirpath, self.uid, self.uid, follow_symlinks=False)
+            for name in filenames:
+                os.chown(Path(dirpath, name), self.uid, self.uid, follow_symlinks=False)
+
+    def command(self, argv: list[str]) -> list[str]:
+        cmd = bwrap_command(argv, workdir=self.workdir, rundir=self.rundir, limits=self.limits,
+                            private=self.private, uid=self.uid, env=self.env)
+        return self.cgroup.enter(cmd) if self.cgroup else cmd
+
+    def close(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        shutil.rmtree(self.rundir, ignore_errors=True)
 
 
 # What a sandboxed process finds where the grader package is. The grader runs every hidden
@@ -143,78 +292,109 @@ def __getattr__(name):
 }
 
 
-def prepare_rundir(rundir: Path) -> None:
-    """A home for the kernel with matplotlib's font cache already in it (building it takes
-    seconds, every kernel, otherwise), and the stand-in for the grader package."""
+def prepare_rundir(rundir: Path, uid: int | None = None) -> None:
+    """A home for the sandbox's user with matplotlib's font cache already in it (building
+    it takes seconds, every kernel, otherwise), the stand-in for the grader package (the
+    grader's, read-only), and the user's own /etc/passwd and /etc/group. As root, the run
+    folder and the home become the sandbox user's: its sockets are made there."""
     for name, text in STAND_IN_FILES.items():
         path = rundir / GRADER_STAND_IN / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    mpl = rundir / "home" / "matplotlib"
+    home = rundir / "home"
+    mpl = home / "matplotlib"
     mpl.mkdir(parents=True)
-    (rundir / "home" / "ipython").mkdir()
+    (home / "ipython").mkdir()
     for cache in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
         shutil.copy(cache, mpl / cache.name)
+    user = uid if uid is not None else os.getuid()
+    (rundir / "passwd").write_text(
+        f"root:x:0:0::/root:/usr/sbin/nologin\nstudent:x:{user}:{user}::{home}:/usr/sbin/nologin\n"
+    )
+    (rundir / "group").write_text(f"root:x:0:\nstudent:x:{user}:\n")
+    if uid is not None:
+        os.chown(rundir, uid, uid)
+        for dirpath, _, filenames in os.walk(home):
+            os.chown(dirpath, uid, uid)
+            for name in filenames:
+                os.chown(Path(dirpath, name), uid, uid)
 
 
 _WORKS: set[Limits] = set()
 
 
 def check(limits: Limits | None = None) -> None:
-    """Start Python in the sandbox once per process (and limits); raise SandboxUnavailable
+    """Start Python in a sandbox once per process (and limits); raise SandboxUnavailable
     saying why it cannot. A success is remembered, a failure is tried again next time."""
     limits = limits or Limits()
     if limits in _WORKS:
         return
+    if limits.cgroups:
+        try:
+            cgroups.check()
+        except cgroups.CgroupUnavailable as exc:
+            raise SandboxUnavailable(
+                f"{exc}; or grade with --without-cgroups (limits per process only: a submission that forks "
+                "busy processes can then slow its classmates' grading)"
+            ) from exc
     with tempfile.TemporaryDirectory(prefix="course-sandbox-check-") as tmp:
-        rundir, workdir = Path(tmp, "run"), Path(tmp, "work")
-        rundir.mkdir()
+        workdir = Path(tmp, "work")
         workdir.mkdir()
-        prepare_rundir(rundir)
         probe = (
             "import course_lib, ipykernel, course_grader, course_grader.probes as p; p.m1.probe_init(); "
             "assert not hasattr(course_grader, 'records'); open('ok', 'w').write('ok')"
         )
-        cmd = bwrap_command([sys.executable, "-c", probe], workdir=workdir, rundir=rundir, limits=limits)
+        box = Sandbox(workdir, limits)
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SandboxUnavailable(f"bwrap could not start Python: {exc}; {HOW_TO_INSTALL}") from exc
-        if done.returncode != 0 or not (workdir / "ok").exists():
-            why = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise SandboxUnavailable(f"bwrap could not start Python here ({' / '.join(why)}); {HOW_TO_INSTALL}")
+            try:
+                done = subprocess.run(
+                    box.command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=60, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise SandboxUnavailable(f"bwrap could not start Python: {exc}; {HOW_TO_INSTALL}") from exc
+            if done.returncode != 0 or not (box.private / "ok").exists():
+                why = (done.stderr or done.stdout).strip().splitlines()[-3:]
+                raise SandboxUnavailable(f"bwrap could not start Python here ({' / '.join(why)}); {HOW_TO_INSTALL}")
+        finally:
+            box.close()
     _WORKS.add(limits)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run in the sandbox, in the folder nbclient asks for."""
+    """A kernel manager whose kernels run in a `Sandbox`, on a private copy of the folder
+    nbclient asks for: nothing the kernel writes reaches that folder."""
 
     memory_mb = Integer(Limits.memory_mb, help="Address-space limit of a grading kernel, in MiB.").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU-time limit of a grading kernel, in seconds.").tag(config=True)
+    use_cgroups = Bool(
+        Limits.cgroups, help="Bound each sandbox as a whole (memory, processes, CPU) with a control group."
+    ).tag(config=True)
     start_timeout = Float(60.0).tag(config=True)
 
     @classmethod
     def limits_in(cls, config: Mapping[str, Any]) -> Limits:
-        """The limits ``config`` gives grading kernels, read without making a kernel manager
-        (which makes a run folder): the grader's replay runs the student's code under them too."""
+        """The limits ``config`` gives grading kernels, read without making a kernel manager:
+        the grader's replay runs the student's code under them too."""
         section = config[cls.__name__] if cls.__name__ in config else {}
         return Limits(
             memory_mb=section.get("memory_mb", cls.memory_mb.default_value),
             cpu_seconds=section.get("cpu_seconds", cls.cpu_seconds.default_value),
+            cgroups=section.get("use_cgroups", cls.use_cgroups.default_value),
         )
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._rundir = Path(tempfile.mkdtemp(prefix="course-kernel-"))
-        prepare_rundir(self._rundir)
-        self._workdir = Path.cwd()
+        self.sandbox: Sandbox | None = None
         self.transport = "ipc"  # no network in the sandbox: Unix sockets in the run folder
-        self.ip = str(self._rundir / "kernel")
-        self.connection_file = str(self._rundir / "kernel.json")
 
     async def _async_pre_start_kernel(self, **kw: object) -> tuple[list[str], dict]:
         cwd = kw.get("cwd")
-        self._workdir = Path(str(cwd)).resolve() if cwd else Path.cwd()
+        workdir = Path(str(cwd)).resolve() if cwd else Path.cwd()
+        if self.sandbox is None:
+            limits = Limits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds, cgroups=self.use_cgroups)
+            self.sandbox = Sandbox(workdir, limits)
+            self.ip = str(self.sandbox.rundir / "kernel")
+            self.connection_file = str(self.sandbox.rundir / "kernel.json")
         started = await super()._async_pre_start_kernel(**kw)
         # SIGINT to the kernel's process group would reach bwrap and end the whole sandbox:
         # interrupt through the control channel instead (ipykernel then signals itself).
@@ -223,13 +403,14 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         argv = super().format_kernel_cmd(extra_arguments)
-        limits = Limits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds)
-        return bwrap_command(argv, workdir=self._workdir, rundir=self._rundir, limits=limits)
+        assert self.sandbox is not None, "the kernel's sandbox is made before its command"
+        self.sandbox.give(Path(self.connection_file))  # written by now; the kernel's user reads it
+        return self.sandbox.command(argv)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            shutil.rmtree(self._rundir, ignore_errors=True)
+        if not restart and self.sandbox is not None:
+            self.sandbox.close()
 
     # jupyter_client binds the public name to the base method when its class is made: a
     # dead kernel's clean-up (nbclient calls this one) would skip the override.

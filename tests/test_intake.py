@@ -199,3 +199,11 @@ def test_links_in_a_zip_or_in_submitted_are_refused(tmp_path):
     assert intake.remove_refused(folder) == ["refused pipe: a special file", "refused solutions: a symbolic link"]
     assert sorted(p.name for p in folder.iterdir()) == [EXPECTED] and tmp_path.is_dir()
     assert intake.inspect(folder, EXPECTED, RELEASE) == []
+
+
+def test_a_folder_name_that_cannot_be_a_student_id_is_named():
+    """nbgrader's exchange takes ids from folder names students choose; the formgrader
+    pastes ids into its pages unescaped."""
+    assert intake.id_problem("jsmith") is None and intake.id_problem("j.smith@uni+1") is None
+    for bad in ('"><img src=x onerror=alert(1)>', "a b", "x[1]*", "", "\x1b]0;t\x07"):
+        assert "cannot be a student id" in intake.id_problem(bad), bad

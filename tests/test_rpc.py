@@ -246,3 +246,28 @@ def test_a_probe_reaches_the_interpreter_not_what_the_notebook_calls_it(link):
         draws.append(link.ask("global", "draw"))
     assert draws[0] == draws[1]
     student_random.setstate(state)
+
+
+def test_a_flood_of_objects_or_bytes_ends_that_replay_not_the_grader(link, monkeypatch):
+    """The grader's end takes a bounded number of objects and bytes per cell and in all:
+    past them the link breaks for good, with the reason (replay then stops that one
+    submission, and says so)."""
+    monkeypatch.setattr(rpc, "CELL_HANDLES", 500)
+    monkeypatch.setattr(rpc, "CELL_BYTES", 200_000)
+    link.bounded = True
+    link.ask("exec", "def flood(n):\n    return [object() for _ in range(n)]\n", "<cell>")
+    link.start_cell()
+    assert len(link.ask("global", "flood")(100)) == 100  # within the limit
+    with pytest.raises(rpc.LinkBroken, match=r"more objects than the limit \(500 in one cell\)"):
+        link.ask("global", "flood")(1000)
+    with pytest.raises(rpc.LinkBroken):  # broken for good
+        link.ask("global", "flood")(1)
+
+
+def test_a_flood_of_bytes_breaks_the_link(link, monkeypatch):
+    monkeypatch.setattr(rpc, "CELL_BYTES", 2 * 2**20)
+    link.bounded = True
+    link.start_cell()
+    link.ask("exec", "x = 'a' * 5 * 2**20", "<cell>")
+    with pytest.raises(rpc.LinkBroken, match=r"more data than the limit \(2 MB in one cell\)"):
+        link.ask("global", "x")

@@ -1,5 +1,7 @@
 """The grading sandbox on its own: what a process inside sees, may write and may use."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,13 +14,18 @@ LIMITS = sandbox.Limits(memory_mb=1024, cpu_seconds=30)
 
 
 def run_inside(tmp_path: Path, code: str, limits: sandbox.Limits = LIMITS) -> subprocess.CompletedProcess:
-    rundir, workdir = tmp_path / "run", tmp_path / "work"
-    rundir.mkdir(exist_ok=True)
+    """Run ``code`` in a sandbox on ``tmp_path/work``; its private copy stays readable as
+    ``run_inside.private`` until the next call."""
+    workdir = tmp_path / "work"
     workdir.mkdir(exist_ok=True)
-    if not (rundir / "home").exists():
-        sandbox.prepare_rundir(rundir)
-    cmd = sandbox.bwrap_command([sys.executable, "-c", code], workdir=workdir, rundir=rundir, limits=limits)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    box = sandbox.Sandbox(workdir, limits)
+    try:
+        done = subprocess.run(box.command([sys.executable, "-c", code]), capture_output=True, text=True,
+                              timeout=120, check=False)
+        run_inside.private = {p.name: p.read_bytes() for p in box.private.iterdir() if p.is_file()}
+    finally:
+        box.close()
+    return done
 
 
 def test_the_sandbox_starts_python_with_the_course_packages():
@@ -40,7 +47,8 @@ def test_it_sees_its_own_folder_and_the_python_installation_only(tmp_path):
     done = run_inside(tmp_path, code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False", "False", "False"]
-    assert (tmp_path / "work" / "mine.txt").read_text() == "ok"
+    assert run_inside.private["mine.txt"] == b"ok", "it works in its folder ..."
+    assert not (tmp_path / "work" / "mine.txt").exists(), "... a private copy: the real folder is untouched"
 
 
 def test_the_python_installation_and_course_packages_are_read_only(tmp_path):
@@ -93,4 +101,97 @@ def test_a_kernel_that_crashes_leaves_no_run_folder_behind(tmp_path):
                             resources={"metadata": {"path": str(tmp_path)}})
     with pytest.raises(DeadKernelError):
         client.execute()
-    assert managers and not managers[0]._rundir.exists()
+    assert managers and not managers[0].sandbox.rundir.exists()
+    assert managers[0].sandbox.cgroup is None, "its control group is gone too"
+
+
+def test_it_starts_from_nothing_as_a_user_of_its_own(tmp_path, monkeypatch):
+    """An empty environment, only the parts of /etc Python needs, no capability, and (the
+    grader being root) an unprivileged user that owns nothing on the machine."""
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "hunter2")
+    code = (
+        "import os, json\n"
+        "status = dict(l.split(':', 1) for l in open('/proc/self/status') if ':' in l)\n"
+        "print(json.dumps({'env': sorted(os.environ), 'etc': sorted(os.listdir('/etc')), 'uid': os.getuid(),\n"
+        "                  'caps': [status[k].strip() for k in ('CapEff', 'CapPrm', 'CapBnd')],\n"
+        "                  'root': sorted(os.listdir('/'))}))\n"
+    )
+    done = run_inside(tmp_path, code)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert "GRADER_SECRET_TOKEN" not in seen["env"] and "hunter2" not in done.stdout
+    assert set(seen["env"]) <= {"HOME", "MPLCONFIGDIR", "IPYTHONDIR", "TMPDIR", "LANG", "PATH", "JPY_PARENT_PID",
+                                "PWD", "LC_CTYPE"}
+    assert set(seen["etc"]) <= {*sandbox.ETC, "passwd", "group"} and "shadow" not in seen["etc"]
+    assert "hostname" not in seen["etc"] and "ssh" not in seen["etc"]
+    if os.geteuid() == 0:
+        assert seen["uid"] >= sandbox.UID_BASE
+        assert seen["caps"] == ["0000000000000000"] * 3
+
+
+def test_links_in_its_folder_are_not_followed_into_its_copy(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the gradebook")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").symlink_to(secret)
+    done = run_inside(tmp_path, "import os; print(sorted(os.listdir('.')))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]" and "notes.txt" not in run_inside.private
+
+
+SMALL = sandbox.Limits(memory_mb=512, cpu_seconds=30, scratch_mb=32, file_mb=8, processes=16)
+
+
+def test_the_whole_sandbox_is_bounded_whatever_it_forks(tmp_path):
+    """Memory counted over all its processes (four children of 200 MiB pass a 512 MiB
+    per-process limit, not the sandbox's), processes, scratch space and file size."""
+    children = run_inside(tmp_path, (
+        "import os, time\n"
+        "for _ in range(4):\n"
+        "    if os.fork() == 0:\n"
+        "        x = bytearray(200 * 2**20); time.sleep(3); os._exit(0)\n"
+        "statuses = [os.wait()[1] for _ in range(4)]\n"
+        "print(sum(1 for s in statuses if os.WIFSIGNALED(s)))\n"
+    ), SMALL)
+    assert children.returncode != 0 or int(children.stdout.strip() or 0) > 0, "some child must have been stopped"
+    forks = run_inside(tmp_path, (
+        "import os, time\n"
+        "made = 0\n"
+        "try:\n"
+        "    for _ in range(100):\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(5); os._exit(0)\n"
+        "        made += 1\n"
+        "except OSError as err:\n"
+        "    print('stopped', made, err.errno)\n"
+    ), SMALL)
+    assert "stopped" in forks.stdout and int(forks.stdout.split()[1]) < SMALL.processes, forks.stdout + forks.stderr
+    scratch = run_inside(tmp_path, "for i in range(8):\n    open(f'/tmp/part{i}', 'wb').write(b'0' * 6 * 2**20)", SMALL)
+    assert scratch.returncode != 0 and "No space left" in scratch.stderr
+    big = run_inside(tmp_path, "open('big', 'wb').write(b'0' * 16 * 2**20)", SMALL)
+    assert big.returncode != 0, "a file past the size limit stops its writer"
+    assert "big" not in run_inside.private or len(run_inside.private["big"]) <= SMALL.file_mb * 2**20
+
+
+def test_what_a_kernel_prints_or_displays_is_bounded(tmp_path):
+    """Past a cell's or the notebook's output budget the grader keeps nothing more (one
+    line says so): a kernel that prints without end costs no memory nor a huge notebook."""
+    import nbformat
+
+    from course_grader.execute import GradingExecute
+
+    show = "from IPython.display import display\nshow = lambda n, c: display({'text/plain': c * n}, raw=True)\n"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(show + "show(3_000_000, 'x')\nshow(3_000_000, 'y')"),
+        nbformat.v4.new_code_cell("for _ in range(4):\n    show(3_000_000, 'z')"),
+        nbformat.v4.new_code_cell("show(1, 'still here')\nshow(2_000_000, 'w')"),
+    ])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    run = GradingExecute(sandbox=False, max_cell_output_bytes=4 * 2**20, max_output_bytes=7 * 2**20, timeout=60)
+    ran, _ = run.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    sizes = [len(nbformat.writes(nbformat.v4.new_notebook(cells=[c]))) for c in ran.cells]
+    kept = [[o.data["text/plain"][:10] for o in c.outputs if o.output_type == "display_data"] for c in ran.cells]
+    assert kept == [["x" * 10], ["z" * 10], ["still here"]], kept
+    assert sizes[0] < 4.5 * 2**20 and "not kept" in ran.cells[0].outputs[-1].text
+    assert sizes[1] < 4.5 * 2**20 and "not kept" in ran.cells[1].outputs[-1].text
+    assert "not kept" in ran.cells[2].outputs[-1].text, "the notebook's budget is spent: nothing more is kept"

@@ -1,0 +1,184 @@
+"""Limits the operating system enforces on everything one submission starts: a control
+group per sandbox, with its memory (tmpfs scratch space included), its number of processes
+and its share of the CPU.
+
+Why: a process limit set with ``prlimit`` counts every process of the user (as root it
+would stop every fork on the machine), an address-space limit is per process (four
+children of 1 GiB each pass a 2 GiB limit), and nothing per process stops a submission
+that forks busy workers from slowing a classmate's grading into a timeout. A control
+group counts the whole sandbox, whatever it forks.
+
+Both kinds of cgroup file system are supported: version 2 (one tree, current
+distributions) and version 1 (one tree per controller: ``memory``, ``pids``, ``cpu``, as
+the course's own machines and CI mount them). Creating groups needs write access to the
+tree (root, or a delegated subtree); ``check()`` says clearly when there is none.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+PARENT = "micrograd-course-grading"  # every sandbox's group lives under this one
+V1_CONTROLLERS = ("memory", "pids", "cpu")
+
+
+class CgroupUnavailable(RuntimeError):
+    """No control group can be made here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one sandbox, all its processes together, may use."""
+
+    memory_mb: int = 2560  # the kernel's 2 GiB address space, its children and its /tmp
+    processes: int = 64
+    cpus: float = 1.0  # one core: a submission that forks busy workers slows only itself
+
+
+def version(root: Path = ROOT) -> int | None:
+    """2 for a unified tree, 1 for per-controller trees, None when neither is mounted."""
+    if (root / "cgroup.controllers").exists():
+        return 2
+    if all((root / c).is_dir() for c in V1_CONTROLLERS):
+        return 1
+    return None
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _parents(root: Path, v: int) -> list[Path]:
+    """The course's parent group in each tree, made on first use (v2: with the three
+    controllers enabled for its children)."""
+    if v == 2:
+        parent = root / PARENT
+        if not parent.is_dir():
+            parent.mkdir(exist_ok=True)
+        wanted = {"memory", "pids", "cpu"}
+        for level in (root, parent):
+            enabled = set((level / "cgroup.subtree_control").read_text().split())
+            missing = wanted - enabled
+            if missing:
+                _write(level / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(missing)))
+        return [parent]
+    parents = [root / c / PARENT for c in V1_CONTROLLERS]
+    for p in parents:
+        p.mkdir(exist_ok=True)
+    return parents
+
+
+class Cgroup:
+    """One sandbox's control group (in each tree, for version 1). Make it, start the
+    sandbox through ``enter(argv)``, and ``remove()`` it afterwards: that kills whatever is
+    still in it, so nothing a submission started outlives its grading."""
+
+    def __init__(self, budget: Budget, root: Path = ROOT) -> None:
+        v = version(root)
+        if v is None:
+            raise CgroupUnavailable(f"no cgroup file system is mounted at {root}")
+        self.version, self.root = v, root
+        name = f"sandbox-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.paths = [parent / name for parent in _parents(root, v)]
+        for path in self.paths:
+            path.mkdir()
+        try:
+            self._limit(budget)
+        except OSError:
+            self.remove()
+            raise
+
+    def _limit(self, budget: Budget) -> None:
+        memory = budget.memory_mb * 1024 * 1024
+        period = 100_000
+        quota = max(int(budget.cpus * period), 1000)
+        if self.version == 2:
+            (group,) = self.paths
+            _write(group / "memory.max", str(memory))
+            if (group / "memory.swap.max").exists():
+                _write(group / "memory.swap.max", "0")
+            _write(group / "pids.max", str(budget.processes))
+            _write(group / "cpu.max", f"{quota} {period}")
+            return
+        memory_group, pids_group, cpu_group = self.paths
+        _write(memory_group / "memory.limit_in_bytes", str(memory))
+        swap = memory_group / "memory.memsw.limit_in_bytes"
+        if swap.exists():  # only with swap accounting; memory + swap, so: no swap
+            _write(swap, str(memory))
+        _write(pids_group / "pids.max", str(budget.processes))
+        _write(cpu_group / "cpu.cfs_period_us", str(period))
+        _write(cpu_group / "cpu.cfs_quota_us", str(quota))
+
+    def enter(self, argv: list[str]) -> list[str]:
+        """``argv`` started inside this group: a shell puts itself in, then becomes argv."""
+        procs = " ".join(f"'{p / 'cgroup.procs'}'" for p in self.paths)  # our own paths: no quoting games
+        script = f'for f in {procs}; do echo $$ > "$f" || exit 125; done; exec "$@"'
+        return ["/bin/sh", "-c", script, "sh", *argv]
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for path in self.paths:
+            try:
+                found |= {int(p) for p in (path / "cgroup.procs").read_text().split()}
+            except OSError:
+                pass
+        return found
+
+    def memory_peak_mb(self) -> float | None:
+        """The most memory the group used, for reports; None where the kernel does not say."""
+        path = self.paths[0] / ("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes")
+        try:
+            return int(path.read_text()) / 2**20
+        except (OSError, ValueError):
+            return None
+
+    def remove(self, timeout: float = 5.0) -> None:
+        """Kill everything left in the group, then delete it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.pids()
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        for path in self.paths:
+            for _ in range(100):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # processes still exiting
+                    time.sleep(0.02)
+
+
+_CHECKED: set[Path] = set()
+
+
+def check(root: Path = ROOT) -> None:
+    """Make and remove one group (once per process): raise CgroupUnavailable saying why
+    it cannot be done and what to do instead."""
+    if root in _CHECKED:
+        return
+    try:
+        Cgroup(Budget(memory_mb=64, processes=4), root).remove()
+    except CgroupUnavailable:
+        raise
+    except OSError as exc:
+        raise CgroupUnavailable(
+            f"cannot make a control group under {root} ({exc.strerror}): grading needs write access to the "
+            "cgroup file system to bound each submission's memory, processes and CPU (run the grading as root, "
+            "or in a delegated cgroup subtree)"
+        ) from exc
+    _CHECKED.add(root)
