@@ -392,9 +392,9 @@ def printable(text: str) -> str:
 
 def print_summary(
     assignment: str, rows: list[tuple[str, int, int]], scores: dict[str, float], max_score: float,
-    attention: dict[str, list[str]], graded_now: int, seconds: float, out=sys.stdout,
+    attention: dict[str, list[str]], graded_now: int, seconds: float, out=None,
 ) -> None:
-    w = out.write
+    w = (out or sys.stdout).write
     w(f"\n{assignment}: graded {graded_now} submission(s) now in {seconds:.0f} s; "
       f"{len(scores)} in the gradebook")
     if scores:

@@ -81,6 +81,17 @@ CHEAT_PREFIX = {
     "cheat-forges-records": "import course_grader.records as _records\n"
     "_emit = _records.emit\n"
     "_records.emit = lambda record: _emit({**record, 'cases': [{'passed': True, 'grad': 1.0}]})\n",
+    # the kernel's folder was the instructor's autograded/<student>/m1_value/: nbgrader then wrote
+    # the graded notebook through a link there, and followed links into feedback
+    "cheat-relinks": "import os\n"
+    "links = (('m1_value.ipynb', '../../../nbgrader_config.py'), ('grades.txt', '../../../gradebook.db'))\n"
+    "for name, target in links:\n"
+    "    try:\n"
+    "        if os.path.lexists(name):\n"
+    "            os.remove(name)\n"
+    "        os.symlink(target, name)\n"
+    "    except OSError:\n"
+    "        pass\n",
     "cheat-fake-passed": "import builtins, math\n"
     "builtins.abs = lambda x: 0.0\nmath.isclose = lambda *a, **k: True\n",
 }
@@ -185,6 +196,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     export = tmp_path_factory.mktemp("lms") / "export"
     write_lms_export(export)
     parallel = copy_course(tmp_path_factory.mktemp("parallel"))
+    own_files = snapshot(parallel)
     sequential = copy_course(tmp_path_factory.mktemp("sequential"))
     stock = copy_course(tmp_path_factory.mktemp("stock"))
     procs = [run_grade(parallel, str(export), "--jobs", "2"), run_grade(sequential, str(export), "--jobs", "1")]
@@ -199,7 +211,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
                    cwd=stock, capture_output=True, timeout=900, check=False)
     outputs = [finish(p) for p in procs]
     return {"parallel": parallel, "sequential": sequential, "stock": stock, "export": export,
-            "summary": outputs[0], "summary_sequential": outputs[1]}
+            "summary": outputs[0], "summary_sequential": outputs[1], "own_files": own_files}
 
 
 def test_every_submission_gets_its_asserted_score(graded):
@@ -226,6 +238,17 @@ def test_the_summary_names_every_problem_and_how_the_class_did(graded):
     passed, total = tanh.split()[1].split("/")
     assert int(total) == sum(1 for points, _ in EXPECTED.values() if points is not None) + len(CHEAT_PREFIX)
     assert int(passed) == sum(1 for points, _ in EXPECTED.values() if points == FULL)
+
+
+def snapshot(course: Path) -> dict[str, bytes]:
+    """The course's own files: what no submission may change."""
+    files = [course / "nbgrader_config.py", *sorted(p for d in ("solutions", "notebooks", "course_lib")
+                                                    for p in (course / d).rglob("*") if p.is_file())]
+    return {str(p.relative_to(course)): p.read_bytes() for p in files}
+
+
+def test_the_course_own_files_are_byte_for_byte_unchanged(graded):
+    assert snapshot(graded["parallel"]) == graded["own_files"]
 
 
 def test_a_linked_file_is_never_followed(graded):

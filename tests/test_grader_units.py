@@ -205,3 +205,28 @@ def test_the_summary_prints_no_control_character_a_submission_chose(capsys):
     attention = out[out.index("needs attention"):]
     assert not any(ch in attention for ch in "\x1b\x07\x9b\u202e\r"), repr(attention)
     assert "\\x1b]0;pwned\\x07" in attention and attention.count("\n") == 2  # the header, one line
+
+
+def test_a_timeout_under_load_is_graded_again_alone(monkeypatch):
+    """Graded beside others, a submission that timed out is graded again, one at a time,
+    before the timeout costs it points; the summary says what the second grading found."""
+    from course_grader import classgrade
+    from course_grader.classgrade import Job, Outcome
+
+    jobs = [Job("/c", "m1_value", s, "{}") for s in ("ann", "ben", "cid")]
+    first = [Outcome("ann", True, 1.0, []), Outcome("ben", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),
+             Outcome("cid", True, 1.0, ["timed out (killed): 1 cell(s)"])]
+    calls = []
+
+    def alone(todo, workers, progress):
+        calls.append(([j.student for j in todo], workers))
+        return [Outcome("ben", True, 1.0, []), Outcome("cid", True, 1.0, ["timed out (killed): 1 cell(s)"])]
+
+    monkeypatch.setattr(classgrade, "run_pool", alone)
+    got = {o.student: o.problems for o in classgrade.retry_timeouts_alone(jobs, first, 2)}
+    assert calls == [(["ben", "cid"], 1)]
+    assert got["ann"] == []
+    assert got["ben"] == ["timed out while graded beside others; graded again alone: no timeout then"]
+    assert got["cid"][0].endswith("it timed out again") and got["cid"][1].startswith("timed out (killed)")
+    calls.clear()
+    assert classgrade.retry_timeouts_alone(jobs, first, 1) == first and not calls, "graded one at a time already"
