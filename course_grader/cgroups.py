@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 PARENT = "micrograd-course-grading"  # every sandbox's group lives under this one
-V1_CONTROLLERS = ("memory", "pids", "cpu")
+V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")  # cpuacct: how much CPU a sandbox had
 
 
 class CgroupUnavailable(RuntimeError):
@@ -55,9 +55,10 @@ def _write(path: Path, value: str) -> None:
         f.write(value)
 
 
-def _parents(root: Path, v: int) -> list[Path]:
-    """The course's parent group in each tree, made on first use (v2: with the three
-    controllers enabled for its children)."""
+def _parents(root: Path, v: int) -> dict[str, Path]:
+    """The course's parent group in each tree, by controller, made on first use (v2: one
+    tree, with the controllers enabled for its children; v1: cpu and cpuacct are often one
+    tree under two names)."""
     if v == 2:
         parent = root / PARENT
         if not parent.is_dir():
@@ -68,10 +69,10 @@ def _parents(root: Path, v: int) -> list[Path]:
             missing = wanted - enabled
             if missing:
                 _write(level / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(missing)))
-        return [parent]
-    parents = [root / c / PARENT for c in V1_CONTROLLERS]
-    for p in parents:
-        p.mkdir(exist_ok=True)
+        return dict.fromkeys(V1_CONTROLLERS, parent)
+    parents = {c: (root / c).resolve() / PARENT for c in V1_CONTROLLERS}
+    for parent in set(parents.values()):
+        parent.mkdir(exist_ok=True)
     return parents
 
 
@@ -86,7 +87,8 @@ class Cgroup:
             raise CgroupUnavailable(f"no cgroup file system is mounted at {root}")
         self.version, self.root = v, root
         name = f"sandbox-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.paths = [parent / name for parent in _parents(root, v)]
+        self.by_controller = {c: parent / name for c, parent in _parents(root, v).items()}
+        self.paths = sorted(set(self.by_controller.values()))
         for path in self.paths:
             path.mkdir()
         try:
@@ -100,14 +102,14 @@ class Cgroup:
         period = 100_000
         quota = max(int(budget.cpus * period), 1000)
         if self.version == 2:
-            (group,) = self.paths
+            group = self.by_controller["memory"]
             _write(group / "memory.max", str(memory))
             if (group / "memory.swap.max").exists():
                 _write(group / "memory.swap.max", "0")
             _write(group / "pids.max", str(budget.processes))
             _write(group / "cpu.max", f"{quota} {period}")
             return
-        memory_group, pids_group, cpu_group = self.paths
+        memory_group, pids_group, cpu_group = (self.by_controller[c] for c in ("memory", "pids", "cpu"))
         _write(memory_group / "memory.limit_in_bytes", str(memory))
         swap = memory_group / "memory.memsw.limit_in_bytes"
         if swap.exists():  # only with swap accounting; memory + swap, so: no swap
@@ -115,6 +117,16 @@ class Cgroup:
         _write(pids_group / "pids.max", str(budget.processes))
         _write(cpu_group / "cpu.cfs_period_us", str(period))
         _write(cpu_group / "cpu.cfs_quota_us", str(quota))
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the group's processes have used so far; None where the kernel does not say."""
+        try:
+            if self.version == 2:
+                stat = dict(line.split() for line in (self.by_controller["cpu"] / "cpu.stat").read_text().splitlines())
+                return int(stat["usage_usec"]) / 1e6
+            return int((self.by_controller["cpuacct"] / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, KeyError, ValueError):
+            return None
 
     def enter(self, argv: list[str]) -> list[str]:
         """``argv`` started inside this group: a shell puts itself in, then becomes argv."""
@@ -133,7 +145,7 @@ class Cgroup:
 
     def memory_peak_mb(self) -> float | None:
         """The most memory the group used, for reports; None where the kernel does not say."""
-        path = self.paths[0] / ("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes")
+        path = self.by_controller["memory"] / ("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes")
         try:
             return int(path.read_text()) / 2**20
         except (OSError, ValueError):

@@ -34,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TextIO
 
 import nbformat
 
@@ -93,6 +94,9 @@ def _api(root: str, overrides: str) -> object:
 # --------------------------------------------------------------------------- one submission
 
 
+BUSY = "timed out while the machine was busy"  # how the summary names execute.STARVED
+
+
 def _cells_to_look_at(notebook: Path) -> list[str]:
     """What the autograded notebook says about cells that timed out, crashed, ran out of memory or never ran."""
     try:
@@ -109,6 +113,7 @@ def _cells_to_look_at(notebook: Path) -> list[str]:
     words = {
         execute.INTERRUPTED: "timed out (interrupted)",
         execute.TIMED_OUT: "timed out (killed)",
+        execute.STARVED: BUSY,
         execute.KERNEL_DIED: "kernel crashed",
         execute.NOT_RUN: "cells not run after it",
         "MemoryError": "ran out of memory (the grading kernel's limit)",
@@ -267,7 +272,9 @@ def write_state(root: Path, assignment: str, student: str, **fields: object) -> 
 class Progress:
     """A progress bar on a terminal; a line every tenth of the way in a log."""
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        # the stderr of the moment, not of import time (a test harness swaps it)
+        stream = stream if stream is not None else sys.stderr
         self.total, self.done, self.attention, self.stream = total, 0, 0, stream
         self.started = time.monotonic()
         self.tty = stream.isatty()
@@ -313,21 +320,19 @@ def run_pool(jobs: list[Job], workers: int, progress: Progress) -> list[Outcome]
     return outcomes
 
 
-TIMED_OUT = "timed out"  # how _cells_to_look_at's notes about timeouts begin
-
-
 def retry_timeouts_alone(jobs: list[Job], outcomes: list[Outcome], workers: int) -> list[Outcome]:
-    """A submission that timed out while others were graded beside it is graded again,
-    alone, before the timeout costs it points: a loaded machine is not the student's fault.
-    Its summary line says so, and what the second grading found."""
-    slow = {o.student for o in outcomes if any(p.startswith(TIMED_OUT) for p in o.problems)}
+    """A submission that timed out while the machine was busy (its sandbox got too little
+    CPU: ``execute.STARVED``) is graded again, alone, before the timeout costs it points: a
+    loaded machine is not the student's fault. A loop of the student's own, which had its
+    share of CPU, is not. Its summary line says so, and what the second grading found."""
+    slow = {o.student for o in outcomes if any(p.startswith(BUSY) for p in o.problems)}
     if workers <= 1 or len(jobs) <= 1 or not slow:
         return outcomes
     print(f"grading {len(slow)} submission(s) that timed out again, one at a time", file=sys.stderr)
     again = {o.student: o for o in run_pool([j for j in jobs if j.student in slow], 1, Progress(len(slow)))}
     for outcome in again.values():
-        still = any(p.startswith(TIMED_OUT) for p in outcome.problems)
-        outcome.problems.insert(0, "timed out while graded beside others; graded again alone: "
+        still = any(p.startswith(("timed out", BUSY)) for p in outcome.problems)
+        outcome.problems.insert(0, "timed out while the machine was busy grading others; graded again alone: "
                                    + ("it timed out again" if still else "no timeout then"))
     return [again.get(o.student, o) for o in outcomes]
 

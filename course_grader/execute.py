@@ -26,7 +26,10 @@ TIMED_OUT = "GradingTimeout"  # the kernel did not stop when interrupted
 INTERRUPTED = "CellTimeoutError"  # nbgrader's name for a cell interrupted at its timeout
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
-STOPPED = (INTERRUPTED, TIMED_OUT, KERNEL_DIED, NOT_RUN)
+STARVED = "GradingTimeoutWhileBusy"  # a timeout while the sandbox got too little CPU to finish
+STOPPED = (INTERRUPTED, TIMED_OUT, STARVED, KERNEL_DIED, NOT_RUN)
+TIMEOUTS = (INTERRUPTED, TIMED_OUT)
+STARVED_SHARE = 0.2  # below this share of a CPU during a timed-out cell, the machine was to blame
 
 
 def _error(ename: str, message: str) -> NotebookNode:
@@ -78,6 +81,29 @@ class GradingExecute(Execute):
         if _size(msg.get("content", {})) <= self.max_cell_output_bytes:
             super()._update_display_id(display_id, msg)
 
+    def _cpu_seconds(self) -> float | None:
+        """CPU time the kernel's sandbox has had (its control group), or None."""
+        box = getattr(self.km, "sandbox", None)
+        cgroup = getattr(box, "cgroup", None)
+        return cgroup.cpu_seconds() if cgroup is not None else None
+
+    def _mark_starved(self, cell: NotebookNode, started: tuple[float, float | None]) -> None:
+        """A cell that timed out while its sandbox got less than STARVED_SHARE of a CPU timed
+        out because the machine was busy, not because of its code: its error says so (the
+        class command grades such a submission again, alone). Unknown (no control group):
+        counted as busy, so that it is graded again rather than lose points."""
+        timeouts = [o for o in cell.outputs if o.get("output_type") == "error" and o.get("ename") in TIMEOUTS]
+        if not timeouts:
+            return
+        wall, cpu = time.monotonic() - started[0], self._cpu_seconds()
+        share = None if cpu is None or started[1] is None or wall <= 0 else (cpu - started[1]) / wall
+        if share is None or share < STARVED_SHARE:
+            had = "an unknown share" if share is None else f"{100 * share:.0f} % of a CPU"
+            for out in timeouts:
+                out["ename"] = STARVED
+                out["evalue"] = f"{out.get('evalue', '')} (the machine was busy: this submission had {had})"
+                out["traceback"] = [f"{STARVED}: {out['evalue']}"]
+
     def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:
         """Widgets are not graded: their messages are not kept (they could be endless)."""
 
@@ -110,6 +136,7 @@ class GradingExecute(Execute):
                 if stopped is not None:
                     cell.outputs = [_error(NOT_RUN, f"Not run: {stopped}.")]
                     continue
+                started = (time.monotonic(), self._cpu_seconds())
                 try:
                     self.preprocess_cell(cell, resources, index)
                 except CellTimeoutError:
@@ -120,5 +147,6 @@ class GradingExecute(Execute):
                         _error(KERNEL_DIED, "The kernel died while running this cell (a crash, or out of memory).")
                     )
                     stopped = "the kernel died in an earlier cell"
+                self._mark_starved(cell, started)
         self.set_widgets_metadata()
         return self.nb, self.resources

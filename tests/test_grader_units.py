@@ -214,8 +214,9 @@ def test_a_timeout_under_load_is_graded_again_alone(monkeypatch):
     from course_grader.classgrade import Job, Outcome
 
     jobs = [Job("/c", "m1_value", s, "{}") for s in ("ann", "ben", "cid")]
-    first = [Outcome("ann", True, 1.0, []), Outcome("ben", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),
-             Outcome("cid", True, 1.0, ["timed out (killed): 1 cell(s)"])]
+    busy = f"{classgrade.BUSY}: 1 cell(s)"
+    first = [Outcome("ann", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),  # its own loop: it had its CPU
+             Outcome("ben", True, 1.0, [busy]), Outcome("cid", True, 1.0, [busy])]
     calls = []
 
     def alone(todo, workers, progress):
@@ -225,8 +226,8 @@ def test_a_timeout_under_load_is_graded_again_alone(monkeypatch):
     monkeypatch.setattr(classgrade, "run_pool", alone)
     got = {o.student: o.problems for o in classgrade.retry_timeouts_alone(jobs, first, 2)}
     assert calls == [(["ben", "cid"], 1)]
-    assert got["ann"] == []
-    assert got["ben"] == ["timed out while graded beside others; graded again alone: no timeout then"]
+    assert got["ann"] == ["timed out (interrupted): 1 cell(s)"]
+    assert got["ben"] == ["timed out while the machine was busy grading others; graded again alone: no timeout then"]
     assert got["cid"][0].endswith("it timed out again") and got["cid"][1].startswith("timed out (killed)")
     calls.clear()
     assert classgrade.retry_timeouts_alone(jobs, first, 1) == first and not calls, "graded one at a time already"

@@ -23,20 +23,21 @@ RELEASE = ROOT / "notebooks" / M / f"{M}.ipynb"
 ANSWERS = solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")
 FIRST = "mse_loss"  # the first solution cell: an attack there runs before any hidden test
 
+# Student ids sort so that, two at a time, each honest submission is graded beside an attack.
 ATTACKS = {
     # forks busy workers, each in a session of its own, that outlive their cell
-    "hog": "import os\nfor _ in range(12):\n    if os.fork() == 0:\n        os.setsid()\n"
+    "ahog": "import os\nfor _ in range(12):\n    if os.fork() == 0:\n        os.setsid()\n"
            "        while True:\n            pass\n",
     # children that each take 1 GiB, and the scratch space filled
-    "memory": "import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n"
+    "amemory": "import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n"
               "        x = bytearray(2**30)\n        time.sleep(600)\n"
               "try:\n    with open('/tmp/fill', 'wb') as f:\n        for _ in range(4096):\n"
               "            f.write(b'0' * 2**20)\nexcept OSError:\n    pass\n",
     # a 1 GiB file in its own folder (the instructor's autograded/, before the private copy)
-    "disk": "try:\n    with open('huge.bin', 'wb') as f:\n        for _ in range(1024):\n"
+    "bdisk": "try:\n    with open('huge.bin', 'wb') as f:\n        for _ in range(1024):\n"
             "            f.write(b'0' * 2**20)\nexcept OSError:\n    pass\n",
 }
-HONEST = ("alice", "bob")
+HONEST = ("alice", "bob")  # graded beside ahog, then amemory and bdisk
 
 
 def write_class(folder: Path, attackers: bool) -> None:
@@ -51,7 +52,7 @@ def write_class(folder: Path, attackers: bool) -> None:
 def grade(course: Path, export: Path, jobs: int) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "course_grader.classgrade", M, str(export), "--course", str(course), "--jobs", str(jobs),
-         "--timeout", "60", "--notebook-timeout", "120"],
+         "--timeout", "30", "--notebook-timeout", "60"],
         cwd=course, capture_output=True, text=True, timeout=1200,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -93,7 +94,7 @@ def test_what_the_neighbours_wrote_is_gone(graded):
     course = graded["course"]
     for path in course.rglob("*"):
         assert not path.is_file() or path.stat().st_size < 64 * 2**20, f"{path} was left behind"
-    assert not list(course.glob("autograded/disk/*/huge.bin"))
+    assert not list(course.glob("autograded/bdisk/*/huge.bin"))
     assert (graded["canary"] / "keep.txt").read_text() == "untouched\n"
     assert shutil.disk_usage(course).free > 2**30
 

@@ -195,3 +195,23 @@ def test_what_a_kernel_prints_or_displays_is_bounded(tmp_path):
     assert sizes[0] < 4.5 * 2**20 and "not kept" in ran.cells[0].outputs[-1].text
     assert sizes[1] < 4.5 * 2**20 and "not kept" in ran.cells[1].outputs[-1].text
     assert "not kept" in ran.cells[2].outputs[-1].text, "the notebook's budget is spent: nothing more is kept"
+
+
+def test_a_timeout_says_whether_the_machine_or_the_code_was_to_blame(tmp_path):
+    """A cell that spun the whole time had its CPU: its own timeout. A cell that got next to
+    no CPU (here it sleeps; on a busy machine it waits its turn) is marked as timed out
+    while the machine was busy, which the class command grades again alone."""
+    import nbformat
+
+    from course_grader import execute
+    from course_grader.execute import GradingExecute
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("while True:\n    pass"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(60)"),
+    ])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    ran, _ = GradingExecute(sandbox=True, timeout=4).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    names = [[o.ename for o in c.outputs if o.output_type == "error"][-1] for c in ran.cells]
+    assert names == [execute.INTERRUPTED, execute.STARVED], names
+    assert "% of a CPU" in ran.cells[1].outputs[-1].evalue
