@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 from course_grader.release import ROOT
-from course_grader.submissions import fill, score, solution_cells
+from course_grader.submissions import CHALLENGE_PREFIX, fill, score, solution_cells
 
 BINOP_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub,
@@ -431,6 +431,8 @@ def generate(
     for cell, source in answers.items():
         if cells and cell not in cells:
             continue
+        if cell.startswith(CHALLENGE_PREFIX) and cell not in cells:
+            continue  # an optional challenge carries no points: no hidden test can kill its mutants
         try:
             ast.parse(source)
         except SyntaxError:

@@ -59,10 +59,12 @@ def shipped_files(root: Path = ROOT) -> dict[Path, str]:
             if not earlier:
                 continue
             cells = [src for m in earlier for src in exported_sources(root / "solutions" / m / f"{m}.ipynb")]
+            # students read this header: it speaks of milestones, not of the instructor's folders
             doc = (
-                f"{module[:-3]}: the course's code from {', '.join(earlier)}, shipped with {target}.\n\n"
-                f"{GENERATED_MARK} from the solution cells of solutions/{', solutions/'.join(earlier)};\n"
-                "do not edit: change the notebooks and run `./course release`.\n"
+                f"{module[:-3]}: the course's own answers to {' and '.join(earlier)}, for {target}.\n\n"
+                "Import from it; there is no need to edit it. Every student gets the same file, so a\n"
+                "slip in an earlier milestone cannot follow you into this one.\n"
+                f"({GENERATED_MARK}.)\n"
             )
             files[root / "solutions" / target / module] = assemble(cells, doc)
     return files

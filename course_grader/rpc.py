@@ -12,7 +12,7 @@ Both ends run this file: the grader imports it, and the student's process runs i
 source (``agent_main``) where ``course_grader`` is only a stand-in. So it uses the
 standard library only.
 
-Values cross as JSON lines. Exactly-typed ``None``/``bool``/``int``/``float``/``str`` and
+Values cross as JSON lines. Exactly-typed ``None``/``bool``/``int``/``float``/``complex``/``str`` and
 exactly-typed lists, tuples, sets and dicts of them travel by value; anything else stays
 where it lives and travels as a handle, which the other end wraps in a ``Proxy`` that
 forwards every operation. A proxy is unique per object, so ``is`` and ``id`` keep their
@@ -75,6 +75,7 @@ OPERATIONS.update(getattr=getattr, setattr=setattr, delattr=delattr, call=lambda
 # global that pretends to be it, nor a module attribute the student's code replaced).
 AGENT_ONLY = ("exec", "global", "interpreter")
 INTERPRETER = ("sys.getrecursionlimit", "sys.setrecursionlimit", "random.getstate", "random.setstate", "random.seed")
+# (and "type.name": the name of an object's type, as the student's process sees it)
 # What the grader's end lets its untrusted peer do with the few callables it hands over.
 GUARDED = {"call", "getattr", "bool", "len", "iter", "next", "repr", "str", "hash"}
 
@@ -197,6 +198,8 @@ class Link:
         t = type(x)
         if t in PLAIN:
             return x
+        if t is complex:  # by value too: a probe's Value(1j) must hand the student a complex, not a proxy
+            return {"C": [x.real, x.imag]}
         if depth > MAX_DEPTH:
             raise ValueError("too deeply nested to send")
         if t in (list, tuple, set, frozenset):
@@ -224,6 +227,8 @@ class Link:
         if tag in ("L", "T", "S", "F") and type(body) is list:
             items = [self.load(v, depth + 1) for v in body]
             return {"L": list, "T": tuple, "S": set, "F": frozenset}[tag](items)
+        if tag == "C" and type(body) is list and len(body) == 2 and all(type(v) is float for v in body):
+            return complex(body[0], body[1])
         if tag == "D" and type(body) is list:
             return {self.load(k, depth + 1): self.load(v, depth + 1) for k, v in body}
         if tag == "P" and type(body) is int and 0 <= body < len(self.objects):
@@ -473,6 +478,9 @@ def agent_main() -> None:
 
     modules = {"sys": sys, "random": random}
     interpreter = {name: getattr(modules[name.split(".")[0]], name.split(".")[1]) for name in INTERPRETER}
+    # what the student's code would call the type of one of its objects: a probe that names
+    # a type in a message or an expectation means this, never "Proxy"
+    interpreter["type.name"] = (lambda of: lambda x: of(x).__name__)(type)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     link = Link(0, reply, trusting=True, namespace=namespace)
     link.interpreter = interpreter

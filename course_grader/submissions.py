@@ -17,6 +17,9 @@ import nbformat
 from course_grader import judge, reference, replay
 from course_grader.engine_export import MARKERS
 
+# The grade_id of an optional challenge's solution cell: ungraded, with visible checks only.
+CHALLENGE_PREFIX = "challenge_"
+
 
 def solution_cells(notebook: Path) -> dict[str, str]:
     """grade_id -> source of each solution cell, solution markers removed."""

@@ -6,6 +6,7 @@ One module per job:
 - ``checks``  - visible checks whose failures name the concept, the input, expected vs
   got and the likely mistake;
 - ``graph``   - a picture of a computation graph (graphviz), one box per Value;
+- ``explain`` - an error the student's code raises inside a check, said in course words;
 - ``tables``  - the printed table of a gradient check;
 - ``datasets``- small seeded datasets (two moons) to train on;
 - ``plots``   - data, loss curves, decision boundaries, optimizers compared (matplotlib);

@@ -13,6 +13,8 @@ says that more tests run at grading.
 import math
 from collections.abc import Callable, Mapping
 
+from course_lib import explain
+
 __all__ = ["CheckFailed", "check_close", "check_raises", "check_true", "passed"]
 
 
@@ -127,6 +129,13 @@ def check_raises(
     raise CheckFailed(_message(what, "", f"{expected.__name__} raised", f"no error; it returned {result!r}", hint))
 
 
-def passed(what: str) -> None:
-    """Say what the visible checks covered, and that grading runs more tests."""
-    print(f"✓ {what}: the visible checks pass. Hidden tests check more cases at grading.")
+def passed(what: str, *, graded: bool = True) -> None:
+    """Say what the visible checks covered, and whether grading runs more tests
+    (``graded=False`` for an optional challenge, which carries no points)."""
+    if graded:
+        print(f"✓ {what}: the visible checks pass. Hidden tests check more cases at grading.")
+    else:
+        print(f"✓ {what}: the visible checks pass. (Optional: it carries no points.)")
+
+
+explain.install()  # in a notebook, an error raised by student code inside a check says why

@@ -84,4 +84,9 @@ def decision_boundary(
     ax.contourf(g0, g1, z, levels=[-1e9, 0.0, 1e9], colors=[COLORS[-1.0], COLORS[1.0]], alpha=0.25)
     ax.contour(g0, g1, z, levels=[0.0], colors="k", linewidths=0.8)
     scatter(X, y, ax=ax, title="decision boundary")
+    # the shading covers exactly the grid: with the limits adjusted to the data (the
+    # scatter's equal aspect, its margins) white bands showed around it; the box adjusts instead
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlim(lo0, hi0)
+    ax.set_ylim(lo1, hi1)
     return ax

@@ -92,10 +92,29 @@ def test_draw_one_box_per_value_with_op_data_grad():
     src = dot.source
     assert src.count("shape=record") == 3
     assert "m | * | data -6.0000 | grad 1.0000" in src
+    assert 'label="{' in src  # a shallow graph: each box's fields side by side
     assert "a | data 2.0000 | grad 0.0000" in src
     assert src.count("->") == 2
     assert graph.draw(m, names={"a": a, "m": m}).source == src  # same graph, same picture
     assert "<svg" in dot.pipe(format="svg").decode()
+
+
+def test_a_tiny_networks_graph_keeps_its_text_readable():
+    """m3's picture of MLP(2, [2, 1]): 22 boxes, 9 ranks deep. Shrunk to the notebook's
+    width its 14-pt text must stay at 9 pt or more (it was scaled to 31 %, about 4 pt)."""
+    xs = [Node(1.0), Node(-1.0)]
+
+    def neuron(inputs, act):
+        total = Node(0.0, (Node(0.5), Node(0.0, (Node(0.1), inputs[0]), "*")), "+")
+        for x in inputs[1:]:
+            total = Node(0.0, (total, Node(0.0, (Node(0.2), x), "*")), "+")
+        return Node(0.0, (total,), "tanh") if act else total
+
+    out = neuron([neuron(xs, True), neuron(xs, True)], False)
+    svg = graph.draw(out)._repr_image_svg_xml()
+    scale = re.search(r"scale\(([0-9.]+)", svg)
+    assert scale is None or 14 * float(scale.group(1)) >= 9, scale.group(1)
+    assert 'label="{' not in graph.draw(out).source  # deep: fields stacked, boxes narrow
 
 
 def test_draw_shares_a_reused_node_and_refuses_huge_graphs():
@@ -261,3 +280,49 @@ def test_a_shrunk_graph_fits_its_frame_exactly():
     unscaled = SHRUNK_SVG.replace("scale(0.63 0.63)", "scale(1 1)")
     assert graph.exact_scale(unscaled) == unscaled
     assert graph.exact_scale("<svg>not graphviz</svg>") == "<svg>not graphviz</svg>"
+
+
+@pytest.fixture
+def shell(capsys):
+    """An IPython shell in this process, with course_lib's explanations installed."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_lib import explain
+
+    sh = InteractiveShell.instance()
+    explain.install()
+    sh.run_cell("from course_lib.checks import check_true, passed")
+    capsys.readouterr()
+    yield sh
+    sh.set_custom_exc((), None)
+    InteractiveShell.clear_instance()  # later tests expect no IPython in this process
+
+
+@pytest.mark.parametrize(
+    ("code", "cause", "original"),
+    [
+        ("def f(x):\n    return f(x)\nf(1)", "topo_sort (or backward) recursed", "RecursionError: maximum recursion"),
+        ("x = 10.0\nfor _ in range(20):\n    x = x**2", "lower it", "OverflowError:"),
+        ("for a in 1.5:\n    pass", "came from your code", "TypeError: 'float' object is not iterable"),
+        ("1 + [2]", "an operation got a type it does not handle", "TypeError: unsupported operand"),
+        ("class Value: pass\nlist(Value())", "a layer of width 1 returns a single Value", "not iterable"),
+        ("def g():\n    raise NotImplementedError()\ng()", "still raises NotImplementedError", "NotImplementedError"),
+    ],
+)
+def test_an_error_inside_a_check_is_said_in_course_words_with_the_original_on_one_line(shell, capsys, code, cause,
+                                                                                        original):
+    result = shell.run_cell(code + "\npassed('the thing')")
+    out = capsys.readouterr().out
+    assert result.error_in_exec is not None  # the cell still failed
+    assert "this check stopped" in out and cause in out and original in out
+    assert "Traceback" not in out
+    assert len(out.strip().splitlines()) == 3
+
+
+def test_an_error_outside_a_check_keeps_pythons_traceback_and_a_check_failure_its_message(shell, capsys):
+    shell.run_cell("def f(x):\n    return f(x)\nf(1)")
+    out = capsys.readouterr().out
+    assert "Traceback" in out and "this check stopped" not in out
+    shell.run_cell("check_true(False, what='the concept', got='3')\npassed('x')")
+    out = capsys.readouterr().out
+    assert "CheckFailed" in out and "the concept" in out and "this check stopped" not in out

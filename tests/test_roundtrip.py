@@ -52,6 +52,8 @@ def class_of(m: str) -> dict[str, nbformat.NotebookNode]:
         "blank": fill(release, {}),
         "alternative": fill(release, {**answers, **v.ALTERNATIVE}),
     }
+    for name, edits in getattr(v, "ALTERNATIVES", {}).items():
+        subs[f"alt_{name}"] = fill(release, apply_edits(answers, edits))
     for name, (edits, _) in v.PITFALLS.items():
         subs[f"pitfall_{name}"] = fill(release, apply_edits(answers, edits))
     blank = nbformat.read(release, as_version=4)
@@ -112,11 +114,47 @@ def full_marks(m: str) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize("m", MILESTONES)
-@pytest.mark.parametrize("student", ["correct", "alternative"])
+CORRECT = [(m, s) for m in MILESTONES for s in ("correct", "alternative", *(f"alt_{a}" for a in
+           getattr(variants(m), "ALTERNATIVES", {})))]
+
+
+@pytest.mark.parametrize(("m", "student"), CORRECT, ids=lambda x: str(x))
 def test_correct_submissions_score_full_marks(graded, m, student):
     for mode in ("judged", "stock"):
         assert graded[(m, mode)][student] == full_marks(m), (mode, student)
+
+
+def visible_failures(graded, m: str, student: str) -> dict[str, list[str]]:
+    """Ungraded code cell (grade_id, or its index) -> the errors it showed, as their first
+    traceback lines, in the student's autograded notebook, in notebook order."""
+    nb = nbformat.read(graded[(m, "course")] / "autograded" / student / m / f"{m}.ipynb", as_version=4)
+    failed = {}
+    for i, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        errors = [(o.get("traceback") or [""])[0][:300] for o in cell.outputs if o.output_type == "error"]
+        if errors:
+            failed[meta.get("grade_id", f"cell {i}")] = errors
+    return failed
+
+
+@pytest.mark.parametrize(("m", "student"), CORRECT, ids=lambda x: str(x))
+def test_visible_checks_never_reject_a_correct_solution(graded, m, student):
+    """Every check cell of a correct notebook, however it is written, ran without an error."""
+    assert visible_failures(graded, m, student) == {}
+
+
+@pytest.mark.parametrize(
+    ("m", "pitfall"), [(m, p) for m in MILESTONES for p in variants(m).PITFALLS], ids=lambda x: str(x)
+)
+def test_each_pitfall_fails_a_visible_check_before_hand_in(graded, m, pitfall):
+    """The notebook teaches the mistake before the grade does: some visible check fails,
+    and the first failure shows a course message (input, expected, got), not a bare error."""
+    failed = visible_failures(graded, m, f"pitfall_{pitfall}")
+    assert failed, "no visible check fails"
+    first = next(iter(failed.values()))[0]
+    assert "✗" in first, f"the first failure is not a course message: {first}"
 
 
 @pytest.mark.parametrize("m", MILESTONES)

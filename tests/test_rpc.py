@@ -271,3 +271,20 @@ def test_a_flood_of_bytes_breaks_the_link(link, monkeypatch):
     link.ask("exec", "x = 'a' * 5 * 2**20", "<cell>")
     with pytest.raises(rpc.LinkBroken, match=r"more data than the limit \(2 MB in one cell\)"):
         link.ask("global", "x")
+
+
+def test_a_probe_names_a_students_type_as_the_student_sees_it(link):
+    """Issue 17: a TypeError saying "not V" was judged against the grader's wrapper type
+    ("Proxy") and lost its points. The name comes from the student's process, even when
+    the notebook has its own ``type``."""
+    from course_grader.probes.common import type_name
+
+    V = link.ask("global", "V")
+    with pytest.raises(TypeError, match=r"not V$"):
+        V(V(1.0))
+    with pytest.raises(TypeError, match=r"not complex$"):  # a complex travels by value: the student sees one
+        V(1j)
+    link.ask("exec", "type = lambda *a: int\n", "<cell>")
+    v = V(1.0)
+    assert type(v) is rpc.Proxy and type_name(v) == "V"
+    assert type_name(3.5) == "float"  # plain values travel by value

@@ -46,7 +46,7 @@ def num(x: object, what: str) -> float:
         return x
     if type(x) is int:
         return float(x)
-    fail(f"{what} should be a plain number", got=f"{type(x).__name__}: {x!r}")
+    fail(f"{what} should be a plain number", got=f"{type_name(x)}: {x!r}")
     raise AssertionError  # unreachable: fail() raises
 
 
@@ -144,6 +144,20 @@ def student_module(name: str, near: object) -> Any:
     if type(near) is rpc.Proxy:
         return _StudentModule(near._link, name)
     return importlib.import_module(name)
+
+
+def type_name(x: object) -> str:
+    """The name of ``x``'s type as the student's code sees it.
+
+    In the grader's replay a student's object is a ``Proxy`` here: its type's name is asked
+    of the student's process, so a message naming the type (``not Value``) is judged by
+    what the student wrote, never by the grader's wrapper."""
+    from course_grader import rpc
+
+    if type(x) is rpc.Proxy:
+        name = x._link.ask("interpreter", "type.name", x)
+        return name if type(name) is str else "?"
+    return type(x).__name__
 
 
 def emit(cell: str, cases: Iterable[Mapping[str, Any]]) -> None:

@@ -25,6 +25,7 @@ from course_grader.probes.common import (
     fmt,
     num,
     rel_error,
+    type_name,
     uniform,
 )
 
@@ -128,7 +129,7 @@ def run(Value: type, spec: Op, cases: list[dict[str, Any]]) -> list[dict[str, An
             hint = f"a number on the left needs {spec.reflected}"
         out = call(lambda: spec.apply(*operands), f"{expr} with {shown}", hint)
         if not isinstance(out, Value):
-            fail(f"{expr} should return a new Value", given, "a Value", f"{type(out).__name__}: {out!r}")
+            fail(f"{expr} should return a new Value", given, "a Value", f"{type_name(out)}: {out!r}")
         args = (lv,) if spec.arity == 1 else (lv, rv)
         expected = spec.f(*args)
         data = num(out.data, f"({expr}).data")
@@ -467,11 +468,11 @@ def probe_init(Value: type) -> None:
             Value(bad)
         except TypeError as err:
             message = str(err)
-            if type(bad).__name__ not in message and repr(bad) not in message:
+            if not any(name in message for name in (type_name(bad), repr(bad), str(bad))):
                 fail(
                     f"the TypeError of Value({bad!r}) should say what it got",
                     got=repr(message),
-                    hint=f"mention its type ({type(bad).__name__}) or its value",
+                    hint=f"mention its type ({type_name(bad)}) or its value",
                 )
             refused[label] = True
         except Exception as err:  # noqa: BLE001 - report whatever student code raised

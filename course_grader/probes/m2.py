@@ -22,6 +22,7 @@ from course_grader.probes.common import (
     num,
     rel_error,
     student_module,
+    type_name,
     uniform,
 )
 
@@ -113,7 +114,7 @@ def _order(topo_sort: Callable, root: Any, labels: dict[int, str], what: str) ->
     try:
         result = list(result)
     except TypeError:
-        fail(f"{what} should return a list of Values", got=f"{type(result).__name__}")
+        fail(f"{what} should return a list of Values", got=f"{type_name(result)}")
     order = []
     for v in result:
         if id(v) not in labels:

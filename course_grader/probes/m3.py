@@ -26,6 +26,7 @@ from course_grader.probes.common import (
     num,
     rel_error,
     student_module,
+    type_name,
     uniform,
 )
 
@@ -143,7 +144,7 @@ def parameters_of(
     if not isinstance(got, list | tuple):
         fail(
             f"{what}.parameters() should return a list of Values",
-            got=f"{type(got).__name__}: {_short(got)}",
+            got=f"{type_name(got)}: {_short(got)}",
             hint="collect them in a list (a generator can be read only once, and an optimizer reads them every step)",
         )
     ps = list(got)
@@ -151,7 +152,7 @@ def parameters_of(
         if not isinstance(p, Value):
             fail(
                 f"{what}.parameters() should hold only Values (the network's weights and biases)",
-                got=f"an entry of type {type(p).__name__}: {_short(p)}",
+                got=f"an entry of type {type_name(p)}: {_short(p)}",
                 hint="return the Values themselves (w and b), not lists of them or their .data",
             )
     if len({id(p) for p in ps}) != len(ps):
@@ -203,7 +204,7 @@ def outputs(Value: type, out: Any, n: int, what: str, given: str, strict: bool =
             f"{what} has one output: it should return that Value itself, not a list",
             given,
             "a Value",
-            f"{type(out).__name__}: {_short(out)}",
+            f"{type_name(out)}: {_short(out)}",
             "the classic list-vs-Value pitfall: a layer of one neuron returns outs[0], a layer of several a list "
             "(so a network with one output gives a Value, as a loss expects)",
         )
@@ -212,7 +213,7 @@ def outputs(Value: type, out: Any, n: int, what: str, given: str, strict: bool =
             f"{what} should return a list of {n} Values, one per neuron",
             given,
             f"a list of {n} Values",
-            f"{type(out).__name__}: {_short(out)}",
+            f"{type_name(out)}: {_short(out)}",
         )
     return list(out)
 
@@ -321,7 +322,7 @@ def probe_neuron(Value: type, Neuron: type) -> None:
             given = f"{name} with weights {theta[:-1]}, bias {theta[-1]}; x = {xs} (as {kind} inputs)"
             out = call(lambda neuron=neuron, x=x: neuron(x), f"{name}(x)")
             if not isinstance(out, Value):
-                fail(f"{name}(x) should return one Value", given, "a Value", f"{type(out).__name__}: {_short(out)}")
+                fail(f"{name}(x) should return one Value", given, "a Value", f"{type_name(out)}: {_short(out)}")
             got = num(out.data, f"{name}(x).data")
             act = "linear" if nonlin is False else "tanh"
             expected = neuron_f(theta, xs, act)

@@ -15,6 +15,7 @@ from course_grader.probes.common import (
     fmt,
     num,
     rel_error,
+    type_name,
     uniform,
 )
 from course_grader.recompute import mlp_mse
@@ -43,7 +44,7 @@ def probe_mse_loss(Value: type, mse_loss: Callable) -> None:
         pv = _values(Value, preds)
         loss = call(lambda: mse_loss(pv, targets), f"mse_loss on {n} predictions")
         if not isinstance(loss, Value):
-            fail("mse_loss returns a Value (so that backward() can start from it)", got=type(loss).__name__)
+            fail("mse_loss returns a Value (so that backward() can start from it)", got=type_name(loss))
         data = num(loss.data, "the loss")
 
         def f(p: list[float], targets: list[float] = targets) -> float:
@@ -329,14 +330,27 @@ def probe_adam(Value: type, Adam: type) -> None:
         params = _values(Value, data)
         opt = call(lambda: Adam(params, **kwargs), f"Adam(params, {kwargs})")
         trail = []
+        lr, (b1, b2), eps = kwargs.get("lr", 1e-3), kwargs.get("betas", (0.9, 0.999)), kwargs.get("eps", 1e-8)
+        m, v, expected = [0.0] * len(data), [0.0] * len(data), list(data)  # Adam by its formulas, in floats
         for t, grads in enumerate(schedule):
             for p, g in zip(params, grads, strict=True):
                 p.grad = g
             before = [num(p.data, "data") for p in params]
             call(lambda: opt.step(), f"Adam.step() number {t + 1}")
             after = [num(p.data, "data") for p in params]
+            for i, g in enumerate(grads):
+                m[i], v[i] = b1 * m[i] + (1 - b1) * g, b2 * v[i] + (1 - b2) * g * g
+                m_hat, v_hat = m[i] / (1 - b1 ** (t + 1)), v[i] / (1 - b2 ** (t + 1))
+                expected[i] -= lr * m_hat / (math.sqrt(v_hat) + eps)
+            if t > 0 and any(abs(a - e) > 1e-9 * max(1.0, abs(e)) for a, e in zip(after, expected, strict=True)):
+                fail(
+                    f"Adam after {t + 1} steps: m and v carry over from step to step",
+                    f"{kwargs}, gradients {[fmt(g[0]) for g in schedule[: t + 1]]} for the first parameter",
+                    fmt(expected[0]),
+                    fmt(after[0]),
+                    "keep m, v and t in the optimizer, one m and one v per parameter, never reset in step()",
+                )
             if t == 0:  # bias-corrected: m_hat = g, v_hat = g**2, so the step is lr * g / (|g| + eps)
-                lr, eps = kwargs.get("lr", 1e-3), kwargs.get("eps", 1e-8)
                 for i in (0, 1):
                     moved, g = after[i] - before[i], grads[i]
                     want = -lr * g / (abs(g) + eps)

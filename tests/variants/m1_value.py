@@ -243,3 +243,137 @@ PITFALLS = {
 }
 
 CHEAT_CELL = "value_init"
+
+# More correct solutions, each in another style (issue 17): name -> edits of the
+# instructor's answers, as for PITFALLS. Each must keep full marks and pass every visible check.
+_ONE_CLASS = '''
+import math
+
+
+class Value:
+    """Everything in one class, as many students write it."""
+
+    def __init__(self, data, _children=(), _op=""):
+        if type(data) not in (int, float):
+            raise TypeError(f"Value needs an int or a float, not {type(data).__name__}")
+        self.data = data
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = set(_children)
+        self._op = _op
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def _lift(self, other):
+        return other if isinstance(other, Value) else Value(other)
+
+    def __add__(self, other):
+        other = self._lift(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out._backward = _backward
+        return out
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        other = self._lift(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+
+        out._backward = _backward
+        return out
+
+    __rmul__ = __mul__
+
+    def __pow__(self, k):
+        if isinstance(k, Value):
+            raise TypeError("the exponent must be a number, not a Value")
+        if not isinstance(k, (int, float)):
+            return NotImplemented
+        if self.data < 0 and not float(k).is_integer():
+            raise ValueError(f"({self.data}) ** {k} would be complex")
+        out = Value(self.data**k, (self,), f"**{k}")
+
+        def _backward():
+            self.grad += k * self.data ** (k - 1) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return -self + other
+
+    def __truediv__(self, other):
+        return self * other**-1
+
+    def __rtruediv__(self, other):
+        return self**-1 * other
+
+    def _unary(self, data, op, local):
+        out = Value(data, (self,), op)
+
+        def _backward():
+            self.grad += local * out.grad
+
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return self._unary(t, "tanh", 1 - t * t)
+
+    def exp(self):
+        e = math.exp(self.data)
+        return self._unary(e, "exp", e)
+
+    def relu(self):
+        on = self.data > 0
+        return self._unary(self.data if on else 0.0, "ReLU", 1.0 if on else 0.0)
+
+    def log(self):
+        x = max(self.data, 1e-10)
+        return self._unary(math.log(x), "log", 1 / x)
+
+    def sigmoid(self):
+        x = self.data
+        s = 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+        return self._unary(s, "sigmoid", s * (1 - s))
+'''
+_LATER_CELLS = ("value_repr", "value_add", "value_mul", "value_pow", "value_neg_sub", "value_div", "value_tanh",
+                "value_exp", "value_relu", "value_log", "value_sigmoid")
+
+ALTERNATIVES = {
+    # the TypeError names only the type it got; for a Value that is "Value" (issue 17: the
+    # grader once saw its own wrapper's type here and took 2 points)
+    "message_names_the_type": {
+        "value_init": [("f\"Value wraps a plain number (int or float), got {type(data).__name__}: {data!r}\"",
+                        "f\"Value needs an int or a float, not {type(data).__name__}\"")],
+    },
+    # ... or only the value, as str() prints it
+    "message_names_the_value": {
+        "value_init": [("f\"Value wraps a plain number (int or float), got {type(data).__name__}: {data!r}\"",
+                        "f\"cannot make a Value of {data}\"")],
+    },
+    # a / b as a times the reciprocal of b, through __rtruediv__: three nodes, not two
+    "division_by_composition": {
+        "value_div": [("return self * other**-1", "return self * (1 / other)"),
+                      ("return other * self**-1", "return Value(other) * self**-1")],
+    },
+    # the whole Value in the first cell; the later cells left with a comment
+    "one_class": {"value_init": _ONE_CLASS, **{cell: "# written in the class above\n" for cell in _LATER_CELLS}},
+}

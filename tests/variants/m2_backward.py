@@ -93,6 +93,22 @@ def topo_sort(root):
 '''},
         ["test_deep_chain"],
     ),
+    # each node listed when first reached, the list reversed: right on trees and chains,
+    # wrong when an inner node is used twice and is reached first from its later consumer
+    "reversed_preorder_topo_sort": (
+        {"topo_sort": '''
+def topo_sort(root):
+    order, visited, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if node not in visited:
+            visited.add(node)
+            order.append(node)
+            stack.extend(node._prev)
+    return order[::-1]
+'''},
+        ["test_topo_sort"],
+    ),
     "step_too_large": (
         {"numerical_gradient": [("h=1e-6", "h=1e-2")]},
         ["test_numerical_gradient"],

@@ -116,6 +116,13 @@ PITFALLS = {
                   ("m_hat = self.m[i] /", "m_hat = self.m[0] /")]},
         ["test_adam"],
     ),
+    # the slip the notebook describes: m and v start from zero at every step
+    "adam_forgets_its_state": (
+        {"adam": [("        self.t += 1\n",
+                   "        self.t += 1\n        self.m = [0.0] * len(self.params)\n"
+                   "        self.v = [0.0] * len(self.params)\n")]},
+        ["test_adam"],
+    ),
 }
 
 CHEAT_CELL = "mse_loss"
