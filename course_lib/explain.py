@@ -85,17 +85,16 @@ def message(err: BaseException) -> list[str]:
 
 
 def _in_a_check_cell(shell: Any, tb: Any) -> bool:
-    """Whether the cell that raised is a check: IPython keeps each cell's source in
-    ``linecache`` under the name its code runs as, and in its input history."""
-    sources = []
+    """Whether the cell that raised is a check. IPython keeps each cell's source in
+    ``linecache`` under the name its code runs as: the outermost ``<module>`` frame of the
+    traceback is the cell. Without one, the last input of IPython's history is."""
     while tb is not None:
         code = tb.tb_frame.f_code
         if code.co_name == "<module>":
-            sources.append("".join(linecache.getlines(code.co_filename)))
+            return bool(_CHECK_CELL.search("".join(linecache.getlines(code.co_filename))))
         tb = tb.tb_next
     inputs = shell.user_ns.get("_ih") or [""]
-    sources.append(inputs[-1] if isinstance(inputs[-1], str) else "")
-    return any(_CHECK_CELL.search(source) for source in sources[:1] or sources)
+    return isinstance(inputs[-1], str) and bool(_CHECK_CELL.search(inputs[-1]))
 
 
 def _handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
