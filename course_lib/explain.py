@@ -55,6 +55,12 @@ CAUSES: list[tuple[type[BaseException], Callable[[str], bool], str]] = [
         "a function this check uses still raises NotImplementedError: write it in the cell above.",
     ),
     (
+        NameError,
+        lambda m: True,
+        "a name this check uses is not defined yet: run the cells above it in order (after a "
+        "restart, Run All Above), and write the cell that defines it.",
+    ),
+    (
         AttributeError,
         lambda m: "'NoneType'" in m,
         "something returned None: does every function above end with `return`?",

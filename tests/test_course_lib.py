@@ -307,6 +307,7 @@ def shell(capsys):
         ("1 + [2]", "an operation got a type it does not handle", "TypeError: unsupported operand"),
         ("class Value: pass\nlist(Value())", "a layer of width 1 returns a single Value", "not iterable"),
         ("def g():\n    raise NotImplementedError()\ng()", "still raises NotImplementedError", "NotImplementedError"),
+        ("set(BROKEN_NAMES_NEVER_DEFINED)", "Run All Above", "NameError: name 'BROKEN_NAMES_NEVER_DEFINED'"),
     ],
 )
 def test_an_error_inside_a_check_is_said_in_course_words_with_the_original_on_one_line(shell, capsys, code, cause,

@@ -30,7 +30,8 @@ def fresh_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for generated in (course / "notebooks" / m).glob("*"):
             generated.unlink()
         for shipped in (course / "solutions" / m).glob("*.py"):
-            shipped.unlink()
+            if release.GENERATED_MARK in shipped.read_text():  # colleague.py is written by hand
+                shipped.unlink()
     assert release.main(["m2_backward", "--root", str(course), "--no-execute"]) == 0
     return course
 
@@ -120,6 +121,12 @@ def _solution_windows(m: str, size: int = 3) -> set[str]:
                     region = []
             elif inside:
                 region.append(line)
+    # lines the milestone hands out itself (colleague.py, written by hand) are given, not
+    # answers: a fix repeats the broken function's scaffolding
+    for given in (ROOT / "solutions" / m).glob("*.py"):
+        text = given.read_text()
+        if release.GENERATED_MARK not in text:
+            windows = {w for w in windows if w not in _student_text(given)}
     return windows
 
 

@@ -581,3 +581,113 @@ def _probe_grad_check(Value: type, grad_check: Callable) -> list:
         )
     cases.append({"tol": "inclusive", "at": at[:1], "below": below[:1]})
     return cases
+
+
+# --- the colleague's operations (section 10) ------------------------------------------
+
+# every operation of the shipped colleague.py, by name -> how many inputs it takes (mean:
+# a list); asked of the notebook's `colleague` module by these names, never by its own list
+COLLEAGUE = {"sin": 1, "cos": 1, "sqrt": 1, "softplus": 1, "absolute": 1, "maximum": 2, "hypot": 2, "mean": 0}
+USE_HINTS = {
+    "alone": "the local derivative itself is wrong: derive d(out)/d(input) on paper",
+    "inside": "right as the whole function, wrong inside a bigger one: multiply the local derivative by out.grad, "
+    "and list every input among the output's children",
+    "reused": "right once, wrong when an input is used elsewhere too: add to the input's grad (+=), never overwrite it",
+    "twice": "wrong when one Value is given twice: each use must add its own share to the grad (+=)",
+}
+
+
+def _colleague_inputs(rng: random.Random, name: str) -> list[float]:
+    """Seeded inputs away from each operation's kink and outside its excluded domain."""
+    if name == "sqrt":
+        return [uniform(rng, 0.2, 3.0)]
+    if name == "absolute":
+        return [uniform(rng, -3.0, 3.0, avoid=[0.0], gap=0.1)]
+    if name == "softplus":
+        return [uniform(rng, -6.0, 6.0)]
+    if name == "maximum":
+        a = uniform(rng, -2.0, 2.0)
+        return [a, uniform(rng, -2.0, 2.0, avoid=[a], gap=0.1)]
+    if name == "hypot":
+        return [uniform(rng, -2.0, 2.0, avoid=[0.0], gap=0.1) for _ in range(2)]
+    if name == "mean":
+        return [uniform(rng, -2.0, 2.0) for _ in range(rng.randint(2, 4))]
+    return [uniform(rng, -3.0, 3.0)]
+
+
+def _colleague_uses(name: str, arity: int, c: float) -> dict[str, tuple[str, Callable]]:
+    """use -> (its formula, a function of the operation and the list of input Values).
+
+    Each use shows a different class of wrong backward: the local derivative itself
+    (alone), a forgotten ``* out.grad`` or a child missing from ``_prev`` (inside: out.grad
+    is not 1, the inputs are results of other operations), a grad overwritten with ``=``
+    (reused, twice: the input's grad is not 0 when the operation's runs)."""
+
+    def apply(op: Callable, v: list[Any]) -> Any:
+        return op(list(v)) if arity == 0 else op(*v)
+
+    def twice(op: Callable, v: list[Any]) -> Any:
+        return op([v[0], *v]) if arity == 0 else op(v[0], v[0])
+
+    args = {0: "xs", 1: "x", 2: "a, b"}[arity]
+    uses = {
+        "alone": (f"{name}({args})", apply),
+        # inputs that are results themselves: their _backward runs only if the output lists
+        # them among its children
+        "inside": (
+            f"{name}(each input * {abs(c)}) * {c} + 1",
+            lambda op, v: apply(op, [x * abs(c) for x in v]) * c + 1,
+        ),
+        "reused": (f"{name}({args}) * v0 + v0", lambda op, v: apply(op, v) * v[0] + v[0]),
+    }
+    if arity != 1:
+        form = "[v0, *xs]" if arity == 0 else "a, a"
+        uses["twice"] = (f"{name}({form}) * {c}", lambda op, v: twice(op, v) * c)
+    return uses
+
+
+def probe_colleague(Value: type, colleague: Any) -> None:
+    """Every operation of the colleague's module as the notebook left it (the fixes in
+    place), in four uses at seeded inputs: the gradients and the forward number. Gradients
+    come from a reference reverse pass (``backprop``), so a slip in the student's
+    backward() is not charged here again."""
+    rng = random.Random(1010)
+    cases = []
+    for name, arity in COLLEAGUE.items():
+        op = call(lambda name=name: getattr(colleague, name), f"colleague.{name}")
+        for trial in range(3):
+            c = round(rng.choice([-1, 1]) * rng.uniform(0.5, 2.0), 3)
+            xs = _colleague_inputs(rng, name)
+            for use, (form, build_use) in _colleague_uses(name, arity, c).items():
+                what = f"colleague.{name}, {use}: {form}"
+                leaves = [Value(x) for x in xs]
+                out = call(lambda b=build_use, v=leaves: b(op, v), what)
+                y = num(call(lambda o=out: o.data, what), f"{what}: the output's data")
+                out.grad = 1.0
+                backprop(out, what)
+                grads = _grads(leaves, what)
+
+                def plain(t: list[float], b: Callable = build_use) -> float:
+                    return num(b(op, [Value(v) for v in t]).data, what)
+
+                if trial == 0:
+                    _fd_check(plain, xs, [0.0] * len(xs), grads, what, USE_HINTS[use])
+                cases.append({"form": f"{name} {use}", "x": xs, "y": y, "g": grads})
+    emit("test_colleague", cases)
+
+
+def probe_broken_named(broken: Any) -> None:
+    """The names in BROKEN, as a sorted set: judged against the operations that were wrong
+    as shipped (the reference record)."""
+    names = call(lambda: list(broken), "BROKEN", hint="a set of names, e.g. {'sin', 'cos'}")
+    for n in names:
+        if type(n) is not str:
+            fail("BROKEN holds the operations' names as strings", got=f"{type_name(n)} {fmt(n)}")
+        if n not in COLLEAGUE:
+            fail(
+                "each name in BROKEN is one of colleague.OPERATIONS",
+                expected=", ".join(COLLEAGUE),
+                got=repr(n),
+                hint="write the name alone: 'cos', not 'colleague.cos' or 'cos()'",
+            )
+    emit("test_broken_named", [{"named": sorted(set(names))}])

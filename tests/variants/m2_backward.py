@@ -62,6 +62,95 @@ def grad_check(f, xs, tol=1e-5):
 ''',
 }
 
+# correct in other styles (full marks, every visible check passes)
+ALTERNATIVES = {
+    # each fix composed from operations whose backward is right: no _backward written at
+    # all; BROKEN a list, in another order
+    "fixes_by_composition": {
+        "colleague_fixes": '''
+colleague.cos = lambda x: colleague.sin(math.pi / 2 - x)
+colleague.sqrt = lambda x: x ** 0.5
+colleague.hypot = lambda a, b: (a * a + b * b) ** 0.5
+colleague.mean = lambda xs: sum(xs) / len(xs)
+''',
+        "broken_named": '''
+BROKEN = ["mean", "hypot", "sqrt", "cos"]
+''',
+    },
+    # every operation rewritten, the right ones too, as one dict of replacements
+    "every_operation_replaced": {
+        "colleague_fixes": '''
+def _unary(f, df, op):
+    def apply(x):
+        out = Value(f(x.data), (x,), op)
+
+        def _backward():
+            x.grad += df(x.data) * out.grad
+
+        out._backward = _backward
+        return out
+
+    return apply
+
+
+def _sigmoid(t):
+    return 1 / (1 + math.exp(-t)) if t >= 0 else math.exp(t) / (1 + math.exp(t))
+
+
+def _maximum(a, b):
+    out = Value(max(a.data, b.data), (a, b), "max")
+
+    def _backward():
+        (a if a.data >= b.data else b).grad += out.grad
+
+    out._backward = _backward
+    return out
+
+
+def _hypot(a, b):
+    r = math.sqrt(a.data ** 2 + b.data ** 2)
+    out = Value(r, (a, b), "hypot")
+
+    def _backward():
+        a.grad += out.grad * a.data / r
+        b.grad += out.grad * b.data / r
+
+    out._backward = _backward
+    return out
+
+
+def _mean(xs):
+    xs = list(xs)
+    out = Value(sum(x.data for x in xs) / len(xs), tuple(xs), "mean")
+
+    def _backward():
+        share = out.grad / len(xs)
+        for x in xs:
+            x.grad += share
+
+    out._backward = _backward
+    return out
+
+
+fixed = {
+    "sin": _unary(math.sin, math.cos, "sin"),
+    "cos": _unary(math.cos, lambda t: -math.sin(t), "cos"),
+    "sqrt": _unary(math.sqrt, lambda t: 0.5 / math.sqrt(t), "sqrt"),
+    "softplus": _unary(lambda t: max(t, 0) + math.log1p(math.exp(-abs(t))), _sigmoid, "softplus"),
+    "absolute": _unary(abs, lambda t: (t > 0) - (t < 0), "abs"),
+    "maximum": _maximum,
+    "hypot": _hypot,
+    "mean": _mean,
+}
+for name, f in fixed.items():
+    setattr(colleague, name, f)
+''',
+        "broken_named": '''
+BROKEN = set(["cos", "sqrt"]) | {"hypot", "mean"}
+''',
+    },
+}
+
 PITFALLS = {
     "forward_order": (
         {"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
@@ -124,6 +213,40 @@ def topo_sort(root):
     "grad_check_strict_threshold": (
         {"grad_check": [("err <= tol", "err < tol")]},
         ["test_grad_check"],
+    ),
+    # section 10: the colleague's operations
+    "fix_forgets_out_grad": (
+        {"colleague_fixes": [("0.5 / out.data * out.grad", "0.5 / out.data")]},
+        ["test_colleague"],
+    ),
+    "fix_overwrites_the_grad": (
+        {"colleague_fixes": [("a.grad += a.data", "a.grad = a.data"), ("b.grad += b.data", "b.grad = b.data")]},
+        ["test_colleague"],
+    ),
+    "mean_without_one_over_n": (
+        {"colleague_fixes": [("x.grad += out.grad / len(xs)", "x.grad += out.grad")]},
+        ["test_colleague"],
+    ),
+    "cos_sign_kept": (
+        {"colleague_fixes": [("x.grad += -math.sin(x.data) * out.grad", "x.grad += math.sin(x.data) * out.grad")]},
+        ["test_colleague"],
+    ),
+    "fix_forgets_a_child": (
+        {"colleague_fixes": [('(a, b), "hypot")', '(a,), "hypot")')]},
+        ["test_colleague"],
+    ),
+    # checked on a tie, maximum looked broken: named, though it was right
+    "named_a_kink": (
+        {"broken_named": [('"mean"}', '"mean", "maximum"}')]},
+        ["test_broken_named"],
+    ),
+    # checked each operation alone only: hypot's overwriting backward went unseen
+    "checked_alone_only": (
+        {
+            "colleague_fixes": [("colleague.hypot = hypot\n", "")],
+            "broken_named": [('"hypot", ', "")],
+        },
+        ["test_colleague", "test_broken_named"],
     ),
 }
 
