@@ -47,7 +47,8 @@ CAUSES: list[tuple[type[BaseException], Callable[[str], bool], str]] = [
     (
         ZeroDivisionError,
         lambda m: True,
-        "a division by zero: a derivative such as k * x**(k-1) or 1/x was evaluated at 0.",
+        "a division by zero: a denominator that can be 0 needs a guard or a floor (the relative "
+        "error of two zeros; a derivative such as 1/x or k * x**(k-1) evaluated at 0).",
     ),
     (
         NotImplementedError,

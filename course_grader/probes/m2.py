@@ -638,22 +638,33 @@ def _colleague_uses(name: str, arity: int, c: float) -> dict[str, tuple[str, Cal
             f"{name}(each input * {abs(c)}) * {c} + 1",
             lambda op, v: apply(op, [x * abs(c) for x in v]) * c + 1,
         ),
-        "reused": (f"{name}({args}) * v0 + v0", lambda op, v: apply(op, v) * v[0] + v[0]),
+        # every input's grad is not 0 when the operation's _backward runs
+        "reused": (f"{name}({args}) * first input + last input", lambda op, v: apply(op, v) * v[0] + v[-1]),
     }
     if arity != 1:
         form = "[v0, *xs]" if arity == 0 else "a, a"
-        uses["twice"] = (f"{name}({form}) * {c}", lambda op, v: twice(op, v) * c)
+        uses["twice"] = (f"{name}({form}) * {c} + first input", lambda op, v: twice(op, v) * c + v[0])
     return uses
 
 
-def probe_colleague(Value: type, colleague: Any) -> None:
-    """Every operation of the colleague's module as the notebook left it (the fixes in
-    place), in four uses at seeded inputs: the gradients and the forward number. Gradients
-    come from a reference reverse pass (``backprop``), so a slip in the student's
-    backward() is not charged here again."""
-    rng = random.Random(1010)
+COLLEAGUE_CELLS = {  # graded cell -> (its seed, the operations it judges): two cells, for partial credit
+    "test_colleague_one_input": (1010, ("sin", "cos", "sqrt", "softplus", "absolute")),
+    "test_colleague_several_inputs": (1011, ("maximum", "hypot", "mean")),
+}
+
+
+def probe_colleague(Value: type, colleague: Any, cell: str) -> None:
+    """The operations of the colleague's module that ``cell`` judges, as the notebook left
+    them (the fixes in place), in three or four uses at seeded inputs: the gradients and
+    the forward number. Gradients come from a reference reverse pass (``backprop``), so a
+    slip in the student's backward() is not charged here again."""
+    if cell not in COLLEAGUE_CELLS:
+        raise ValueError(f"no graded cell {cell!r} for the colleague's operations")
+    seed, names = COLLEAGUE_CELLS[cell]
+    rng = random.Random(seed)
     cases = []
-    for name, arity in COLLEAGUE.items():
+    for name in names:
+        arity = COLLEAGUE[name]
         op = call(lambda name=name: getattr(colleague, name), f"colleague.{name}")
         for trial in range(3):
             c = round(rng.choice([-1, 1]) * rng.uniform(0.5, 2.0), 3)
@@ -664,7 +675,7 @@ def probe_colleague(Value: type, colleague: Any) -> None:
                 out = call(lambda b=build_use, v=leaves: b(op, v), what)
                 y = num(call(lambda o=out: o.data, what), f"{what}: the output's data")
                 out.grad = 1.0
-                backprop(out, what)
+                call(lambda o=out, w=what: backprop(o, w), f"{what}: the backward pass")
                 grads = _grads(leaves, what)
 
                 def plain(t: list[float], b: Callable = build_use) -> float:
@@ -673,7 +684,7 @@ def probe_colleague(Value: type, colleague: Any) -> None:
                 if trial == 0:
                     _fd_check(plain, xs, [0.0] * len(xs), grads, what, USE_HINTS[use])
                 cases.append({"form": f"{name} {use}", "x": xs, "y": y, "g": grads})
-    emit("test_colleague", cases)
+    emit(cell, cases)
 
 
 def probe_broken_named(broken: Any) -> None:
