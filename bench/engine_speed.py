@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WORKER = r'''
+WORKER = r"""
 import gc, json, math, random, resource, sys, time
 kind, steps, engine_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 if kind == "micrograd":
@@ -89,7 +89,7 @@ for k in range(steps):
     rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 elapsed = time.perf_counter() - t0
 print(json.dumps({"losses": losses, "seconds": elapsed, "rss": rss}))
-'''
+"""
 
 
 def engine_dir(tmp: Path) -> Path:
@@ -97,9 +97,7 @@ def engine_dir(tmp: Path) -> Path:
     from course_grader.engine_export import assemble, exported_sources
 
     cells = [
-        src
-        for m in ("m1_value", "m2_backward")
-        for src in exported_sources(ROOT / "solutions" / m / f"{m}.ipynb")
+        src for m in ("m1_value", "m2_backward") for src in exported_sources(ROOT / "solutions" / m / f"{m}.ipynb")
     ]
     (tmp / "engine.py").write_text(assemble(cells, "the course's engine (m1 + m2), for the benchmark"))
     return tmp
@@ -108,7 +106,9 @@ def engine_dir(tmp: Path) -> Path:
 def run(kind: str, steps: int, engine: Path) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", WORKER, kind, str(steps), str(engine)],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     if done.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")

@@ -64,14 +64,14 @@ MODES = ("sequential", "parallel", "stock", "unsafe")
 DEFAULT_MODES = "sequential,parallel,stock"
 BROKEN = ("not_json", "raises_at_import", "infinite_loop", "kernel_crash")
 
-STOCK_CONFIG = '''
+STOCK_CONFIG = """
 
 # --- bench/grade_class.py: stock nbgrader, no judge and no sandbox -----------------------
 from nbgrader.converters import Autograde as _Autograde, GenerateFeedback as _GenerateFeedback
 
 c.Autograde.autograde_preprocessors = list(_Autograde.class_traits()["autograde_preprocessors"].default())
 c.GenerateFeedback.preprocessors = list(_GenerateFeedback.class_traits()["preprocessors"].default())
-'''
+"""
 
 
 @dataclass
@@ -126,8 +126,10 @@ def make_class(folder: Path, assignment: str, n: int, seed: int = 2024) -> list[
         elif what == "raises_at_import":
             nb = fill(release, {**answers, first: 'raise RuntimeError("half-finished")\n' + answers[first]})
         elif what == "infinite_loop":
-            nb = fill(release, {**answers, looping: "while True:  # never gets to the answer\n    pass\n\n"
-                                                     + answers[looping]})
+            nb = fill(
+                release,
+                {**answers, looping: "while True:  # never gets to the answer\n    pass\n\n" + answers[looping]},
+            )
         else:  # kernel_crash
             nb = fill(release, {**answers, crashing: answers[crashing] + "\n\nimport os\nos._exit(1)\n"})
         nbformat.write(nb, path)
@@ -159,8 +161,21 @@ def read_scores(course: Path, assignment: str, students: list[Student]) -> tuple
 
 def course_command(mode: str, course: Path, folder: Path, assignment: str, jobs: int, log: Path) -> Run:
     """The course's grading command, timed; its progress lines say where the time went."""
-    cmd = [sys.executable, "-m", "course_grader.classgrade", assignment, str(folder), "--jobs", str(jobs),
-           "--timeout", str(TIMEOUT), "--course", str(course), "--export", str(course / "grades.csv")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "course_grader.classgrade",
+        assignment,
+        str(folder),
+        "--jobs",
+        str(jobs),
+        "--timeout",
+        str(TIMEOUT),
+        "--course",
+        str(course),
+        "--export",
+        str(course / "grades.csv"),
+    ]
     if mode == "unsafe":
         cmd.append("--unsafe")
     started = time.perf_counter()
@@ -200,8 +215,9 @@ def stock_nbgrader(course: Path, folder: Path, assignment: str, log: Path) -> Ru
             out.write(f"\n$ nbgrader {' '.join(args)}\n")
             out.flush()
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, stdout=out,
-                                  stderr=subprocess.STDOUT, check=False)
+            done = subprocess.run(
+                [sys.executable, "-m", "nbgrader", *args], cwd=course, stdout=out, stderr=subprocess.STDOUT, check=False
+            )
             run.steps[step] = time.perf_counter() - started
             if done.returncode != 0:  # expected of autograde: the broken submissions fail
                 run.notes.append(f"nbgrader {args[0]} exited with status {done.returncode}")
@@ -210,8 +226,13 @@ def stock_nbgrader(course: Path, folder: Path, assignment: str, log: Path) -> Ru
         intake.import_submissions(folder, assignment, course / "submitted", f"{assignment}.ipynb")
         run.steps["import (course_grader.intake)"] = time.perf_counter() - started
         with tempfile.TemporaryDirectory(prefix="stock-release-") as scratch:
-            nbgrader("generate_assignment", "generate_assignment", assignment, "--force",
-                     f"--CourseDirectory.release_directory={scratch}")
+            nbgrader(
+                "generate_assignment",
+                "generate_assignment",
+                assignment,
+                "--force",
+                f"--CourseDirectory.release_directory={scratch}",
+            )
         timeouts = (f"--Execute.timeout={TIMEOUT}", f"--ExecutePreprocessor.timeout={TIMEOUT}")
         nbgrader("autograde", "autograde", assignment, *timeouts)
         nbgrader("generate_feedback", "generate_feedback", assignment)
@@ -278,8 +299,11 @@ def compare(runs: dict[str, Run], students: list[Student]) -> None:
         for sid in kinds:
             counts[band(run.scores[sid], run.max_score)] += 1
         mean = sum(v or 0.0 for v in run.scores.values()) / max(len(kinds), 1)
-        print(f"  {run.mode:<11} " + ", ".join(f"{n} {b}" for b, n in counts.items())
-              + f"; mean {mean:.2f}/{run.max_score:g}")
+        print(
+            f"  {run.mode:<11} "
+            + ", ".join(f"{n} {b}" for b, n in counts.items())
+            + f"; mean {mean:.2f}/{run.max_score:g}"
+        )
 
     groups: dict[str, list[str]] = {}
     for s in students:
@@ -326,8 +350,11 @@ def compare(runs: dict[str, Run], students: list[Student]) -> None:
 
 def timing_table(runs: dict[str, Run], n: int, jobs: int) -> None:
     rows: list[tuple[str, float]] = []
-    labels = {"sequential": "course command, --jobs 1", "parallel": f"course command, --jobs {jobs}",
-              "unsafe": f"course command, --jobs {jobs} --unsafe"}
+    labels = {
+        "sequential": "course command, --jobs 1",
+        "parallel": f"course command, --jobs {jobs}",
+        "unsafe": f"course command, --jobs {jobs} --unsafe",
+    }
     for mode in ("sequential", "parallel", "unsafe"):
         if mode in runs:
             rows.append((labels[mode], runs[mode].seconds))
@@ -336,8 +363,11 @@ def timing_table(runs: dict[str, Run], n: int, jobs: int) -> None:
     if stock:
         auto = stock.steps["autograde"]
         full = auto + stock.steps["generate_feedback"] + stock.steps["export"]
-        rows += [("stock nbgrader: autograde only", auto), ("stock: autograde + feedback + export", full),
-                 ("stock: all (with import, generate_assignment)", stock.seconds)]
+        rows += [
+            ("stock nbgrader: autograde only", auto),
+            ("stock: autograde + feedback + export", full),
+            ("stock: all (with import, generate_assignment)", stock.seconds),
+        ]
         ref = full
     print(f"\ntimes for {n} submissions (wall clock)")
     head = f"  {'mode':<47} {'seconds':>8} {'s/sub':>7}"
@@ -350,8 +380,9 @@ def timing_table(runs: dict[str, Run], n: int, jobs: int) -> None:
             line += f" {ref / seconds:10.2f}x {seconds / ref:10.2f}x"
         print(line)
     if "sequential" in runs and "parallel" in runs:
-        print(f"  speed-up of --jobs {jobs} over --jobs 1: "
-              f"{runs['sequential'].seconds / runs['parallel'].seconds:.2f}x")
+        print(
+            f"  speed-up of --jobs {jobs} over --jobs 1: {runs['sequential'].seconds / runs['parallel'].seconds:.2f}x"
+        )
     if stock:
         auto = stock.steps["autograde"]
         for mode in ("sequential", "parallel", "unsafe"):
@@ -372,9 +403,11 @@ def machine() -> str:
     import nbgrader
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else ()
-    return (f"machine: {os.cpu_count()} cores ({platform.machine()}, {platform.platform()}), "
-            f"Python {platform.python_version()}, nbgrader {nbgrader.__version__}, bwrap "
-            f"{'yes' if shutil.which('bwrap') else 'no'}; load average {', '.join(f'{x:.2f}' for x in load)}")
+    return (
+        f"machine: {os.cpu_count()} cores ({platform.machine()}, {platform.platform()}), "
+        f"Python {platform.python_version()}, nbgrader {nbgrader.__version__}, bwrap "
+        f"{'yes' if shutil.which('bwrap') else 'no'}; load average {', '.join(f'{x:.2f}' for x in load)}"
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -385,8 +418,9 @@ def main() -> int:
     p.add_argument("--students", type=int, default=100, help="class size (default 100)")
     p.add_argument("--assignment", default="m1_value", help="milestone (default m1_value)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers of the parallel mode (all cores)")
-    p.add_argument("--modes", default=DEFAULT_MODES,
-                   help=f"comma-separated subset of {', '.join(MODES)} (default {DEFAULT_MODES})")
+    p.add_argument(
+        "--modes", default=DEFAULT_MODES, help=f"comma-separated subset of {', '.join(MODES)} (default {DEFAULT_MODES})"
+    )
     p.add_argument("--keep", action="store_true", help="keep the scratch folders (courses, class, logs)")
     args = p.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -403,9 +437,12 @@ def main() -> int:
         for s in students:
             counts[s.kind.partition(":")[0]] = counts.get(s.kind.partition(":")[0], 0) + 1
         broken = sorted({s.kind for s in students if s.kind.startswith("broken")})
-        print(f"class: {len(students)} submissions of {args.assignment} in {folder}: "
-              + ", ".join(f"{n} {k}" for k, n in counts.items())
-              + f" ({', '.join(b.partition(':')[2] for b in broken)}); per-cell timeout {TIMEOUT} s", flush=True)
+        print(
+            f"class: {len(students)} submissions of {args.assignment} in {folder}: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items())
+            + f" ({', '.join(b.partition(':')[2] for b in broken)}); per-cell timeout {TIMEOUT} s",
+            flush=True,
+        )
 
         runs: dict[str, Run] = {}
         for mode in modes:
@@ -415,8 +452,9 @@ def main() -> int:
             if mode == "stock":
                 run = stock_nbgrader(course, folder, args.assignment, log)
             else:
-                run = course_command(mode, course, folder, args.assignment, 1 if mode == "sequential" else args.jobs,
-                                     log)
+                run = course_command(
+                    mode, course, folder, args.assignment, 1 if mode == "sequential" else args.jobs, log
+                )
             run.scores, run.max_score = read_scores(course, args.assignment, students)
             one_at_a_time = mode == "stock" or mode == "sequential" or args.jobs == 1
             run.medians = per_submission(course, args.assignment, one_at_a_time, mode != "stock")

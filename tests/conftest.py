@@ -33,10 +33,14 @@ def make_stock(course: Path) -> None:
     the grader's process, with the real probes in the kernel, and no judge."""
     config = course / "nbgrader_config.py"
     text = config.read_text()
-    swaps = (("    LoadReference,\n", ""), ("    ReplayProbes,\n", ""), ("    JudgeRecords,\n", ""),
-             ("    SanitizeForViews,\n", ""),
-             ("    GradingExecute,\n", "    Execute,\n"),
-             ("from nbgrader.preprocessors import (", "from nbgrader.preprocessors import (\n    Execute,"))
+    swaps = (
+        ("    LoadReference,\n", ""),
+        ("    ReplayProbes,\n", ""),
+        ("    JudgeRecords,\n", ""),
+        ("    SanitizeForViews,\n", ""),
+        ("    GradingExecute,\n", "    Execute,\n"),
+        ("from nbgrader.preprocessors import (", "from nbgrader.preprocessors import (\n    Execute,"),
+    )
     for ours, theirs in swaps:
         assert ours in text, f"nbgrader_config.py changed: {ours!r} is not in it"
         text = text.replace(ours, theirs)
@@ -82,7 +86,10 @@ def student_python(student_bundle: Path, tmp_path_factory: pytest.TempPathFactor
     python = env / "bin" / "python"
     done = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "."],
-        cwd=student_bundle, capture_output=True, text=True, timeout=900,
+        cwd=student_bundle,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return python
@@ -112,5 +119,10 @@ def course_venv() -> Path:
 def empty_environment(home: Path) -> dict[str, str]:
     """`env -i` with a new HOME (created), a minimal system PATH and COURSE_VENV."""
     home.mkdir(parents=True, exist_ok=True)
-    return {"HOME": str(home), "PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
-            "COURSE_VENV": str(course_venv())}
+    return {
+        "HOME": str(home),
+        "PATH": SYSTEM_PATH,
+        "LANG": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "COURSE_VENV": str(course_venv()),
+    }

@@ -165,8 +165,9 @@ def test_blank_notebook_raises_not_implemented_exactly_where_tagged(m, lab, page
                     problems.append(f"cell {cell.index} (tagged {RAISES}) shows no error: {_describe(cell)}")
                 # a traceback's last line, or the last line of the course's explanation of an
                 # error inside a check ("  the error:    NotImplementedError")
-                elif not all(re.match(r"(the error:\s+)?NotImplementedError", o.last_line.strip())
-                             for o in cell.errors):
+                elif not all(
+                    re.match(r"(the error:\s+)?NotImplementedError", o.last_line.strip()) for o in cell.errors
+                ):
                     problems.append(f"cell {cell.index} shows an error other than NotImplementedError: "
                                     f"{[o.last_line for o in cell.errors]} ({_describe(cell)})")  # fmt: skip
             elif cell.errors:

@@ -99,6 +99,7 @@ def graded() -> dict[str, tuple[Points | None, str]]:
         assert points and all(points.values()), f"the instructor's answers must score full marks in {m}: {error}"
     return results
 
+
 def _param(attack: Attack):
     marks = []
     if attack.wins or attack.crashes:
@@ -122,4 +123,3 @@ def test_cheat_earns_no_more_than_its_baseline(graded, attack: Attack):
     assert points.keys() == base_points.keys()
     gained = {cell: f"{base_points[cell]:g} -> {p:g}" for cell, p in points.items() if p > base_points[cell]}
     assert not gained, f"the cheat earns more than its baseline: {gained}"
-

@@ -28,8 +28,20 @@ from course_grader.submissions import fill, solution_cells
 M = "m1_value"
 RELEASE = ROOT / "notebooks" / M / f"{M}.ipynb"
 ANSWERS = solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")
-POINTS = {"test_init": 2, "test_repr": 1, "test_add": 2, "test_mul": 2, "test_pow": 3, "test_neg_sub": 2,
-          "test_div": 2, "test_tanh": 2, "test_exp": 1, "test_relu": 2, "test_log": 2, "test_sigmoid": 2}
+POINTS = {
+    "test_init": 2,
+    "test_repr": 1,
+    "test_add": 2,
+    "test_mul": 2,
+    "test_pow": 3,
+    "test_neg_sub": 2,
+    "test_div": 2,
+    "test_tanh": 2,
+    "test_exp": 1,
+    "test_relu": 2,
+    "test_log": 2,
+    "test_sigmoid": 2,
+}
 FULL = sum(POINTS.values())
 BEFORE_TANH = sum(POINTS[c] for c in list(POINTS)[: list(POINTS).index("test_tanh")])
 
@@ -93,8 +105,7 @@ CHEAT_PREFIX = {
     "        os.symlink(target, name)\n"
     "    except OSError:\n"
     "        pass\n",
-    "cheat-fake-passed": "import builtins, math\n"
-    "builtins.abs = lambda x: 0.0\nmath.isclose = lambda *a, **k: True\n",
+    "cheat-fake-passed": "import builtins, math\nbuiltins.abs = lambda x: 0.0\nmath.isclose = lambda *a, **k: True\n",
 }
 
 
@@ -111,7 +122,9 @@ def the_class() -> dict[str, nbformat.NotebookNode | str | bytes]:
         "bomb": with_tanh("hog = []\nwhile True:\n    hog.append(bytearray(10**8))\n"),
         "corrupt": "{this is not a notebook",
         "deep": '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"x": '
-        + "[" * 100_000 + "]" * 100_000 + "}}",
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}}",
         "latin": nbformat.writes(fill(RELEASE, ANSWERS)).encode().replace(b"Value", b"Valu\xe9", 1),
         "delgrade": edited(lambda nb: _delete(nb, "test_add")),
         "editvisible": edited(lambda nb: _set(nb, "check_mul", source="print('looks fine')")),
@@ -147,8 +160,16 @@ EXPECTED = {  # judged score and the summary line each bad submission must get
 CHEATS_BASELINE = "carol"  # every cheat is carol's submission (tanh wrong) with the cheat in front
 # graded one at a time as well: a correct one, a blank one, the cheats' baseline, a crash, and
 # the cheats that reach for the course folder or classmates
-SEQUENTIAL = ("alice", "bob", "carol", "exit", "cheat-hooks", "cheat-writes-others", "cheat-reads-solutions",
-              "cheat-relinks")
+SEQUENTIAL = (
+    "alice",
+    "bob",
+    "carol",
+    "exit",
+    "cheat-hooks",
+    "cheat-writes-others",
+    "cheat-reads-solutions",
+    "cheat-relinks",
+)
 
 
 # Unconfined, these would eat the machine's memory or wreck the rest of the stock run.
@@ -177,7 +198,10 @@ def write_lms_export(folder: Path) -> None:
 def run_grade(course: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "course_grader.classgrade", M, *args, "--course", str(course), "--timeout", "20"],
-        cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=course,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -194,8 +218,10 @@ def scores(course: Path) -> dict[str, float]:
 
 def cell_scores(course: Path) -> dict[str, dict[str, float]]:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s.student.id: {g.name: float(g.score or 0) for nb in s.notebooks for g in nb.grades}
-                for s in gb.find_assignment(M).submissions}
+        return {
+            s.student.id: {g.name: float(g.score or 0) for nb in s.notebooks for g in nb.grades}
+            for s in gb.find_assignment(M).submissions
+        }
 
 
 @pytest.fixture(scope="module")
@@ -219,11 +245,23 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for unconfined in (*NOT_FOR_STOCK, *CHEAT_PREFIX):  # cheats fool stock nbgrader (slowly): not compared
         shutil.rmtree(stock / "submitted" / unconfined, ignore_errors=True)
     nbgrader(stock, "generate_assignment", M, "--force", "--log-level=WARN")
-    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", M, "--log-level=ERROR", "--Execute.timeout=20"],
-                   cwd=stock, capture_output=True, timeout=900, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", M, "--log-level=ERROR", "--Execute.timeout=20"],
+        cwd=stock,
+        capture_output=True,
+        timeout=900,
+        check=False,
+    )
     outputs = [finish(p) for p in procs]
-    return {"parallel": parallel, "sequential": sequential, "stock": stock, "export": export,
-            "summary": outputs[0], "summary_sequential": outputs[1], "own_files": own_files}
+    return {
+        "parallel": parallel,
+        "sequential": sequential,
+        "stock": stock,
+        "export": export,
+        "summary": outputs[0],
+        "summary_sequential": outputs[1],
+        "own_files": own_files,
+    }
 
 
 def test_every_submission_gets_its_asserted_score(graded):
@@ -237,13 +275,13 @@ def test_every_submission_gets_its_asserted_score(graded):
 
 def test_the_summary_names_every_problem_and_how_the_class_did(graded):
     summary = graded["summary"]
-    attention = summary[summary.index("needs attention"):]
+    attention = summary[summary.index("needs attention") :]
     for student, (_, line) in EXPECTED.items():
         if line:
-            block = attention[attention.index(f"  {student} "):]
+            block = attention[attention.index(f"  {student} ") :]
             assert any(alt in block for alt in line.split("|")), (student, line)
     assert "  alice " not in attention and "  carol " not in attention
-    struggles = summary[summary.index("where the class struggles"):summary.index("needs attention")]
+    struggles = summary[summary.index("where the class struggles") : summary.index("needs attention")]
     for grade_cell in POINTS:
         assert grade_cell in struggles
     tanh = next(line for line in struggles.splitlines() if "test_tanh" in line)
@@ -254,8 +292,10 @@ def test_the_summary_names_every_problem_and_how_the_class_did(graded):
 
 def snapshot(course: Path) -> dict[str, bytes]:
     """The course's own files: what no submission may change."""
-    files = [course / "nbgrader_config.py", *sorted(p for d in ("solutions", "notebooks", "course_lib")
-                                                    for p in (course / d).rglob("*") if p.is_file())]
+    files = [
+        course / "nbgrader_config.py",
+        *sorted(p for d in ("solutions", "notebooks", "course_lib") for p in (course / d).rglob("*") if p.is_file()),
+    ]
     return {str(p.relative_to(course)): p.read_bytes() for p in files}
 
 
@@ -308,8 +348,9 @@ def test_the_gradebook_has_one_row_per_student_and_no_cheat_touched_it(graded):
         subs = gb.find_assignment(M).submissions
         ids = [s.student.id for s in subs]
         assert len(ids) == len(set(ids))
-        assert all(g.auto_score is None or g.auto_score <= g.max_score for s in subs for nb in s.notebooks
-                   for g in nb.grades)
+        assert all(
+            g.auto_score is None or g.auto_score <= g.max_score for s in subs for nb in s.notebooks for g in nb.grades
+        )
     for course in ("parallel", "sequential"):
         alice = graded[course] / "submitted" / "alice" / M / f"{M}.ipynb"
         assert nbformat.read(alice, as_version=4).cells, "another student's submission was overwritten"
@@ -366,8 +407,9 @@ def test_grading_refuses_without_a_sandbox_unless_unsafe(graded, tmp_path):
     assert refused.returncode == 2
     assert "refusing to grade" in refused.stderr and "no permission to create namespaces" in refused.stderr
     assert "--unsafe" in refused.stderr
-    unsafe = subprocess.run([*cmd, "--unsafe", "--force"], cwd=course, env=env, capture_output=True, text=True,
-                            timeout=300)
+    unsafe = subprocess.run(
+        [*cmd, "--unsafe", "--force"], cwd=course, env=env, capture_output=True, text=True, timeout=300
+    )
     assert unsafe.returncode == 0, unsafe.stderr[-2000:]
     assert "WARNING: grading without the sandbox" in unsafe.stderr
 

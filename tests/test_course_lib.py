@@ -10,6 +10,8 @@ from course_lib.attach import attach
 from course_lib.checks import CheckFailed, check_close, check_raises, check_true, passed
 from course_lib.tables import show_grad_check
 
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 
 class Node:
     """A stand-in for a student's Value: only the public interface draw() reads."""
@@ -310,8 +312,9 @@ def shell(capsys):
         ("set(BROKEN_NAMES_NEVER_DEFINED)", "Run All Above", "NameError: name 'BROKEN_NAMES_NEVER_DEFINED'"),
     ],
 )
-def test_an_error_inside_a_check_is_said_in_course_words_with_the_original_on_one_line(shell, capsys, code, cause,
-                                                                                        original):
+def test_an_error_inside_a_check_is_said_in_course_words_with_the_original_on_one_line(
+    shell, capsys, code, cause, original
+):
     result = shell.run_cell(code + "\npassed('the thing')")
     out = capsys.readouterr().out
     assert result.error_in_exec is not None  # the cell still failed

@@ -86,16 +86,29 @@ class Student:
         )
         self.passwd = base / f"{name}.passwd"  # outside their HOME: nothing of it reaches them
         self.passwd.write_text(f"{name}:x:0:0:{name}:{self.home}:/bin/sh\n")
-        self.env = {"HOME": str(self.home), "USER": name, "LOGNAME": name, "LANG": "C.UTF-8",
-                    "PYTHONNOUSERSITE": "1", "PATH": os.pathsep.join([str(python.parent), SYSTEM_PATH])}
+        self.env = {
+            "HOME": str(self.home),
+            "USER": name,
+            "LOGNAME": name,
+            "LANG": "C.UTF-8",
+            "PYTHONNOUSERSITE": "1",
+            "PATH": os.pathsep.join([str(python.parent), SYSTEM_PATH]),
+        }
 
     def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
         """``python args`` as this student: in a mount namespace of its own whose
         /etc/passwd names uid 0 after the student."""
-        command = ["unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"',
-                   str(self.passwd), str(self.python), *args]
-        done = subprocess.run(command, cwd=cwd or self.home, env=self.env, capture_output=True, text=True,
-                              timeout=300)
+        command = [
+            "unshare",
+            "--mount",
+            "sh",
+            "-c",
+            'mount --bind "$0" /etc/passwd && exec "$@"',
+            str(self.passwd),
+            str(self.python),
+            *args,
+        ]
+        done = subprocess.run(command, cwd=cwd or self.home, env=self.env, capture_output=True, text=True, timeout=300)
         out = done.stdout + done.stderr
         assert not check or done.returncode == 0, f"{self.name}: {' '.join(args)} failed:\n{out[-3000:]}"
         return out
@@ -117,8 +130,9 @@ class Student:
 
 
 def instructor(course: Path, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=300
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{out[-3000:]}"
     return out
@@ -126,8 +140,17 @@ def instructor(course: Path, *args: str) -> str:
 
 def as_nobody(*command: str) -> subprocess.CompletedProcess:
     """A command run by a real unprivileged user, as a student on a hub is."""
-    return subprocess.run(command, user=NOBODY, group=NOBODY, extra_groups=[], cwd="/", capture_output=True,
-                          text=True, timeout=60, env={"PATH": SYSTEM_PATH, "LANG": "C"})
+    return subprocess.run(
+        command,
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": SYSTEM_PATH, "LANG": "C"},
+    )
 
 
 def mode(path: Path) -> int:
@@ -205,7 +228,11 @@ def test_two_students_through_the_exchange(tmp_path, exchange_root, student_pyth
 
     done = subprocess.run(
         [str(course / "course"), "grade", M, "--timeout", "30"],
-        cwd=tmp_path, env=empty_environment(tmp_path / "instructor-home"), capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        env=empty_environment(tmp_path / "instructor-home"),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "no submission needs attention" in done.stdout, done.stdout[-3000:]  # nor the exchange's own files

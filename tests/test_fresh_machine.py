@@ -36,7 +36,11 @@ def test_course_grade_runs_in_an_empty_environment(tmp_path):
 
     done = subprocess.run(
         [str(course / "course"), "grade", M, str(export), "--timeout", "30"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "No such file or directory" not in done.stderr, done.stderr[-3000:]

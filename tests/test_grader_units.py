@@ -11,6 +11,8 @@ from course_grader.engine_export import assemble
 from course_grader.replay import Outcome
 from course_grader.workspace import populate
 
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 
 def test_plain_refuses_lying_numbers_and_objects():
     class LyingFloat(float):
@@ -22,7 +24,9 @@ def test_plain_refuses_lying_numbers_and_objects():
     with pytest.raises(records.RecordError):
         records.plain([object()])
     assert records.plain({"a": [1, 2.5, None, "s", True], "n": math.nan}) == {
-        "a": [1, 2.5, None, "s", True], "n": "nan"}
+        "a": [1, 2.5, None, "s", True],
+        "n": "nan",
+    }
 
 
 def test_compare_uses_tight_tolerances():
@@ -53,8 +57,7 @@ def cell(grade_id, outputs):
 
 
 def rec(grade_id, cases):
-    return {"output_type": "display_data", "metadata": {},
-            "data": {records.MIME: records.make(grade_id, cases)}}
+    return {"output_type": "display_data", "metadata": {}, "data": {records.MIME: records.make(grade_id, cases)}}
 
 
 def test_judge_notebook_adds_errors_and_trims_tracebacks():
@@ -70,8 +73,17 @@ def test_judge_notebook_adds_errors_and_trims_tracebacks():
         cell("t1", []),
         cell("t2", []),
         cell("t3", [{"output_type": "stream", "name": "stdout", "text": "all tests passed\n"}]),
-        cell("t4", [{"output_type": "error", "ename": "HiddenTestFailure", "evalue": "msg",
-                     "traceback": ["secret() line", "HiddenTestFailure: msg"]}]),
+        cell(
+            "t4",
+            [
+                {
+                    "output_type": "error",
+                    "ename": "HiddenTestFailure",
+                    "evalue": "msg",
+                    "traceback": ["secret() line", "HiddenTestFailure: msg"],
+                }
+            ],
+        ),
         cell("t5", [rec("t5", [{"x": 5.0}])]),  # a right record in the kernel's outputs counts for nothing
     ]
     verdicts = judge.judge_notebook(nb, reference, trusted)
@@ -160,23 +172,38 @@ def test_an_execute_result_cannot_stand_in_for_a_score():
     """nbgrader reads the first execute_result as partial credit and stops there: the
     judge drops them and puts its error first."""
     reference = {"t1": records.make("t1", [{"x": 1.0}]), "t2": records.make("t2", [{"x": 2.0}])}
-    result = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
-              "data": {"text/plain": "'full marks'"}}
+    result = {
+        "output_type": "execute_result",
+        "execution_count": 1,
+        "metadata": {},
+        "data": {"text/plain": "'full marks'"},
+    }
     nb = nbformat.v4.new_notebook()
-    nb.cells = [cell("t1", [result, rec("t1", [{"x": 1.0}])]),
-                cell("t2", [result, {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}])]
+    nb.cells = [
+        cell("t1", [result, rec("t1", [{"x": 1.0}])]),
+        cell("t2", [result, {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}]),
+    ]
     trusted = {"t1": Outcome(reference["t1"]), "t2": Outcome(None, "wrong")}
     verdicts = judge.judge_notebook(nb, reference, trusted)
     assert verdicts["t1"] is None
     assert [o.output_type for o in nb.cells[0].outputs] == ["display_data"]
     assert [o.output_type for o in nb.cells[1].outputs] == ["error"]
     from nbgrader.utils import determine_grade
+
     assert determine_grade(nb.cells[1])[0] == 0
 
 
 def test_a_trained_network_is_judged_by_recomputing_its_loss():
-    ref_case = {"recompute": "mlp_mse", "threshold": 0.01, "sizes": [1, 1], "X": [[1.0], [2.0]], "y": [1.0, 2.0],
-                "epochs_ok": True, "falls": True, "params": [0.9, 0.2]}
+    ref_case = {
+        "recompute": "mlp_mse",
+        "threshold": 0.01,
+        "sizes": [1, 1],
+        "X": [[1.0], [2.0]],
+        "y": [1.0, 2.0],
+        "epochs_ok": True,
+        "falls": True,
+        "params": [0.9, 0.2],
+    }
     reference = records.make("t", [ref_case])
     good = {**ref_case, "params": [1.0, 0.0]}  # another path, a better network: right
     assert judge.verdict("t", reference, [records.make("t", [good])]) is None
@@ -202,7 +229,7 @@ def test_the_summary_prints_no_control_character_a_submission_chose(capsys):
     evil = "name\x1b]0;pwned\x07\x1b[2J\x9b1A\u202eevil\r\nnext"
     print_summary("m1_value", [("test_init", 1, 2)], {"a": 1.0}, 2.0, {evil: [evil]}, 1, 1.0)
     out = capsys.readouterr().out
-    attention = out[out.index("needs attention"):]
+    attention = out[out.index("needs attention") :]
     assert not any(ch in attention for ch in "\x1b\x07\x9b\u202e\r"), repr(attention)
     assert "\\x1b]0;pwned\\x07" in attention and attention.count("\n") == 2  # the header, one line
 
@@ -215,8 +242,11 @@ def test_a_timeout_under_load_is_graded_again_alone(monkeypatch):
 
     jobs = [Job("/c", "m1_value", s, "{}") for s in ("ann", "ben", "cid")]
     busy = f"{classgrade.BUSY}: 1 cell(s)"
-    first = [Outcome("ann", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),  # its own loop: it had its CPU
-             Outcome("ben", True, 1.0, [busy]), Outcome("cid", True, 1.0, [busy])]
+    first = [
+        Outcome("ann", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),  # its own loop: it had its CPU
+        Outcome("ben", True, 1.0, [busy]),
+        Outcome("cid", True, 1.0, [busy]),
+    ]
     calls = []
 
     def alone(todo, workers, progress):

@@ -55,7 +55,8 @@ M = "m1_value"
 RELEASE = ROOT / "notebooks" / M / f"{M}.ipynb"
 ANSWERS = solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")
 FULL = sum(
-    c.metadata.nbgrader["points"] for c in nbformat.read(RELEASE, as_version=4).cells
+    c.metadata.nbgrader["points"]
+    for c in nbformat.read(RELEASE, as_version=4).cells
     if c.metadata.get("nbgrader", {}).get("grade")
 )
 LAST_SOLUTION = "value_sigmoid"
@@ -64,6 +65,7 @@ EVIL = "http://evil.invalid"
 
 def _png() -> str:
     """A real 1x1 PNG, base64."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -125,33 +127,33 @@ def hostile_html(tag: str) -> dict[str, str]:
         f"{tag}-onerror": f'<img src=x onerror="{act(tag + "-onerror")}"><b onmouseover="{act(tag + "-b")}">b</b>',
         f"{tag}-srcdoc": f'<iframe srcdoc="<script>{act(tag + "-srcdoc")}</script>"></iframe>',
         f"{tag}-iframe": f'<iframe src="{EVIL}/{tag}-frame"></iframe>'
-                         f'<iframe src="javascript:{short(tag + "-jsframe")}"></iframe>'
-                         f"<object data=\"{EVIL}/{tag}-object\"></object><embed src=\"{EVIL}/{tag}-embed\">",
+        f'<iframe src="javascript:{short(tag + "-jsframe")}"></iframe>'
+        f'<object data="{EVIL}/{tag}-object"></object><embed src="{EVIL}/{tag}-embed">',
         f"{tag}-css": f"<style>@import url({EVIL}/{tag}-import.css);body{{background:url(//evil.invalid/{tag}-bg.png)}}"
-                      f'</style><div style="background-image:url({EVIL}/{tag}-inline.png)">styled</div>',
+        f'</style><div style="background-image:url({EVIL}/{tag}-inline.png)">styled</div>',
         f"{tag}-link": f'<link rel="stylesheet" href="{EVIL}/{tag}-sheet.css"><link rel="prefetch" '
-                       f'href="{EVIL}/{tag}-prefetch"><link rel="icon" href="{EVIL}/{tag}-icon.png">',
+        f'href="{EVIL}/{tag}-prefetch"><link rel="icon" href="{EVIL}/{tag}-icon.png">',
         f"{tag}-meta": f'<meta http-equiv="refresh" content="0;url={EVIL}/{tag}-refresh">',
         f"{tag}-base": f'<base href="{EVIL}/{tag}-base/"><img src="relative.png">',
         f"{tag}-media": f'<img src="//evil.invalid/{tag}-x.png"><img srcset="{EVIL}/{tag}-srcset.png 2x">'
-                        f'<video poster="{EVIL}/{tag}-poster.png"><source src="x" onerror="{act(tag + "-source")}">'
-                        f'</video><audio src="x" onerror="{act(tag + "-audio")}"></audio>'
-                        f'<input type="image" src="{EVIL}/{tag}-input.png"><table background="{EVIL}/{tag}-table.png">'
-                        "<tr><td>t</td></tr></table>",
-        f"{tag}-svg": f"<svg><script>{act(tag + '-inline-svg')}</script><image href=\"{EVIL}/{tag}-svgimg.png\"/>"
-                      f"<animate onbegin=\"{act(tag + '-onbegin')}\" attributeName=\"x\" dur=\"1s\"/></svg>",
+        f'<video poster="{EVIL}/{tag}-poster.png"><source src="x" onerror="{act(tag + "-source")}">'
+        f'</video><audio src="x" onerror="{act(tag + "-audio")}"></audio>'
+        f'<input type="image" src="{EVIL}/{tag}-input.png"><table background="{EVIL}/{tag}-table.png">'
+        "<tr><td>t</td></tr></table>",
+        f"{tag}-svg": f'<svg><script>{act(tag + "-inline-svg")}</script><image href="{EVIL}/{tag}-svgimg.png"/>'
+        f'<animate onbegin="{act(tag + "-onbegin")}" attributeName="x" dur="1s"/></svg>',
         f"{tag}-mxss": "<math><mtext><table><mglyph><style><!--</style>"
-                       f'<img title="--&gt;&lt;img src=x onerror={short(tag + "-mxss")}&gt;"></mglyph></table></mtext>'
-                       f'</math><noscript><p title="</noscript><img src=x onerror={short(tag + "-noscript")}>"></p>'
-                       f'</noscript><svg></p><style><a id="</style><img src=x onerror={short(tag + "-svgp")}>"></a>'
-                       "</style></svg>",
+        f'<img title="--&gt;&lt;img src=x onerror={short(tag + "-mxss")}&gt;"></mglyph></table></mtext>'
+        f'</math><noscript><p title="</noscript><img src=x onerror={short(tag + "-noscript")}>"></p>'
+        f'</noscript><svg></p><style><a id="</style><img src=x onerror={short(tag + "-svgp")}>"></a>'
+        "</style></svg>",
         # text that bleach keeps, which MathJax (nbgrader's templates load it) would typeset
         f"{tag}-mathjax": rf"<p>$\href{{{EVIL}/{tag}-mathjax-link}}{{link}}$ $\require{{AMScd}}$ "
-                          rf"$\style{{background:url({EVIL}/{tag}-mathjax.png)}}{{x}}$ "
-                          rf"\(\href{{javascript:{short(tag + '-mathjax')}}}{{x}}\)</p>",
+        rf"$\style{{background:url({EVIL}/{tag}-mathjax.png)}}{{x}}$ "
+        rf"\(\href{{javascript:{short(tag + '-mathjax')}}}{{x}}\)</p>",
         f"{tag}-form": f'<form action="{EVIL}/{tag}-form"><input name="q" autofocus onfocus="{act(tag + "-focus")}">'
-                       f'<button formaction="javascript:{short(tag + "-formaction")}">go</button></form>'
-                       f'<details open ontoggle="{act(tag + "-toggle")}"><summary>s</summary></details>',
+        f'<button formaction="javascript:{short(tag + "-formaction")}">go</button></form>'
+        f'<details open ontoggle="{act(tag + "-toggle")}"><summary>s</summary></details>',
     }
 
 
@@ -160,32 +162,74 @@ def hostile_bundles(tag: str) -> list[tuple[str, dict, dict]]:
     send, each with its trick; the same list makes the kernel's outputs and stored ones."""
     bundles = [(name, {"text/html": html}, {}) for name, html in hostile_html(tag).items()]
     bundles += [
-        (f"{tag}-isolated", {"text/html": f"<script>{act(tag + '-isolated')}</script>"},
-         {"text/html": {"isolated": True}}),
+        (
+            f"{tag}-isolated",
+            {"text/html": f"<script>{act(tag + '-isolated')}</script>"},
+            {"text/html": {"isolated": True}},
+        ),
         (f"{tag}-svg-mime", {"image/svg+xml": hostile_svg(f"{tag}-svgmime")}, {}),
-        (f"{tag}-markdown", {"text/markdown": f'<img src=x onerror="{act(tag + "-md")}"> ![m]({EVIL}/{tag}-md.png) '
-                             f"[m](javascript:{short(tag + '-mdlink')}) "
-                             f"<script>{act(tag + '-mdscript')}</script>"}, {}),
-        (f"{tag}-latex", {"text/latex": rf"$\href{{javascript:{short(tag + '-href')}}}{{click}}$ "
-                          rf"$\style{{background:url({EVIL}/{tag}-tex)}}{{x}}$ $\require{{{EVIL}/{tag}-ext.js}}$ "
-                          rf"$\unicode{{<img src=x onerror={short(tag + '-unicode')}>}}$ "
-                          f"<img src=x onerror=\"{act(tag + '-latex')}\">"}, {}),
+        (
+            f"{tag}-markdown",
+            {
+                "text/markdown": f'<img src=x onerror="{act(tag + "-md")}"> ![m]({EVIL}/{tag}-md.png) '
+                f"[m](javascript:{short(tag + '-mdlink')}) "
+                f"<script>{act(tag + '-mdscript')}</script>"
+            },
+            {},
+        ),
+        (
+            f"{tag}-latex",
+            {
+                "text/latex": rf"$\href{{javascript:{short(tag + '-href')}}}{{click}}$ "
+                rf"$\style{{background:url({EVIL}/{tag}-tex)}}{{x}}$ $\require{{{EVIL}/{tag}-ext.js}}$ "
+                rf"$\unicode{{<img src=x onerror={short(tag + '-unicode')}>}}$ "
+                f'<img src=x onerror="{act(tag + "-latex")}">'
+            },
+            {},
+        ),
         (f"{tag}-js", {"application/javascript": act(tag + "-js")}, {}),
         (f"{tag}-png-data", {"image/png": f'" onerror="{act(tag + "-pngdata")}'}, {}),
-        (f"{tag}-png-meta", {"image/png": PNG},
-         # the template pastes width and height unquoted (width={{ width | escape_html }}): no quote is needed
-         {"image/png": {"width": f"1 onerror={short(tag + '-width')}", "height": f'1" onerror="{act(tag + "-height")}',
-                        "alt": f'" onerror="{act(tag + "-alt")}', "unconfined": True},
-          "filenames": {"image/png": f"{EVIL}/{tag}-filename.png"}}),
-        (f"{tag}-jpeg", {"image/jpeg": f"x' onerror='{act(tag + '-jpeg')}"},
-         {"image/jpeg": {"height": f"1 onerror={short(tag + '-jpeg-height')}"}}),
-        (f"{tag}-widget", {"application/vnd.jupyter.widget-view+json": {
-            "model_id": f"</script><script>{act(tag + '-widget')}</script>", "version_major": 2, "version_minor": 0},
-            "text/plain": f"<script>{act(tag + '-widget-plain')}</script>"}, {}),
+        (
+            f"{tag}-png-meta",
+            {"image/png": PNG},
+            # the template pastes width and height unquoted (width={{ width | escape_html }}): no quote is needed
+            {
+                "image/png": {
+                    "width": f"1 onerror={short(tag + '-width')}",
+                    "height": f'1" onerror="{act(tag + "-height")}',
+                    "alt": f'" onerror="{act(tag + "-alt")}',
+                    "unconfined": True,
+                },
+                "filenames": {"image/png": f"{EVIL}/{tag}-filename.png"},
+            },
+        ),
+        (
+            f"{tag}-jpeg",
+            {"image/jpeg": f"x' onerror='{act(tag + '-jpeg')}"},
+            {"image/jpeg": {"height": f"1 onerror={short(tag + '-jpeg-height')}"}},
+        ),
+        (
+            f"{tag}-widget",
+            {
+                "application/vnd.jupyter.widget-view+json": {
+                    "model_id": f"</script><script>{act(tag + '-widget')}</script>",
+                    "version_major": 2,
+                    "version_minor": 0,
+                },
+                "text/plain": f"<script>{act(tag + '-widget-plain')}</script>",
+            },
+            {},
+        ),
         (f"{tag}-plain", {"text/plain": f"<script>{act(tag + '-plain')}</script>"}, {}),
-        (f"{tag}-other", {"text/x-evil": f"<script>{act(tag + '-x')}</script>",
-                          "application/json": {"a": f"</script><script>{act(tag + '-json')}</script>"},
-                          "application/pdf": "JVBERi0xLjQK"}, {}),
+        (
+            f"{tag}-other",
+            {
+                "text/x-evil": f"<script>{act(tag + '-x')}</script>",
+                "application/json": {"a": f"</script><script>{act(tag + '-json')}</script>"},
+                "application/pdf": "JVBERi0xLjQK",
+            },
+            {},
+        ),
     ]
     return bundles
 
@@ -198,7 +242,7 @@ def kernel_code(tag: str) -> str:
     for _, data, meta in hostile_bundles(tag):
         lines.append(f"display({data!r}, metadata={meta!r}, raw=True)")
     latex = "$\\href{javascript:" + short(tag + "-Latex") + "}{x}$"
-    printed = f"<script>{act(tag + '-print')}</script><img src=x onerror=\"{act(tag + '-print2')}\">"
+    printed = f'<script>{act(tag + "-print")}</script><img src=x onerror="{act(tag + "-print2")}">'
     lines += [
         f"display(HTML({act(tag + '-HTML')!r}.join(['<script>', '</script>'])))",
         f"display(SVG({hostile_svg(tag + '-SVG')!r}))",
@@ -249,16 +293,19 @@ raise Loud({message!r})
 def repr_cell(tag: str) -> str:
     return REPR_CELL.format(
         update=f"<script>{act(tag + '-update-display')}</script>",
-        html=f"<script>{act(tag + '-repr-html')}</script><img src=x onerror=\"{act(tag + '-repr-img')}\">",
-        svg=hostile_svg(tag + "-repr-svg"), js=act(tag + "-repr-js"),
+        html=f'<script>{act(tag + "-repr-html")}</script><img src=x onerror="{act(tag + "-repr-img")}">',
+        svg=hostile_svg(tag + "-repr-svg"),
+        js=act(tag + "-repr-js"),
         md=f"![r]({EVIL}/{tag}-repr.png) <script>{act(tag + '-repr-md')}</script>",
         latex=rf"$\href{{javascript:{short(tag + '-repr-latex')}}}{{x}}$",
     )
 
 
 def raise_cell(tag: str) -> str:
-    return RAISE_CELL.format(name=f"<img src=x onerror=\"{act(tag + '-ename')}\">",
-                             message=f"<script>{act(tag + '-evalue')}</script>\x1b]0;pwned\x07")
+    return RAISE_CELL.format(
+        name=f'<img src=x onerror="{act(tag + "-ename")}">',
+        message=f"<script>{act(tag + '-evalue')}</script>\x1b]0;pwned\x07",
+    )
 
 
 def stored_outputs(tag: str) -> list:
@@ -266,9 +313,12 @@ def stored_outputs(tag: str) -> list:
     outs += [
         new_output("execute_result", data={"text/html": f"<script>{act(tag + '-result')}</script>"}, execution_count=7),
         new_output("stream", name="stdout", text=f"<script>{act(tag + '-stream')}</script>"),
-        new_output("error", ename=f"<img src=x onerror=\"{act(tag + '-ename')}\">",
-                   evalue=f"<script>{act(tag + '-evalue')}</script>",
-                   traceback=[f"<script>{act(tag + '-tb')}</script>"]),
+        new_output(
+            "error",
+            ename=f'<img src=x onerror="{act(tag + "-ename")}">',
+            evalue=f"<script>{act(tag + '-evalue')}</script>",
+            traceback=[f"<script>{act(tag + '-tb')}</script>"],
+        ),
     ]
     return outs
 
@@ -279,7 +329,7 @@ def by_grade_id(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNo
 
 def student_markdown(tag: str) -> list[str]:
     return [
-        f"Mine: <script>{act(tag + '-script')}</script> <img src=x onerror=\"{act(tag + '-onerror')}\">\n\n"
+        f'Mine: <script>{act(tag + "-script")}</script> <img src=x onerror="{act(tag + "-onerror")}">\n\n'
         f'<iframe srcdoc="<script>{act(tag + "-srcdoc")}</script>"></iframe>\n\n'
         f"<style>body{{background:url({EVIL}/{tag}-css.png)}}</style>",
         f"![x]({EVIL}/{tag}-x.png) ![y](//evil.invalid/{tag}-y.png) [click](javascript:{short(tag + '-link')}) "
@@ -287,7 +337,7 @@ def student_markdown(tag: str) -> list[str]:
         f"[ref][r]\n\n[r]: javascript:{short(tag + '-ref')}",
         rf"Math: $\href{{javascript:{short(tag + '-href')}}}{{x}}$ $$\style{{background:url({EVIL}/{tag}-tex)}}{{y}}$$",
         f"````\n</code></pre><script>{act(tag + '-fence')}</script>\n````\n"
-        f"~~~\n<script>{act(tag + '-tilde')}</script>\n```\n\n<img src=x onerror=\"{act(tag + '-after-fence')}\">",
+        f'~~~\n<script>{act(tag + "-tilde")}</script>\n```\n\n<img src=x onerror="{act(tag + "-after-fence")}">',
         "![att](attachment:a.svg) ![att](attachment:b.png) ![att](attachment:c.html)",
     ]
 
@@ -314,15 +364,18 @@ def the_class() -> dict[str, nbformat.NotebookNode]:
     clean = fill(RELEASE, ANSWERS)
 
     outputs = fill(RELEASE, {**ANSWERS, LAST_SOLUTION: ANSWERS[LAST_SOLUTION] + kernel_code("kernel")})
-    graph = next(i for i, c in enumerate(outputs.cells) if c.cell_type == "code" and "display(" in c.source
-                 and "nbgrader" not in c.metadata)  # the instructor's code cell that draws a graph (not locked)
+    graph = next(
+        i
+        for i, c in enumerate(outputs.cells)
+        if c.cell_type == "code" and "display(" in c.source and "nbgrader" not in c.metadata
+    )  # the instructor's code cell that draws a graph (not locked)
     outputs.cells[graph].source += f"\ndisplay(HTML({('<script>' + act('kernel-instructor-cell') + '</script>')!r}))\n"
     outputs.cells += [new_code_cell(repr_cell("kernel")), new_code_cell(raise_cell("kernel"))]
     outputs.cells += [  # IPython's cell magics that display what the cell holds
         new_code_cell(f"%%html\n<script>{act('kernel-magic-html')}</script>"),
         new_code_cell(f"%%javascript\n{act('kernel-magic-js')}"),
         new_code_cell(f"%%svg\n{hostile_svg('kernel-magic-svg')}"),
-        new_code_cell(f"%%markdown\n<img src=x onerror=\"{act('kernel-magic-md')}\">"),
+        new_code_cell(f'%%markdown\n<img src=x onerror="{act("kernel-magic-md")}">'),
         new_code_cell("%%latex\n" + f"$\\href{{javascript:{short('kernel-magic-latex')}}}{{x}}$"),
     ]
 
@@ -334,23 +387,39 @@ def the_class() -> dict[str, nbformat.NotebookNode]:
     stored.cells.append(new_code_cell("1 + 1", outputs=stored_outputs("stored-added"), execution_count=9))
 
     markdown = fill(RELEASE, ANSWERS)
-    markdown.cells[0].source += f"\n\n<img src=x onerror=\"{act('edited-instructor-md')}\">"
-    added = [new_markdown_cell(src, metadata={"tags": [f'x" onmouseover="{short("md-tag")}', "<script>"]})
-             for src in student_markdown("md")]
+    markdown.cells[0].source += f'\n\n<img src=x onerror="{act("edited-instructor-md")}">'
+    added = [
+        new_markdown_cell(src, metadata={"tags": [f'x" onmouseover="{short("md-tag")}', "<script>"]})
+        for src in student_markdown("md")
+    ]
     added[-1].attachments = ATTACHMENTS
     added.append(new_raw_cell(f"<script>{act('raw-format')}</script>", metadata={"format": "text/html"}))
-    added.append(new_raw_cell(f"<img src=x onerror=\"{act('raw-mimetype')}\">", metadata={"raw_mimetype": "text/html"}))
+    added.append(new_raw_cell(f'<img src=x onerror="{act("raw-mimetype")}">', metadata={"raw_mimetype": "text/html"}))
     markdown.cells[4:4] = added
-    markdown.cells.append(new_code_cell("x = 1", metadata={"tags": [f'"><script>{short("code-tag")}</script>'],
-                                                           "alt": f'" onerror="{act("cell-alt")}'}))
-    markdown.metadata.update({
-        "title": f"</title><script>{act('nb-title')}</script>",
-        "authors": [{"name": f"<script>{act('nb-author')}</script>"}],
-        "widgets": {"application/vnd.jupyter.widget-state+json": {
-            "version_major": 2, "version_minor": 0,
-            "state": {"m": {"model_name": "HTMLModel",
-                            "state": {"value": f"</script><script>{act('nb-widgets')}</script>"}}}}},
-    })
+    markdown.cells.append(
+        new_code_cell(
+            "x = 1",
+            metadata={"tags": [f'"><script>{short("code-tag")}</script>'], "alt": f'" onerror="{act("cell-alt")}'},
+        )
+    )
+    markdown.metadata.update(
+        {
+            "title": f"</title><script>{act('nb-title')}</script>",
+            "authors": [{"name": f"<script>{act('nb-author')}</script>"}],
+            "widgets": {
+                "application/vnd.jupyter.widget-state+json": {
+                    "version_major": 2,
+                    "version_minor": 0,
+                    "state": {
+                        "m": {
+                            "model_name": "HTMLModel",
+                            "state": {"value": f"</script><script>{act('nb-widgets')}</script>"},
+                        }
+                    },
+                }
+            },
+        }
+    )
 
     ids = fill(RELEASE, ANSWERS)  # cell ids with markup: nbformat's schema refuses them, so nbgrader too
     ids.cells[0]["id"] = f'"><img src=x onerror={short("cell-id")}>'
@@ -400,14 +469,30 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = copy_course(tmp_path_factory.mktemp("hostile-course"))
     write_collected(course)
     done = subprocess.run(
-        [sys.executable, "-m", "course_grader.classgrade", M, str(export), "--course", str(course),
-         "--timeout", "30", "--jobs", "2"],
-        cwd=course, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "course_grader.classgrade",
+            M,
+            str(export),
+            "--course",
+            str(course),
+            "--timeout",
+            "30",
+            "--jobs",
+            "2",
+        ],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        submissions = {s.student.id: (float(s.score), {nb.name: nb.id for nb in s.notebooks})
-                       for s in gb.find_assignment(M).submissions}
+        submissions = {
+            s.student.id: (float(s.score), {nb.name: nb.id for nb in s.notebooks})
+            for s in gb.find_assignment(M).submissions
+        }
     return {"course": course, "export": export, "summary": done.stdout, "submissions": submissions}
 
 
@@ -421,8 +506,18 @@ def test_the_payloads_cost_no_points_and_reached_the_grader(graded):
     course = graded["course"]
     ran = nbformat.read(course / "autograded" / "outputs" / M / f"{M}.ipynb", as_version=4)
     texts = [json.dumps(o) for c in ran.cells for o in c.get("outputs", [])]
-    for tag in ("kernel-script", "kernel-print", "kernel-stderr", "kernel-instructor-cell", "kernel-evalue",
-                "kernel-ename", "kernel-repr-html", "kernel-plain", "kernel-update-display", "kernel-magic-html"):
+    for tag in (
+        "kernel-script",
+        "kernel-print",
+        "kernel-stderr",
+        "kernel-instructor-cell",
+        "kernel-evalue",
+        "kernel-ename",
+        "kernel-repr-html",
+        "kernel-plain",
+        "kernel-update-display",
+        "kernel-magic-html",
+    ):
         assert any(f"pwned='{tag}'" in t for t in texts), f"the grading kernel did not show the {tag} payload"
     assert any("output not shown" in t for t in texts)
     # outputs stored in the submitted notebook: nbgrader's ClearOutput drops them before the kernel runs
@@ -459,8 +554,14 @@ def test_feedback_html_holds_nothing_active_that_a_clean_one_does_not(graded):
 
 def stray_files(folder: Path, course: Path, page: str) -> list[str]:
     """Files in a graded or feedback folder that neither nbgrader nor the instructor put there."""
-    return sorted(p.name for p in folder.rglob("*") if p.is_file() and p.name != page
-                  and p.name not in EXCHANGE_FILES and not (course / "solutions" / M / p.relative_to(folder)).exists())
+    return sorted(
+        p.name
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.name != page
+        and p.name not in EXCHANGE_FILES
+        and not (course / "solutions" / M / p.relative_to(folder)).exists()
+    )
 
 
 def test_no_file_of_the_student_is_left_next_to_the_feedback(graded):
@@ -632,16 +733,20 @@ def test_the_formgrader_runs_no_script_of_a_submission(graded, lab, instructor):
     order = ["clean", *sorted(s for s in subs if s not in ("clean", EXCHANGE_ID))]  # that one: the next test
     pages: list[tuple[str, str, str | None]] = [
         ("submission view", lab.url(f"formgrader/submissions/{nb_id}/"), student)
-        for student in order for nb_id in subs[student][1].values()
+        for student in order
+        for nb_id in subs[student][1].values()
     ]
-    pages += [(name, lab.url(path), None) for name, path in (
-        ("assignments", "formgrader/manage_assignments"),
-        ("submissions list", f"formgrader/manage_submissions/{M}"),
-        ("manual grading", f"formgrader/gradebook/{M}/{M}"),
-        ("students", "formgrader/manage_students"),
-        ("student's assignments", f"formgrader/manage_students/{MEAN_ID}"),
-        ("student's notebooks", f"formgrader/manage_students/{MEAN_ID}/{M}"),
-    )]
+    pages += [
+        (name, lab.url(path), None)
+        for name, path in (
+            ("assignments", "formgrader/manage_assignments"),
+            ("submissions list", f"formgrader/manage_submissions/{M}"),
+            ("manual grading", f"formgrader/gradebook/{M}/{M}"),
+            ("students", "formgrader/manage_students"),
+            ("student's assignments", f"formgrader/manage_students/{MEAN_ID}"),
+            ("student's notebooks", f"formgrader/manage_students/{MEAN_ID}/{M}"),
+        )
+    ]
     assert len(pages) == len(order) + 6
     problems = check_pages(lab, instructor, graded["course"], pages)
     assert not problems, "the formgrader ran or loaded what a submission put in it:\n" + "\n".join(problems)
@@ -682,7 +787,9 @@ def test_no_feedback_file_runs_a_script_opened_as_a_file_or_served(graded, lab, 
     files = {s: course / "feedback" / s / M / f"{M}.html" for s in students}
     assert all(f.is_file() for f in files.values()), [s for s, f in files.items() if not f.is_file()]
     pages: list[tuple[str, str, str | None]] = [("feedback file", f.as_uri(), s) for s, f in files.items()]
-    pages += [("feedback served", lab.url(f"files/{urllib.parse.quote(str(f.relative_to(course)))}"), s)
-              for s, f in files.items()]
+    pages += [
+        ("feedback served", lab.url(f"files/{urllib.parse.quote(str(f.relative_to(course)))}"), s)
+        for s, f in files.items()
+    ]
     problems = check_pages(lab, instructor, course, pages)
     assert not problems, "a feedback page ran or loaded what a submission put in it:\n" + "\n".join(problems)

@@ -14,6 +14,8 @@ from conftest import ROOT
 from course_grader import intake
 from course_grader.submissions import fill, solution_cells
 
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 M = "m1_value"
 EXPECTED = f"{M}.ipynb"
 RELEASE = ROOT / "notebooks" / M / EXPECTED
@@ -113,8 +115,10 @@ def test_a_hostile_notebook_file_is_named_never_raised(tmp_path):
     """Each costs its own submission a clear line: nothing raises out of the reader."""
     good = notebook(tmp_path / "good.ipynb")
     cases = {
-        "deep.ipynb": ('{"cells": [], "metadata": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}, "
-                       '"nbformat": 4, "nbformat_minor": 5}').encode(),
+        "deep.ipynb": (
+            '{"cells": [], "metadata": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}, "
+            '"nbformat": 4, "nbformat_minor": 5}'
+        ).encode(),
         "latin1.ipynb": good.read_bytes().replace(b"Value", "Valu\u00e9".encode("latin-1"), 1),
         "v3.ipynb": b'{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}',
         "list.ipynb": b"[1, 2, 3]",

@@ -11,6 +11,8 @@ from course_grader import mutation
 from course_grader.mutation import Mutant, Report, Result, mutants
 from course_grader.release import ROOT, milestones
 
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 CELL = textwrap.dedent(
     '''\
     @attach(Value)

@@ -27,15 +27,15 @@ FIRST = "mse_loss"  # the first solution cell: an attack there runs before any h
 ATTACKS = {
     # forks busy workers, each in a session of its own, that outlive their cell
     "ahog": "import os\nfor _ in range(12):\n    if os.fork() == 0:\n        os.setsid()\n"
-           "        while True:\n            pass\n",
+    "        while True:\n            pass\n",
     # children that each take 1 GiB, and the scratch space filled
     "amemory": "import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n"
-              "        x = bytearray(2**30)\n        time.sleep(600)\n"
-              "try:\n    with open('/tmp/fill', 'wb') as f:\n        for _ in range(4096):\n"
-              "            f.write(b'0' * 2**20)\nexcept OSError:\n    pass\n",
+    "        x = bytearray(2**30)\n        time.sleep(600)\n"
+    "try:\n    with open('/tmp/fill', 'wb') as f:\n        for _ in range(4096):\n"
+    "            f.write(b'0' * 2**20)\nexcept OSError:\n    pass\n",
     # a 1 GiB file in its own folder (the instructor's autograded/, before the private copy)
     "bdisk": "try:\n    with open('huge.bin', 'wb') as f:\n        for _ in range(1024):\n"
-            "            f.write(b'0' * 2**20)\nexcept OSError:\n    pass\n",
+    "            f.write(b'0' * 2**20)\nexcept OSError:\n    pass\n",
 }
 HONEST = ("alice", "bob")  # graded beside ahog, then amemory and bdisk
 
@@ -51,9 +51,25 @@ def write_class(folder: Path, attackers: bool) -> None:
 
 def grade(course: Path, export: Path, jobs: int) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "course_grader.classgrade", M, str(export), "--course", str(course), "--jobs", str(jobs),
-         "--timeout", "30", "--notebook-timeout", "60"],
-        cwd=course, capture_output=True, text=True, timeout=1200,
+        [
+            sys.executable,
+            "-m",
+            "course_grader.classgrade",
+            M,
+            str(export),
+            "--course",
+            str(course),
+            "--jobs",
+            str(jobs),
+            "--timeout",
+            "30",
+            "--notebook-timeout",
+            "60",
+        ],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -61,8 +77,10 @@ def grade(course: Path, export: Path, jobs: int) -> str:
 
 def cell_scores(course: Path) -> dict[str, dict[str, float]]:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s.student.id: {g.name: float(g.score or 0) for nb in s.notebooks for g in nb.grades}
-                for s in gb.find_assignment(M).submissions}
+        return {
+            s.student.id: {g.name: float(g.score or 0) for nb in s.notebooks for g in nb.grades}
+            for s in gb.find_assignment(M).submissions
+        }
 
 
 @pytest.fixture(scope="module")

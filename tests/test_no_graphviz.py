@@ -20,6 +20,8 @@ from IPython.core.formatters import DisplayFormatter
 from course_grader.reference import execute
 from course_lib import graph
 
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 ROOT = Path(__file__).resolve().parent.parent
 MILESTONES = ("m1_value", "m2_backward", "m3_mlp", "m4_training")
 DRAWING = ("m1_value", "m2_backward", "m3_mlp")  # the milestones with a picture cell

@@ -4,8 +4,12 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 ROOT = Path(__file__).resolve().parent.parent
-# conda-forge names that differ from PyPI's (COURSE_DESIGN.md, "Packaging notes")
+# conda-forge names that differ from PyPI's
 CONDA_TO_PYPI = {"python-graphviz": "graphviz"}
 CONDA_ONLY = {"python", "pip", "graphviz"}  # graphviz on conda-forge is the `dot` program
 

@@ -113,19 +113,49 @@ def postgres() -> Iterator[Server]:
             os.chown(home, nobody.pw_uid, nobody.pw_gid)
         data, log = home / "data", home / "server.log"
         done = subprocess.run(
-            [*as_user, str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8",
-             "--no-sync"],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                *as_user,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, f"initdb failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         for _attempt in range(3):  # a free port may be taken by someone else before the server binds it
             port = _free_port()
             with open(log, "ab") as out:
                 server = subprocess.Popen(
-                    [*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                     "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={home}",
-                     "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                    [
+                        *as_user,
+                        str(bindir / "postgres"),
+                        "-D",
+                        str(data),
+                        "-p",
+                        str(port),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        f"unix_socket_directories={home}",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "synchronous_commit=off",
+                        "-c",
+                        "full_page_writes=off",
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             pg = Server(port)
             deadline = time.monotonic() + 60
@@ -223,9 +253,11 @@ def write_class(lms: Path) -> dict[str, float | None]:
     release = ROOT / "notebooks" / M / f"{M}.ipynb"
     solution = ROOT / "solutions" / M / f"{M}.ipynb"
     answers = solution_cells(solution)
-    points = {c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
-              for c in nbformat.read(solution, as_version=4).cells
-              if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    points = {
+        c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
+        for c in nbformat.read(solution, as_version=4).cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+    }
     full = sum(points.values())
     edits, loses = PITFALLS[PITFALL]
     notebooks = {
@@ -248,8 +280,20 @@ def write_class(lms: Path) -> dict[str, float | None]:
 
 
 def grade(course: Path, lms: Path, export: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "course_grader.classgrade", M, str(lms), "--course", str(course),
-            "--jobs", "1", "--export", str(export), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "course_grader.classgrade",
+        M,
+        str(lms),
+        "--course",
+        str(course),
+        "--jobs",
+        "1",
+        "--export",
+        str(export),
+        *extra,
+    ]
 
 
 def start(cmd: list[str], log: Path) -> tuple[subprocess.Popen, Path]:
@@ -333,8 +377,20 @@ def test_two_shards_grade_one_postgres_gradebook(postgres: Server, tmp_path: Pat
     runs = []
     try:
         for i, course in enumerate(machines):
-            runs.append(start(grade(course, lms, tmp_path / f"shard{i}.csv", "--db-url", postgres.url(port=gate.port),
-                                    "--shard", f"{i}/2"), tmp_path / f"shard-{i}-of-2"))
+            runs.append(
+                start(
+                    grade(
+                        course,
+                        lms,
+                        tmp_path / f"shard{i}.csv",
+                        "--db-url",
+                        postgres.url(port=gate.port),
+                        "--shard",
+                        f"{i}/2",
+                    ),
+                    tmp_path / f"shard-{i}-of-2",
+                )
+            )
         runs.append(start(grade(single, lms, tmp_path / "sqlite.csv"), tmp_path / "single-sqlite"))
         *stdouts, alone = [finish(proc, log) for proc, log in runs]
     finally:
@@ -353,16 +409,23 @@ def test_two_shards_grade_one_postgres_gradebook(postgres: Server, tmp_path: Pat
 
     # the gradebook: one submission per student (none lost, none twice), one grade per cell
     with postgres.connect("gradebook") as con:
-        rows = dict(con.execute(
-            "SELECT s.student_id, count(*) FROM submitted_assignment s JOIN assignment a ON a.id = s.assignment_id "
-            "WHERE a.name = %s GROUP BY s.student_id", (M,)).fetchall())
+        rows = dict(
+            con.execute(
+                "SELECT s.student_id, count(*) FROM submitted_assignment s JOIN assignment a ON a.id = s.assignment_id "
+                "WHERE a.name = %s GROUP BY s.student_id",
+                (M,),
+            ).fetchall()
+        )
         assert rows == dict.fromkeys(students, 1), rows
         assert con.execute("SELECT count(*) FROM assignment").fetchone()[0] == 1
         assert con.execute("SELECT count(*) FROM notebook").fetchone()[0] == 1
         cells = con.execute("SELECT count(*) FROM grade_cells").fetchone()[0]
-        grades = dict(con.execute(
-            "SELECT sa.student_id, count(*) FROM grade g JOIN submitted_notebook sn ON sn.id = g.notebook_id "
-            "JOIN submitted_assignment sa ON sa.id = sn.assignment_id GROUP BY sa.student_id").fetchall())
+        grades = dict(
+            con.execute(
+                "SELECT sa.student_id, count(*) FROM grade g JOIN submitted_notebook sn ON sn.id = g.notebook_id "
+                "JOIN submitted_assignment sa ON sa.id = sn.assignment_id GROUP BY sa.student_id"
+            ).fetchall()
+        )
         assert grades == dict.fromkeys(students, cells), grades
 
     # every score is what the notebook earns
@@ -373,16 +436,28 @@ def test_two_shards_grade_one_postgres_gradebook(postgres: Server, tmp_path: Pat
     # the broken file is graded by no one silently: its shard's summary says why, readably
     broken = next(i for i, s in enumerate(shards) if "heidi" in s)
     said = needs_attention(stdouts[broken], "heidi")
-    assert said and re.match(rf"heidi\s+unreadable: {M}\.ipynb is not a (valid )?notebook", said[0]), \
-        stdouts[broken][-3000:]
+    assert said and re.match(rf"heidi\s+unreadable: {M}\.ipynb is not a (valid )?notebook", said[0]), stdouts[broken][
+        -3000:
+    ]
     assert not any("Traceback" in line for line in said), said
 
     # the grades as the README exports them at the end, from anywhere, with the same db_url
     final = tmp_path / "final.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "export", f"--to={final}", f"--CourseDirectory.db_url={postgres.url()}",
-         "--log-level=WARN"],
-        cwd=machines[0], capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "export",
+            f"--to={final}",
+            f"--CourseDirectory.db_url={postgres.url()}",
+            "--log-level=WARN",
+        ],
+        cwd=machines[0],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     with open(final, newline="") as fh:

@@ -18,6 +18,8 @@ from conftest import ROOT
 from course_grader import readme_picture
 from course_grader.readme_picture import KEYWORD, PICTURE, REGENERATE
 
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 SVG = "image/svg+xml"
 
 

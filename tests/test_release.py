@@ -208,7 +208,10 @@ def test_the_exchange_releases_only_released_milestones_and_nothing_more(tmp_pat
         milestones.write_released(course, list(MILESTONES[:k]))
         refused = subprocess.run(
             [sys.executable, "-m", "nbgrader", "release_assignment", m, *args],
-            cwd=course, capture_output=True, text=True, timeout=300,
+            cwd=course,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert refused.returncode != 0 and f"./course release {m}" in refused.stdout + refused.stderr
         assert not (exchange / "micrograd-course" / "outbound" / m).exists()
@@ -274,7 +277,10 @@ def test_bundle_installs_in_a_fresh_venv_and_runs(student_bundle, student_python
     )
     done = subprocess.run(
         [str(student_python), "-c", script, *(str(student_bundle / m) for m in MILESTONES)],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert done.stdout.split() == [w for m in MILESTONES for w in (m, "ran")]
@@ -286,9 +292,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def _jupyter(python: Path, *args: str) -> str:
     """A jupyter subcommand of ``python``'s environment (jupyter finds its subcommands on PATH)."""
     env = {**os.environ, "PATH": os.pathsep.join([str(python.parent), os.environ["PATH"]])}
-    done = subprocess.run(
-        [str(python), "-m", "jupyter", *args], capture_output=True, text=True, timeout=300, env=env
-    )
+    done = subprocess.run([str(python), "-m", "jupyter", *args], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return ANSI.sub("", done.stdout + done.stderr)
 
@@ -303,15 +307,20 @@ def test_students_jupyterlab_has_only_the_student_side_of_nbgrader(student_pytho
     server = _jupyter(student_python, "server", "extension", "list")
     states = dict(re.findall(r"nbgrader\.server_extensions\.(\w+) (enabled|disabled)", server))
     assert states == {
-        "formgrader": "disabled", "course_list": "disabled",
-        "assignment_list": "enabled", "validate_assignment": "enabled",
+        "formgrader": "disabled",
+        "course_list": "disabled",
+        "assignment_list": "enabled",
+        "validate_assignment": "enabled",
     }, server
 
 
 def _validate(python: Path, notebook: Path, cwd: Path) -> tuple[bool, str]:
     done = subprocess.run(
         [str(python), "-m", "nbgrader", "validate", str(notebook)],
-        cwd=cwd, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     out = done.stdout + done.stderr
     return "Success! Your notebook passes all the tests." in out, out

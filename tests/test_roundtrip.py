@@ -3,7 +3,7 @@
 
 Every milestone gets the same class: the instructor's answers typed into the student
 notebook, the blank notebook, a correct solution written differently, one submission per
-pitfall of seed 001 (each must lose the points of the cell that covers it), and two
+classic pitfall (each must lose the points of the cell that covers it), and two
 cheats that rewrite or empty the hidden-test cells from an earlier cell. The same class is
 also graded by stock nbgrader (no judge): judged scores are never above stock scores,
 equal them on honest submissions, and the cheats fool stock nbgrader but earn nothing here.
@@ -73,7 +73,10 @@ def grade(course: Path, m: str, subs: dict[str, nbformat.NotebookNode], judged: 
         nbformat.write(nb, folder / f"{m}.ipynb")
     return subprocess.Popen(
         [sys.executable, "-m", "nbgrader", "autograde", m, "--force", "--log-level=WARN"],
-        cwd=course, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=course,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -114,8 +117,11 @@ def full_marks(m: str) -> dict[str, float]:
     }
 
 
-CORRECT = [(m, s) for m in MILESTONES for s in ("correct", "alternative", *(f"alt_{a}" for a in
-           getattr(variants(m), "ALTERNATIVES", {})))]
+CORRECT = [
+    (m, s)
+    for m in MILESTONES
+    for s in ("correct", "alternative", *(f"alt_{a}" for a in getattr(variants(m), "ALTERNATIVES", {})))
+]
 
 
 @pytest.mark.parametrize(("m", "student"), CORRECT, ids=lambda x: str(x))

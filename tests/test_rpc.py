@@ -11,7 +11,9 @@ from conftest import MILESTONES, ROOT
 from course_grader import records, reference, rpc
 from course_grader.replay import Agent, ReplayError, probe_calls, replay
 
-CODE = '''
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
+CODE = """
 class V:
     def __init__(self, data, _children=()):
         if not isinstance(data, (int, float)):
@@ -48,7 +50,7 @@ class FloatLike(float):
 
 def call_it(f, *args):
     return f(*args)
-'''
+"""
 
 
 @pytest.fixture
@@ -157,12 +159,17 @@ def test_a_dead_or_lying_process_breaks_the_link_for_good(tmp_path):
 
 
 def test_hidden_tests_must_be_probe_calls():
-    calls = probe_calls("assert True\n### BEGIN HIDDEN TESTS\nfrom course_grader.probes import m4\n\n"
-                        "m4.probe_trained(model, X, sizes=[2, 8, 1])\n### END HIDDEN TESTS")
+    calls = probe_calls(
+        "assert True\n### BEGIN HIDDEN TESTS\nfrom course_grader.probes import m4\n\n"
+        "m4.probe_trained(model, X, sizes=[2, 8, 1])\n### END HIDDEN TESTS"
+    )
     assert calls[0].function == "probe_trained" and calls[0].args == [("name", "model"), ("name", "X")]
     assert calls[0].kwargs == {"sizes": ("value", [2, 8, 1])}
-    for bad in ("from course_grader.probes import m1\nm1.probe_init(Value)\nassert Value(1).data == 1",
-                "from course_grader.probes import m1\nm1.probe_init(Value())", "x = 1"):
+    for bad in (
+        "from course_grader.probes import m1\nm1.probe_init(Value)\nassert Value(1).data == 1",
+        "from course_grader.probes import m1\nm1.probe_init(Value())",
+        "x = 1",
+    ):
         with pytest.raises(ReplayError):
             probe_calls(bad)
 
@@ -173,9 +180,13 @@ def test_in_the_sandbox_the_grader_package_is_a_stand_in(tmp_path):
     try:
         link = agent.link
         link.deadline = float("inf")
-        link.ask("exec", "import pathlib, course_grader\nfrom course_grader.probes import m1\n"
-                 "files = sorted(str(p) for p in pathlib.Path(course_grader.__file__).parent.rglob('*.py'))\n"
-                 "text = ''.join(open(f).read() for f in files)\n", "<t>")
+        link.ask(
+            "exec",
+            "import pathlib, course_grader\nfrom course_grader.probes import m1\n"
+            "files = sorted(str(p) for p in pathlib.Path(course_grader.__file__).parent.rglob('*.py'))\n"
+            "text = ''.join(open(f).read() for f in files)\n",
+            "<t>",
+        )
         assert link.ask("global", "m1").probe_init(1, 2) is None  # hidden-test cells run, and do nothing
         text = link.ask("global", "text")
         assert "def probe_" not in text and "Random(" not in text and "backprop" not in text
@@ -224,13 +235,17 @@ def test_a_probe_reaches_the_interpreter_not_what_the_notebook_calls_it(link):
     answer for the interpreter (a recursive topo_sort would then escape the limit)."""
     from course_grader.probes.common import student_module
 
-    link.ask("exec", (
-        "import sys, types\n"
-        "fake = types.SimpleNamespace(getrecursionlimit=lambda: 10**6, setrecursionlimit=lambda n: None)\n"
-        "__import__ = lambda name, *a, **k: fake\n"
-        "sys.setrecursionlimit = lambda n: None\n"
-        "def limit():\n    import sys as s\n    return s.getrecursionlimit()\n"
-    ), "<cell>")
+    link.ask(
+        "exec",
+        (
+            "import sys, types\n"
+            "fake = types.SimpleNamespace(getrecursionlimit=lambda: 10**6, setrecursionlimit=lambda n: None)\n"
+            "__import__ = lambda name, *a, **k: fake\n"
+            "sys.setrecursionlimit = lambda n: None\n"
+            "def limit():\n    import sys as s\n    return s.getrecursionlimit()\n"
+        ),
+        "<cell>",
+    )
     V = link.ask("global", "V")
     student_sys = student_module("sys", V)
     student_sys.setrecursionlimit(1234)

@@ -10,6 +10,8 @@ import pytest
 
 from course_grader import sandbox
 
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+
 LIMITS = sandbox.Limits(memory_mb=1024, cpu_seconds=30)
 
 
@@ -20,8 +22,9 @@ def run_inside(tmp_path: Path, code: str, limits: sandbox.Limits = LIMITS) -> su
     workdir.mkdir(exist_ok=True)
     box = sandbox.Sandbox(workdir, limits)
     try:
-        done = subprocess.run(box.command([sys.executable, "-c", code]), capture_output=True, text=True,
-                              timeout=120, check=False)
+        done = subprocess.run(
+            box.command([sys.executable, "-c", code]), capture_output=True, text=True, timeout=120, check=False
+        )
         run_inside.private = {p.name: p.read_bytes() for p in box.private.iterdir() if p.is_file()}
     finally:
         box.close()
@@ -97,8 +100,9 @@ def test_a_kernel_that_crashes_leaves_no_run_folder_behind(tmp_path):
             super().__init__(**kwargs)
             managers.append(self)
 
-    client = NotebookClient(nb, timeout=60, kernel_manager_class=Recording,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=60, kernel_manager_class=Recording, resources={"metadata": {"path": str(tmp_path)}}
+    )
     with pytest.raises(DeadKernelError):
         client.execute()
     assert managers and not managers[0].sandbox.rundir.exists()
@@ -120,8 +124,17 @@ def test_it_starts_from_nothing_as_a_user_of_its_own(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert "GRADER_SECRET_TOKEN" not in seen["env"] and "hunter2" not in done.stdout
-    assert set(seen["env"]) <= {"HOME", "MPLCONFIGDIR", "IPYTHONDIR", "TMPDIR", "LANG", "PATH", "JPY_PARENT_PID",
-                                "PWD", "LC_CTYPE"}
+    assert set(seen["env"]) <= {
+        "HOME",
+        "MPLCONFIGDIR",
+        "IPYTHONDIR",
+        "TMPDIR",
+        "LANG",
+        "PATH",
+        "JPY_PARENT_PID",
+        "PWD",
+        "LC_CTYPE",
+    }
     assert set(seen["etc"]) <= {*sandbox.ETC, "passwd", "group"} and "shadow" not in seen["etc"]
     assert "hostname" not in seen["etc"] and "ssh" not in seen["etc"]
     if os.geteuid() == 0:
@@ -145,26 +158,34 @@ SMALL = sandbox.Limits(memory_mb=512, cpu_seconds=30, scratch_mb=32, file_mb=8, 
 def test_the_whole_sandbox_is_bounded_whatever_it_forks(tmp_path):
     """Memory counted over all its processes (four children of 200 MiB pass a 512 MiB
     per-process limit, not the sandbox's), processes, scratch space and file size."""
-    children = run_inside(tmp_path, (
-        "import os, time\n"
-        "for _ in range(4):\n"
-        "    if os.fork() == 0:\n"
-        "        x = bytearray(200 * 2**20); time.sleep(3); os._exit(0)\n"
-        "statuses = [os.wait()[1] for _ in range(4)]\n"
-        "print(sum(1 for s in statuses if os.WIFSIGNALED(s)))\n"
-    ), SMALL)
+    children = run_inside(
+        tmp_path,
+        (
+            "import os, time\n"
+            "for _ in range(4):\n"
+            "    if os.fork() == 0:\n"
+            "        x = bytearray(200 * 2**20); time.sleep(3); os._exit(0)\n"
+            "statuses = [os.wait()[1] for _ in range(4)]\n"
+            "print(sum(1 for s in statuses if os.WIFSIGNALED(s)))\n"
+        ),
+        SMALL,
+    )
     assert children.returncode != 0 or int(children.stdout.strip() or 0) > 0, "some child must have been stopped"
-    forks = run_inside(tmp_path, (
-        "import os, time\n"
-        "made = 0\n"
-        "try:\n"
-        "    for _ in range(100):\n"
-        "        if os.fork() == 0:\n"
-        "            time.sleep(5); os._exit(0)\n"
-        "        made += 1\n"
-        "except OSError as err:\n"
-        "    print('stopped', made, err.errno)\n"
-    ), SMALL)
+    forks = run_inside(
+        tmp_path,
+        (
+            "import os, time\n"
+            "made = 0\n"
+            "try:\n"
+            "    for _ in range(100):\n"
+            "        if os.fork() == 0:\n"
+            "            time.sleep(5); os._exit(0)\n"
+            "        made += 1\n"
+            "except OSError as err:\n"
+            "    print('stopped', made, err.errno)\n"
+        ),
+        SMALL,
+    )
     assert "stopped" in forks.stdout and int(forks.stdout.split()[1]) < SMALL.processes, forks.stdout + forks.stderr
     scratch = run_inside(tmp_path, "for i in range(8):\n    open(f'/tmp/part{i}', 'wb').write(b'0' * 6 * 2**20)", SMALL)
     assert scratch.returncode != 0 and "No space left" in scratch.stderr
@@ -181,11 +202,13 @@ def test_what_a_kernel_prints_or_displays_is_bounded(tmp_path):
     from course_grader.execute import GradingExecute
 
     show = "from IPython.display import display\nshow = lambda n, c: display({'text/plain': c * n}, raw=True)\n"
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell(show + "show(3_000_000, 'x')\nshow(3_000_000, 'y')"),
-        nbformat.v4.new_code_cell("for _ in range(4):\n    show(3_000_000, 'z')"),
-        nbformat.v4.new_code_cell("show(1, 'still here')\nshow(2_000_000, 'w')"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(show + "show(3_000_000, 'x')\nshow(3_000_000, 'y')"),
+            nbformat.v4.new_code_cell("for _ in range(4):\n    show(3_000_000, 'z')"),
+            nbformat.v4.new_code_cell("show(1, 'still here')\nshow(2_000_000, 'w')"),
+        ]
+    )
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     run = GradingExecute(sandbox=False, max_cell_output_bytes=4 * 2**20, max_output_bytes=7 * 2**20, timeout=60)
     ran, _ = run.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
@@ -206,10 +229,12 @@ def test_a_timeout_says_whether_the_machine_or_the_code_was_to_blame(tmp_path):
     from course_grader import execute
     from course_grader.execute import GradingExecute
 
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("while True:\n    pass"),
-        nbformat.v4.new_code_cell("import time\ntime.sleep(60)"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("while True:\n    pass"),
+            nbformat.v4.new_code_cell("import time\ntime.sleep(60)"),
+        ]
+    )
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     ran, _ = GradingExecute(sandbox=True, timeout=4).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     names = [[o.ename for o in c.outputs if o.output_type == "error"][-1] for c in ran.cells]

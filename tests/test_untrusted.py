@@ -7,10 +7,13 @@ import base64
 from html.parser import HTMLParser
 
 import nbformat
+import pytest
 from conftest import ROOT
 from nbconvert import HTMLExporter
 
 from course_grader.untrusted import as_text, clean_bundle, instructor_markdown, sanitize_notebook
+
+pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
 
 M = "m1_value"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
@@ -29,6 +32,8 @@ HOSTILE_SVG = (
     '<rect width="5" height="5" fill="url(http://evil.invalid/15)" style="fill:url(http://evil.invalid/16)"/>'
     '<polygon points="0,0 1,1 2,0" fill="black"/></svg>'
 )
+
+
 class Active(HTMLParser):
     """What in an HTML page can act: scripts, event handlers, URLs it loads or links to,
     embedded documents, forms and styles. A page rendered from a hostile notebook may hold
@@ -47,10 +52,22 @@ class Active(HTMLParser):
             value = value or ""
             if name.startswith("on") or "javascript:" in value.lower().replace(" ", ""):
                 self.found.add(f"{tag} {name}={value}")
-            inert = tag == "img" and name == "src" and value.startswith(("data:image/png;", "data:image/jpeg;",
-                                                                          "data:image/svg+xml;"))
-            if not inert and name in ("src", "href", "action", "srcdoc", "data", "xlink:href", "formaction",
-                                      "poster", "style"):
+            inert = (
+                tag == "img"
+                and name == "src"
+                and value.startswith(("data:image/png;", "data:image/jpeg;", "data:image/svg+xml;"))
+            )
+            if not inert and name in (
+                "src",
+                "href",
+                "action",
+                "srcdoc",
+                "data",
+                "xlink:href",
+                "formaction",
+                "poster",
+                "style",
+            ):
                 self.found.add(f"{tag} {name}={value[:80]}")
         self._in = tag if tag in ("script", "style") else None
 
@@ -69,20 +86,28 @@ def hostile_notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_output("display_data", data={"text/markdown": "![t](http://evil.invalid/18.png)"}),
         nbformat.v4.new_output("display_data", data={"text/latex": r"$\href{javascript:alert(19)}{x}$"}),
         nbformat.v4.new_output("display_data", data={"image/png": '" onerror="window.pwned=20'}),
-        nbformat.v4.new_output("display_data", data={"image/png": PNG},
-                               metadata={"image/png": {"width": '1" onerror="window.pwned=21'}}),
-        nbformat.v4.new_output("execute_result", data={"text/plain": "<script>window.pwned=22</script>"},
-                               execution_count=1),
+        nbformat.v4.new_output(
+            "display_data", data={"image/png": PNG}, metadata={"image/png": {"width": '1" onerror="window.pwned=21'}}
+        ),
+        nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "<script>window.pwned=22</script>"}, execution_count=1
+        ),
         nbformat.v4.new_output("stream", name="stdout", text="<script>window.pwned=23</script>\n"),
-        nbformat.v4.new_output("error", ename="<script>24</script>", evalue="<img src=x onerror=25>",
-                               traceback=["<script>window.pwned=26</script>"]),
+        nbformat.v4.new_output(
+            "error",
+            ename="<script>24</script>",
+            evalue="<img src=x onerror=25>",
+            traceback=["<script>window.pwned=26</script>"],
+        ),
     ]
     code.outputs = outputs
     trusted = next(c for c in release.cells if c.cell_type == "markdown")
     release.cells += [
-        nbformat.v4.new_markdown_cell("Mine: <script>window.pwned=27</script> ![x](http://evil.invalid/28.png)\n"
-                                      "```\n<img src=x onerror=29>\n```\n[click](javascript:alert(30))",
-                                      attachments={"a.png": {"image/png": PNG}}),
+        nbformat.v4.new_markdown_cell(
+            "Mine: <script>window.pwned=27</script> ![x](http://evil.invalid/28.png)\n"
+            "```\n<img src=x onerror=29>\n```\n[click](javascript:alert(30))",
+            attachments={"a.png": {"image/png": PNG}},
+        ),
         nbformat.v4.new_raw_cell("<script>window.pwned=31</script>", metadata={"format": "text/html"}),
     ]
     release.metadata["title"] = "</title><script>window.pwned=32</script>"
@@ -97,7 +122,7 @@ def test_hostile_outputs_and_markdown_render_inert():
     html, _ = HTMLExporter().from_notebook_node(safe)
     clean, _ = HTMLExporter().from_notebook_node(nbformat.read(ROOT / "notebooks" / M / f"{M}.ipynb", as_version=4))
     assert Active(html).found - Active(clean).found == set()
-    body = html[html.index("<body"):]
+    body = html[html.index("<body") :]
     assert "<td>kept</td>" in body, "plain formatting survives"
     svg = next(o.data["image/svg+xml"] for c in safe.cells for o in c.get("outputs", []) if "image/svg+xml" in o.data)
     assert "<polygon" in svg and "script" not in svg and "evil" not in svg, "an SVG picture survives, inert"

@@ -55,7 +55,7 @@ def before_topo(code: str) -> list[tuple[str, str]]:
     return [("def topo_sort(root):", code + "\n\ndef topo_sort(root):")]
 
 
-TANH_WRONG = {"value_tanh": [("(1 - t * t)", "(1 - self.data**2)")]}  # seed 001's pitfall
+TANH_WRONG = {"value_tanh": [("(1 - t * t)", "(1 - self.data**2)")]}  # a classic pitfall
 
 TANH_BACKWARD = "self.grad += (1 - t * t) * out.grad"
 TANH_BACKWARD_WRONG = "self.grad += (1 - self.data**2) * out.grad"
@@ -98,8 +98,18 @@ def from_disk(m: str, cells: list[str], first: str) -> Edits:
 
 
 M1_CELLS = [
-    "value_init", "value_repr", "value_add", "value_mul", "value_pow", "value_neg_sub",
-    "value_div", "value_tanh", "value_exp", "value_relu", "value_log", "value_sigmoid",
+    "value_init",
+    "value_repr",
+    "value_add",
+    "value_mul",
+    "value_pow",
+    "value_neg_sub",
+    "value_div",
+    "value_tanh",
+    "value_exp",
+    "value_relu",
+    "value_log",
+    "value_sigmoid",
 ]
 M2_CELLS = ["topo_sort", "value_backward", "numerical_gradient", "relative_error", "grad_check"]
 M3_CELLS = ["neuron_init", "neuron_call", "layer", "mlp", "mlp_zero_grad"]
@@ -112,16 +122,25 @@ M1 = [
     Attack(
         "eq_always_true",
         "m1_value",
-        {"value_init": [("    def __init__", "    def __eq__(self, other):\n        return True\n\n"
-                         "    def __ne__(self, other):\n        return False\n\n"
-                         "    __hash__ = object.__hash__\n\n    def __init__")]},
+        {
+            "value_init": [
+                (
+                    "    def __init__",
+                    "    def __eq__(self, other):\n        return True\n\n"
+                    "    def __ne__(self, other):\n        return False\n\n"
+                    "    __hash__ = object.__hash__\n\n    def __init__",
+                )
+            ]
+        },
         wrong=TANH_WRONG,
     ),
     # 2. data and grad held in a float subclass that lies about itself
     Attack(
         "lying_float_subclass",
         "m1_value",
-        {"value_init": [*before_class('''
+        {
+            "value_init": [
+                *before_class("""
 class _Yes(float):
     def __eq__(self, other): return True
     def __ne__(self, other): return False
@@ -136,24 +155,31 @@ class _Yes(float):
     def __abs__(self): return _Yes(0.0)
     def __float__(self): return 0.0
     __hash__ = float.__hash__
-'''), ("        self.data = data\n        self.grad = 0.0",
-        "        self.data = _Yes(data)\n        self.grad = _Yes(0.0)")]},
+"""),
+                (
+                    "        self.data = data\n        self.grad = 0.0",
+                    "        self.data = _Yes(data)\n        self.grad = _Yes(0.0)",
+                ),
+            ]
+        },
         wrong=TANH_WRONG,
     ),
     # 3. make the kernel's own finite differences agree with 1 - x**2
     Attack(
         "patch_math_tanh_before_probes_import",
         "m1_value",
-        {"value_init": before_class(
-            "import math as _math\n"
-            "_math.tanh = lambda x, _t=_math.tanh: x - x**3 / 3 if abs(x) < 1 else _t(x)"
-        )},
+        {
+            "value_init": before_class(
+                "import math as _math\n_math.tanh = lambda x, _t=_math.tanh: x - x**3 / 3 if abs(x) < 1 else _t(x)"
+            )
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
         "patch_builtins_abs_in_rel_error",
         "m1_value",
-        {"value_init": before_class('''
+        {
+            "value_init": before_class("""
 import builtins as _b
 import sys as _sys
 _real_abs = _b.abs
@@ -161,13 +187,15 @@ def _abs(x):
     if _sys._getframe(1).f_code.co_name in ("rel_error", "close", "near"):
         return 0.0
     return _real_abs(x)
-_b.abs = _abs''')},
+_b.abs = _abs""")
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
         "patch_builtins_max_in_rel_error",
         "m1_value",
-        {"value_init": before_class('''
+        {
+            "value_init": before_class("""
 import builtins as _b
 import sys as _sys
 _real_max = _b.max
@@ -175,52 +203,60 @@ def _max(*a, **k):
     if _sys._getframe(1).f_code.co_name == "rel_error":
         return 1e300
     return _real_max(*a, **k)
-_b.max = _max''')},
+_b.max = _max""")
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
         "patch_builtins_float",
         "m1_value",
-        {"value_init": before_class(
-            "import builtins as _b\n"
-            "_b.float = type('float', (float,), {'__eq__': lambda s, o: True, '__ne__': lambda s, o: False,\n"
-            "                                    '__hash__': float.__hash__})")},
+        {
+            "value_init": before_class(
+                "import builtins as _b\n"
+                "_b.float = type('float', (float,), {'__eq__': lambda s, o: True, '__ne__': lambda s, o: False,\n"
+                "                                    '__hash__': float.__hash__})"
+            )
+        },
         wrong=TANH_WRONG,
     ),
     # 4. patch or replace the probes at grading time
     Attack(
         "probe_replaced_by_noop",
         "m1_value",
-        {"value_init": before_class(
-            "import course_grader.probes.m1 as _m1\n_m1.probe_tanh = lambda *a, **k: None")},
+        {"value_init": before_class("import course_grader.probes.m1 as _m1\n_m1.probe_tanh = lambda *a, **k: None")},
         wrong=TANH_WRONG,
     ),
     Attack(
         "records_emit_patched",
         "m1_value",
-        {"value_init": before_class(
-            "import course_grader.records as _r\nimport course_grader.probes.common as _c\n"
-            "_r.emit = lambda record: None\n_c.emit = lambda cell, cases: None")},
+        {
+            "value_init": before_class(
+                "import course_grader.records as _r\nimport course_grader.probes.common as _c\n"
+                "_r.emit = lambda record: None\n_c.emit = lambda cell, cases: None"
+            )
+        },
         wrong=TANH_WRONG,
     ),
     Attack("fail_noop", "m1_value", {"value_init": before_class(FAIL_NOOP_M1)}, wrong=TANH_WRONG),
     Attack(
         "checkers_patched",
         "m1_value",
-        {"value_init": before_class(
-            "import course_grader.probes.common as _c\nimport course_grader.probes.m1 as _m1\n"
-            "for _mod in (_c, _m1):\n"
-            "    _mod.rel_error = lambda a, b: 0.0\n"
-            "    _mod.close = lambda *a, **k: True\n"
-            "    _mod.central_difference = lambda f, x, h=1e-6: 1 - x * x\n"
-            "_m1.num = lambda x, what: float(x)")},
+        {
+            "value_init": before_class(
+                "import course_grader.probes.common as _c\nimport course_grader.probes.m1 as _m1\n"
+                "for _mod in (_c, _m1):\n"
+                "    _mod.rel_error = lambda a, b: 0.0\n"
+                "    _mod.close = lambda *a, **k: True\n"
+                "    _mod.central_difference = lambda f, x, h=1e-6: 1 - x * x\n"
+                "_m1.num = lambda x, what: float(x)"
+            )
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
         "ipython_display_patched",
         "m1_value",
-        {"value_init": before_class(
-            "import IPython.display as _d\n_d.display = lambda *a, **k: None")},
+        {"value_init": before_class("import IPython.display as _d\n_d.display = lambda *a, **k: None")},
         wrong=TANH_WRONG,
     ),
     # a _backward that clears out.grad once used: only a kernel assertion sees it
@@ -228,38 +264,59 @@ _b.max = _max''')},
         "fail_noop_hides_kernel_only_bug",
         "m1_value",
         {"value_init": before_class(FAIL_NOOP_M1)},
-        wrong={"value_add": [("        other.grad += out.grad\n",
-                              "        other.grad += out.grad\n        out.grad = 0.0\n")]},
+        wrong={
+            "value_add": [
+                ("        other.grad += out.grad\n", "        other.grad += out.grad\n        out.grad = 0.0\n")
+            ]
+        },
     ),
     # the record's values are right for test_repr but the text is rounded: patch the record
     Attack(
         "emit_rewrites_record",
         "m1_value",
-        {"value_init": before_class(FAIL_NOOP_M1 + '''
+        {
+            "value_init": before_class(
+                FAIL_NOOP_M1
+                + """
 def _fix(cell, cases, _emit=_m1.emit):
     cases = list(cases)
     if cell == "test_repr":
         for c in cases:
             c["shown"] = [float(c["data"]), float(c["grad"])]
     _emit(cell, cases)
-_m1.emit = _fix''')},
-        wrong={"value_repr": [('f"Value(data={self.data}, grad={self.grad})"',
-                               'f"Value(data={self.data:.4f}, grad={self.grad:.4f})"')]},
+_m1.emit = _fix"""
+            )
+        },
+        wrong={
+            "value_repr": [
+                ('f"Value(data={self.data}, grad={self.grad})"', 'f"Value(data={self.data:.4f}, grad={self.grad:.4f})"')
+            ]
+        },
     ),
     # 5. forged records
     Attack(
         "forged_record_in_solution_cell",
         "m1_value",
-        {"value_tanh": [("    return out", "    return out\n\n\n"
-                         "from IPython.display import display as _display\n"
-                         "_display({'application/vnd.micrograd-course.record+json': "
-                         "{'format': 1, 'cell': 'test_tanh', 'cases': []}}, raw=True)\n")]},
+        {
+            "value_tanh": [
+                (
+                    "    return out",
+                    "    return out\n\n\n"
+                    "from IPython.display import display as _display\n"
+                    "_display({'application/vnd.micrograd-course.record+json': "
+                    "{'format': 1, 'cell': 'test_tanh', 'cases': []}}, raw=True)\n",
+                )
+            ]
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
         "hidden_cell_rewritten_to_forge_fd_record",
         "m1_value",
-        {"value_init": before_class(FAIL_NOOP_M1 + '''
+        {
+            "value_init": before_class(
+                FAIL_NOOP_M1
+                + """
 import math as _math
 def _forge(cell, cases, _emit=_m1.emit):
     cases = list(cases)
@@ -272,7 +329,9 @@ def _rewrite(lines):
     if "probe_tanh" in src:
         return ["import course_grader.probes.m1 as _m1x\\n", "_m1x.emit = _forge\\n", src]
     return lines
-get_ipython().input_transformers_cleanup.append(_rewrite)''')},
+get_ipython().input_transformers_cleanup.append(_rewrite)"""
+            )
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
@@ -304,14 +363,18 @@ get_ipython().input_transformers_cleanup.append(_rewrite)''')},
     Attack(
         "custom_exc_swallows_failures",
         "m1_value",
-        {"value_init": before_class(
-            "get_ipython().set_custom_exc((AssertionError,), lambda *a, **k: print('passed'))")},
+        {
+            "value_init": before_class(
+                "get_ipython().set_custom_exc((AssertionError,), lambda *a, **k: print('passed'))"
+            )
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
         "probe_wrapped_prints_passed",
         "m1_value",
-        {"value_init": before_class('''
+        {
+            "value_init": before_class("""
 import course_grader.probes.m1 as _m1
 def _quiet(f):
     def run(*a, **k):
@@ -321,23 +384,42 @@ def _quiet(f):
             pass
         print("all hidden tests passed")
     return run
-_m1.probe_tanh = _quiet(_m1.probe_tanh)''')},
+_m1.probe_tanh = _quiet(_m1.probe_tanh)""")
+        },
         wrong=TANH_WRONG,
     ),
-    Attack("sys_exit_in_solution_cell", "m1_value",
-           {"value_tanh": [("    return out", "    return out\n\n\nimport sys\nsys.exit(0)\n")]}, wrong=TANH_WRONG),
-    Attack("raise_system_exit_in_solution_cell", "m1_value",
-           {"value_tanh": [("    return out", "    return out\n\n\nraise SystemExit\n")]}, wrong=TANH_WRONG),
-    Attack("keyboard_interrupt_in_solution_cell", "m1_value",
-           {"value_tanh": [("    return out", "    return out\n\n\nraise KeyboardInterrupt\n")]}, wrong=TANH_WRONG),
-    Attack("os_exit_in_solution_cell", "m1_value",
-           {"value_tanh": [("    return out", "    return out\n\n\nimport os\nos._exit(0)\n")]}, wrong=TANH_WRONG),
+    Attack(
+        "sys_exit_in_solution_cell",
+        "m1_value",
+        {"value_tanh": [("    return out", "    return out\n\n\nimport sys\nsys.exit(0)\n")]},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "raise_system_exit_in_solution_cell",
+        "m1_value",
+        {"value_tanh": [("    return out", "    return out\n\n\nraise SystemExit\n")]},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "keyboard_interrupt_in_solution_cell",
+        "m1_value",
+        {"value_tanh": [("    return out", "    return out\n\n\nraise KeyboardInterrupt\n")]},
+        wrong=TANH_WRONG,
+    ),
+    Attack(
+        "os_exit_in_solution_cell",
+        "m1_value",
+        {"value_tanh": [("    return out", "    return out\n\n\nimport os\nos._exit(0)\n")]},
+        wrong=TANH_WRONG,
+    ),
     Attack(
         "os_exit_in_hidden_cell",
         "m1_value",
-        {"value_init": before_class(
-            "import os as _os\nimport course_grader.probes.m1 as _m1\n"
-            "_m1.probe_tanh = lambda *a, **k: _os._exit(0)")},
+        {
+            "value_init": before_class(
+                "import os as _os\nimport course_grader.probes.m1 as _m1\n_m1.probe_tanh = lambda *a, **k: _os._exit(0)"
+            )
+        },
         wrong=TANH_WRONG,
     ),
     # 7. answers read from the grading machine's disk
@@ -345,7 +427,8 @@ _m1.probe_tanh = _quiet(_m1.probe_tanh)''')},
         "solutions_by_relative_path",
         "m1_value",
         {c: f'exec(_SOL.get("{c}", "raise NotImplementedError"))\n' for c in M1_CELLS}
-        | {"value_init": '''
+        | {
+            "value_init": """
 import glob as _glob
 import nbformat as _nbf
 _SOL = {}
@@ -353,7 +436,8 @@ for _p in _glob.glob("../../solutions/m1_value/m1_value.ipynb") + _glob.glob("..
     _SOL = {c.metadata["nbgrader"]["grade_id"]: c.source for c in _nbf.read(_p, as_version=4).cells
             if c.metadata.get("nbgrader", {}).get("solution")}
 exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
-'''},
+"""
+        },
         base="blank",
         note="loses under score() (the kernel runs in a temporary copy of the release folder), but WINS "
         "under real `nbgrader autograde`: the kernel's folder is <course>/autograded/<student>/m1_value, so "
@@ -368,7 +452,8 @@ exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
     Attack(
         "next_milestones_engine_py",
         "m1_value",
-        {"value_init": '''
+        {
+            "value_init": """
 import importlib.util as _u
 from course_grader.reference import PACKAGE_ROOT as _ROOT
 _spec = _u.spec_from_file_location("_engine", _ROOT / "notebooks" / "m2_backward" / "engine.py")
@@ -376,13 +461,15 @@ _engine = _u.module_from_spec(_spec)
 _spec.loader.exec_module(_engine)
 Value = _engine.Value
 attach = lambda cls: (lambda fn: fn)  # the stubs below no longer overwrite anything
-'''},
+"""
+        },
         base="blank",
     ),
     Attack(
         "reference_cache_replayed",
         "m1_value",
-        {"value_init": before_class('''
+        {
+            "value_init": before_class("""
 import course_grader.probes.m1 as _m1
 from course_grader import records as _records, reference as _reference
 _REF = _reference.records_for(_reference.PACKAGE_ROOT / "solutions" / "m1_value", "m1_value",
@@ -390,7 +477,8 @@ _REF = _reference.records_for(_reference.PACKAGE_ROOT / "solutions" / "m1_value"
 for _name in dir(_m1):
     if _name.startswith("probe_"):
         _cell = "test_" + _name[len("probe_"):]
-        setattr(_m1, _name, lambda *a, _c=_cell: _records.emit(_REF[_c]))''')},
+        setattr(_m1, _name, lambda *a, _c=_cell: _records.emit(_REF[_c]))""")
+        },
         base="blank",
     ),
     # 8. whatever else reading probes, judge and records suggests
@@ -403,7 +491,8 @@ for _name in dir(_m1):
     Attack(
         "probe_returns_a_value",
         "m1_value",
-        {"value_init": before_class('''
+        {
+            "value_init": before_class("""
 import course_grader.probes.m1 as _m1
 def _returns(f):
     def run(*a, **k):
@@ -413,20 +502,25 @@ def _returns(f):
             pass
         return "passed"
     return run
-_m1.probe_tanh = _returns(_m1.probe_tanh)''')},
+_m1.probe_tanh = _returns(_m1.probe_tanh)""")
+        },
         wrong=TANH_WRONG,
     ),
     Attack(
         "execute_result_above_max_points",
         "m1_value",
-        {"value_init": before_class(
-            'get_ipython().events.register("pre_run_cell", lambda *a: get_ipython().displayhook(99.0))')},
+        {
+            "value_init": before_class(
+                'get_ipython().events.register("pre_run_cell", lambda *a: get_ipython().displayhook(99.0))'
+            )
+        },
         base="blank",
     ),
     Attack(
         "forged_init_and_repr_records",
         "m1_value",
-        {"value_init": before_class('''
+        {
+            "value_init": before_class("""
 import random as _random
 import course_grader.probes.m1 as _m1
 def _init(V):
@@ -442,55 +536,76 @@ def _repr(V):
     pairs = [(2.0, 0.0), (-3, 0.0), (0.1, -0.25), (1e-7, 12345.678)]
     pairs += [(_m1.uniform(rng, -50, 50), _m1.uniform(rng, -5, 5)) for _ in range(4)]
     _m1.emit("test_repr", [{"data": d, "grad": g, "shown": [float(d), float(g)]} for d, g in pairs])
-_m1.probe_init, _m1.probe_repr = _init, _repr''')},
+_m1.probe_init, _m1.probe_repr = _init, _repr""")
+        },
         base="blank",
     ),
     Attack(
         "instancecheck_always_true",
         "m1_value",
-        {"value_init": [
-            *before_class("class _Meta(type):\n    def __instancecheck__(cls, obj):\n        return True\n"),
-            ("class Value:", "class Value(metaclass=_Meta):"),
-        ]},
-        wrong={"value_add": [("    other = other if isinstance(other, Value) else Value(other)\n"
-                              "    out = Value(self.data + other.data, (self, other), \"+\")",
-                              "    if type(other) is not Value:  # a number is not a child\n"
-                              "        out = Value(self.data + other, (self,), \"+\")\n"
-                              "        out._backward = lambda: setattr(self, \"grad\", self.grad + out.grad)\n"
-                              "        return out\n"
-                              "    out = Value(self.data + other.data, (self, other), \"+\")")]},
+        {
+            "value_init": [
+                *before_class("class _Meta(type):\n    def __instancecheck__(cls, obj):\n        return True\n"),
+                ("class Value:", "class Value(metaclass=_Meta):"),
+            ]
+        },
+        wrong={
+            "value_add": [
+                (
+                    "    other = other if isinstance(other, Value) else Value(other)\n"
+                    '    out = Value(self.data + other.data, (self, other), "+")',
+                    "    if type(other) is not Value:  # a number is not a child\n"
+                    '        out = Value(self.data + other, (self,), "+")\n'
+                    '        out._backward = lambda: setattr(self, "grad", self.grad + out.grad)\n'
+                    "        return out\n"
+                    '    out = Value(self.data + other.data, (self, other), "+")',
+                )
+            ]
+        },
     ),
     Attack(
         "nan_gradient_on_judge_only_cases",
         "m1_value",
-        {"value_tanh": [(TANH_BACKWARD,
-                         "self.grad += (float('nan') if abs(self.data) > 100 else 1 - t * t) * out.grad")]},
+        {
+            "value_tanh": [
+                (TANH_BACKWARD, "self.grad += (float('nan') if abs(self.data) > 100 else 1 - t * t) * out.grad")
+            ]
+        },
     ),
     # 8. against the grader's own run of the probes (course_grader/replay.py)
     Attack(
         "forged_protocol_answers",
         "m1_value",
-        {"value_init": [("        # YOUR CODE HERE\n        raise NotImplementedError()", '''        import os
+        {
+            "value_init": [
+                (
+                    "        # YOUR CODE HERE\n        raise NotImplementedError()",
+                    """        import os
         for fd in range(3, 16):  # whatever pipe leads to the grader: answer for the Value
             try:
                 os.write(fd, b'{"ok": 0.0}\\n{"ok": 0.0}\\n{"ok": {"L": []}}\\n{"ok": ""}\\n')
             except OSError:
                 pass
         self.data, self.grad, self._prev, self._op = data, 0.0, (), ""
-        raise NotImplementedError()''')]},
+        raise NotImplementedError()""",
+                )
+            ]
+        },
         base="blank",
     ),
     Attack(
         "stand_in_probes_patched_in_kernel",
         "m1_value",
-        {"value_init": before_class('''
+        {
+            "value_init": before_class("""
 from course_grader.probes import m1 as _m1
-_m1.probe_init = _m1.probe_repr = lambda *a, **k: print("all hidden tests passed")''')},
+_m1.probe_init = _m1.probe_repr = lambda *a, **k: print("all hidden tests passed")""")
+        },
         base="blank",
     ),
 ]
 
-RECURSIVE_TOPO_SORT = '''
+RECURSIVE_TOPO_SORT = """
 def topo_sort(root):
     order, visited = [], set()
 
@@ -503,7 +618,7 @@ def topo_sort(root):
 
     visit(root)
     return order
-'''
+"""
 
 # --- m2_backward -------------------------------------------------------------------------
 
@@ -511,8 +626,10 @@ M2 = [
     Attack(
         "backward_is_graders_backprop",
         "m2_backward",
-        {"value_backward": "from course_grader.probes.common import backprop\n\n\n@attach(Value)\n"
-                           "def backward(self):\n    self.grad = 1.0\n    backprop(self, 'backward')\n"},
+        {
+            "value_backward": "from course_grader.probes.common import backprop\n\n\n@attach(Value)\n"
+            "def backward(self):\n    self.grad = 1.0\n    backprop(self, 'backward')\n"
+        },
         base="blank",
     ),
     Attack(
@@ -524,7 +641,8 @@ M2 = [
     Attack(
         "topo_sort_recorded_from_graders_backprop",
         "m2_backward",
-        {"topo_sort": '''
+        {
+            "topo_sort": """
 from course_grader.probes.common import backprop
 
 
@@ -548,7 +666,8 @@ def topo_sort(root):
             node._backward = saved[id(node)]
     inner = {id(n) for n in consumers_first}
     return [n for n in nodes if id(n) not in inner] + consumers_first[::-1]
-'''},
+"""
+        },
         base="blank",
     ),
     Attack(
@@ -573,7 +692,8 @@ def topo_sort(root):
         "fail_noop_invalid_topo_order",
         "m2_backward",
         {"topo_sort": before_topo(FAIL_NOOP_M2)},
-        wrong={"topo_sort": '''
+        wrong={
+            "topo_sort": """
 def topo_sort(root):
     order, seen, queue = [root], {id(root)}, [root]
     while queue:
@@ -584,20 +704,28 @@ def topo_sort(root):
                 order.append(child)
                 queue.append(child)
     return order[::-1]
-'''},
+"""
+        },
     ),
     Attack(
         "fail_noop_topo_order_misses_leaves",
         "m2_backward",
         {"topo_sort": before_topo(FAIL_NOOP_M2)},
-        wrong={"topo_sort": [("            order.append(node)\n",
-                              "            if node._prev or node is root:\n                order.append(node)\n")]},
+        wrong={
+            "topo_sort": [
+                (
+                    "            order.append(node)\n",
+                    "            if node._prev or node is root:\n                order.append(node)\n",
+                )
+            ]
+        },
     ),
     Attack(
         "fail_noop_hides_mutated_xs",
         "m2_backward",
         {"topo_sort": before_topo(FAIL_NOOP_M2)},
-        wrong={"numerical_gradient": '''
+        wrong={
+            "numerical_gradient": """
 def numerical_gradient(f, xs, h=1e-6):
     grads = []
     for i in range(len(xs)):
@@ -608,27 +736,37 @@ def numerical_gradient(f, xs, h=1e-6):
         xs[i] += h
         grads.append((fp - fm) / (2 * h))
     return grads
-'''},
+"""
+        },
     ),
     Attack(
         "lying_float_relative_error",
         "m2_backward",
-        {"relative_error": [("    return abs(a - n) / max(abs(a), 1e-8)",
-                             "    class _Yes(float):\n"
-                             "        def __eq__(self, other): return True\n"
-                             "        def __ne__(self, other): return False\n"
-                             "        __hash__ = float.__hash__\n"
-                             "    return _Yes(abs(a - n) / max(abs(a), 1e-8))")]},
+        {
+            "relative_error": [
+                (
+                    "    return abs(a - n) / max(abs(a), 1e-8)",
+                    "    class _Yes(float):\n"
+                    "        def __eq__(self, other): return True\n"
+                    "        def __ne__(self, other): return False\n"
+                    "        __hash__ = float.__hash__\n"
+                    "    return _Yes(abs(a - n) / max(abs(a), 1e-8))",
+                )
+            ]
+        },
         wrong={"relative_error": [("max(abs(a), abs(n), 1e-8)", "max(abs(a), 1e-8)")]},
     ),
     Attack(
         "checkers_patched",
         "m2_backward",
-        {"topo_sort": before_topo(
-            "import course_grader.probes.common as _c\nimport course_grader.probes.m2 as _m2\n"
-            "for _mod in (_c, _m2):\n"
-            "    _mod.rel_error = lambda a, b: 0.0\n"
-            "_m2.num = lambda x, what: float(x)")},
+        {
+            "topo_sort": before_topo(
+                "import course_grader.probes.common as _c\nimport course_grader.probes.m2 as _m2\n"
+                "for _mod in (_c, _m2):\n"
+                "    _mod.rel_error = lambda a, b: 0.0\n"
+                "_m2.num = lambda x, what: float(x)"
+            )
+        },
         wrong={"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
     ),
     Attack(
@@ -642,21 +780,27 @@ def numerical_gradient(f, xs, h=1e-6):
     Attack(
         "import_global_answers_for_sys",
         "m2_backward",
-        {"topo_sort": before_topo(
-            "import sys as _sys\nimport builtins as _b\n_sys.setrecursionlimit(100_000)\n"
-            "class _Sys:\n"
-            "    def getrecursionlimit(self):\n        return _sys.getrecursionlimit()\n"
-            "    def setrecursionlimit(self, n):\n        pass\n"
-            "def __import__(name, *args, **kwargs):\n"
-            "    return _Sys() if name == 'sys' else _b.__import__(name, *args, **kwargs)\n")},
+        {
+            "topo_sort": before_topo(
+                "import sys as _sys\nimport builtins as _b\n_sys.setrecursionlimit(100_000)\n"
+                "class _Sys:\n"
+                "    def getrecursionlimit(self):\n        return _sys.getrecursionlimit()\n"
+                "    def setrecursionlimit(self, n):\n        pass\n"
+                "def __import__(name, *args, **kwargs):\n"
+                "    return _Sys() if name == 'sys' else _b.__import__(name, *args, **kwargs)\n"
+            )
+        },
         wrong={"topo_sort": RECURSIVE_TOPO_SORT},
     ),
     # ... nor the real sys whose setrecursionlimit was replaced
     Attack(
         "setrecursionlimit_replaced",
         "m2_backward",
-        {"topo_sort": before_topo("import sys\nsys.setrecursionlimit(100_000)\n"
-                                  "sys.setrecursionlimit = lambda n: None")},
+        {
+            "topo_sort": before_topo(
+                "import sys\nsys.setrecursionlimit(100_000)\nsys.setrecursionlimit = lambda n: None"
+            )
+        },
         wrong={"topo_sort": RECURSIVE_TOPO_SORT},
     ),
     # grad_check's hidden test sets a correct backward() on the student's Value for its own
@@ -665,9 +809,13 @@ def numerical_gradient(f, xs, h=1e-6):
         "keeps_the_backward_a_probe_lent",
         "m2_backward",
         {
-            "grad_check": [("def grad_check(f, xs, tol=1e-5):",
-                            "_lent = []\n\n\ndef grad_check(f, xs, tol=1e-5):\n"
-                            "    _lent.append(Value.__dict__.get('backward'))")],
+            "grad_check": [
+                (
+                    "def grad_check(f, xs, tol=1e-5):",
+                    "_lent = []\n\n\ndef grad_check(f, xs, tol=1e-5):\n"
+                    "    _lent.append(Value.__dict__.get('backward'))",
+                )
+            ],
             "value_backward": "@attach(Value)\ndef backward(self):\n    return _lent[-1](self)\n",
         },
         wrong={"value_backward": "@attach(Value)\ndef backward(self):\n    raise NotImplementedError()\n"},
@@ -682,7 +830,7 @@ import course_grader.probes.common as _common
 import course_grader.probes.m3 as _m3
 _common.fail = _m3.fail = lambda *a, **k: None"""
 
-OUTPUT_TANH = {"mlp": [("nonlin=not last", "nonlin=True")]}  # seed 001's pitfall
+OUTPUT_TANH = {"mlp": [("nonlin=not last", "nonlin=True")]}  # a classic pitfall
 SEEDED_INIT = {"neuron_init": [("        self.w = [", "        random.seed(nin)\n        self.w = [")]}
 
 M3 = [
@@ -692,18 +840,24 @@ M3 = [
     Attack(
         "checkers_patched",
         "m3_mlp",
-        {"neuron_init": before_neuron(
-            FAIL_NOOP_M3 + "\nfor _mod in (_common, _m3):\n"
-            "    _mod.rel_error = lambda a, b: 0.0\n"
-            "    _mod.close = lambda *a, **k: True\n"
-            "_m3.grad_ok = lambda a, b: True\n"
-            "_m3.num = lambda x, what: float(x)")},
+        {
+            "neuron_init": before_neuron(
+                FAIL_NOOP_M3 + "\nfor _mod in (_common, _m3):\n"
+                "    _mod.rel_error = lambda a, b: 0.0\n"
+                "    _mod.close = lambda *a, **k: True\n"
+                "_m3.grad_ok = lambda a, b: True\n"
+                "_m3.num = lambda x, what: float(x)"
+            )
+        },
         wrong={"neuron_call": [("act = act + wi * xi", "act = act + wi.data * getattr(xi, 'data', xi)")]},
     ),
     Attack(
         "init_record_forged",
         "m3_mlp",
-        {"neuron_init": before_neuron(FAIL_NOOP_M3 + '''
+        {
+            "neuron_init": before_neuron(
+                FAIL_NOOP_M3
+                + """
 def _forge(cell, cases, _emit=_m3.emit):
     cases = list(cases)
     for c in cases:
@@ -713,7 +867,9 @@ def _forge(cell, cases, _emit=_m3.emit):
                 if k in c:
                     c[k] = {"in_range": True, "both_signs": True}
     _emit(cell, cases)
-_m3.emit = _forge''')},
+_m3.emit = _forge"""
+            )
+        },
         wrong=SEEDED_INIT,
     ),
     Attack(

@@ -1,8 +1,8 @@
-"""m1_value submissions: seed 001's M1 pitfalls (as COURSE_DESIGN.md reads them), a
+"""m1_value submissions: the milestone's classic pitfalls, a
 correct solution written differently, and cheats."""
 
 ALTERNATIVE = {
-    "value_init": '''
+    "value_init": """
 def _nothing():
     pass
 
@@ -18,13 +18,13 @@ class Value:
         self._prev = set(_children)
         self._op = _op
         self._backward = _nothing
-''',
-    "value_repr": '''
+""",
+    "value_repr": """
 @attach(Value)
 def __repr__(self):
     return "Value(data=" + repr(self.data) + ", grad=" + repr(self.grad) + ")"
-''',
-    "value_add": '''
+""",
+    "value_add": """
 @attach(Value)
 def __add__(self, other):
     rhs = other if isinstance(other, Value) else Value(other)
@@ -41,8 +41,8 @@ def __add__(self, other):
 @attach(Value)
 def __radd__(self, other):
     return Value(other) + self
-''',
-    "value_mul": '''
+""",
+    "value_mul": """
 @attach(Value)
 def __mul__(self, other):
     rhs = other if isinstance(other, Value) else Value(other)
@@ -60,8 +60,8 @@ def __mul__(self, other):
 @attach(Value)
 def __rmul__(self, other):
     return Value(other) * self
-''',
-    "value_pow": '''
+""",
+    "value_pow": """
 @attach(Value)
 def __pow__(self, exponent):
     if isinstance(exponent, Value):
@@ -73,8 +73,8 @@ def __pow__(self, exponent):
 
     result._backward = step
     return result
-''',
-    "value_neg_sub": '''
+""",
+    "value_neg_sub": """
 @attach(Value)
 def __neg__(self):
     result = Value(-self.data, (self,), "neg")
@@ -102,8 +102,8 @@ def __sub__(self, other):
 @attach(Value)
 def __rsub__(self, other):
     return Value(other) - self
-''',
-    "value_div": '''
+""",
+    "value_div": """
 @attach(Value)
 def __truediv__(self, other):
     rhs = other if isinstance(other, Value) else Value(other)
@@ -120,8 +120,8 @@ def __truediv__(self, other):
 @attach(Value)
 def __rtruediv__(self, other):
     return Value(other) / self
-''',
-    "value_tanh": '''
+""",
+    "value_tanh": """
 @attach(Value)
 def tanh(self):
     x = self.data
@@ -137,8 +137,8 @@ def tanh(self):
 
     result._backward = step
     return result
-''',
-    "value_exp": '''
+""",
+    "value_exp": """
 @attach(Value)
 def exp(self):
     result = Value(math.exp(self.data), (self,), "exp")
@@ -148,8 +148,8 @@ def exp(self):
 
     result._backward = step
     return result
-''',
-    "value_relu": '''
+""",
+    "value_relu": """
 @attach(Value)
 def relu(self):
     result = Value(max(0.0, self.data), (self,), "ReLU")
@@ -160,8 +160,8 @@ def relu(self):
 
     result._backward = step
     return result
-''',
-    "value_log": '''
+""",
+    "value_log": """
 @attach(Value)
 def log(self):
     safe = self.data if self.data > 1e-10 else 1e-10
@@ -172,8 +172,8 @@ def log(self):
 
     result._backward = step
     return result
-''',
-    "value_sigmoid": '''
+""",
+    "value_sigmoid": """
 @attach(Value)
 def sigmoid(self):
     s = 0.5 * (1 + math.tanh(self.data / 2))
@@ -184,21 +184,29 @@ def sigmoid(self):
 
     result._backward = step
     return result
-''',
+""",
 }
 
 # name -> (edits: grade_id -> (old, new) replacements or full source, cells that must lose)
 PITFALLS = {
     "assign_not_accumulate": (
-        {"value_add": [("self.grad += out.grad", "self.grad = out.grad"),
-                       ("other.grad += out.grad", "other.grad = out.grad")],
-         "value_mul": [("self.grad += other.data", "self.grad = other.data"),
-                       ("other.grad += self.data", "other.grad = self.data")]},
+        {
+            "value_add": [
+                ("self.grad += out.grad", "self.grad = out.grad"),
+                ("other.grad += out.grad", "other.grad = out.grad"),
+            ],
+            "value_mul": [
+                ("self.grad += other.data", "self.grad = other.data"),
+                ("other.grad += self.data", "other.grad = self.data"),
+            ],
+        },
         ["test_add", "test_mul"],
     ),
     "no_reflected_ops": (
-        {"value_add": [("@attach(Value)\ndef __radd__", "def __radd__")],
-         "value_mul": [("@attach(Value)\ndef __rmul__", "def __rmul__")]},
+        {
+            "value_add": [("@attach(Value)\ndef __radd__", "def __radd__")],
+            "value_mul": [("@attach(Value)\ndef __rmul__", "def __rmul__")],
+        },
         ["test_add", "test_mul"],
     ),
     "division_sign": (
@@ -206,8 +214,7 @@ PITFALLS = {
         ["test_div"],
     ),
     "power_negative_exponent": (
-        {"value_pow": [("k * self.data ** (k - 1) * out.grad",
-                        "k * math.prod([self.data] * int(k - 1)) * out.grad")]},
+        {"value_pow": [("k * self.data ** (k - 1) * out.grad", "k * math.prod([self.data] * int(k - 1)) * out.grad")]},
         ["test_pow", "test_div"],
     ),
     "tanh_uses_input": (
@@ -219,9 +226,15 @@ PITFALLS = {
         ["test_log"],
     ),
     "sigmoid_overflows": (
-        {"value_sigmoid": [("    if x >= 0:\n        s = 1.0 / (1.0 + math.exp(-x))\n    else:\n"
-                            "        e = math.exp(x)\n        s = e / (1.0 + e)",
-                            "    s = 1.0 / (1.0 + math.exp(-x))")]},
+        {
+            "value_sigmoid": [
+                (
+                    "    if x >= 0:\n        s = 1.0 / (1.0 + math.exp(-x))\n    else:\n"
+                    "        e = math.exp(x)\n        s = e / (1.0 + e)",
+                    "    s = 1.0 / (1.0 + math.exp(-x))",
+                )
+            ]
+        },
         ["test_sigmoid"],
     ),
     "relu_gradient_at_zero": (
@@ -229,15 +242,25 @@ PITFALLS = {
         ["test_relu"],
     ),
     "repr_rounds": (
-        {"value_repr": [('f"Value(data={self.data}, grad={self.grad})"',
-                         'f"Value(data={self.data:.4f}, grad={self.grad:.4f})"')]},
+        {
+            "value_repr": [
+                ('f"Value(data={self.data}, grad={self.grad})"', 'f"Value(data={self.data:.4f}, grad={self.grad:.4f})"')
+            ]
+        },
         ["test_repr"],
     ),
     "init_accepts_anything": (
-        {"value_init": [("        if not isinstance(data, (int, float)):\n"
-                         "            raise TypeError(\n"
-                         '                f"Value wraps a plain number (int or float), got {type(data).__name__}: '
-                         '{data!r}"\n            )\n', "")]},
+        {
+            "value_init": [
+                (
+                    "        if not isinstance(data, (int, float)):\n"
+                    "            raise TypeError(\n"
+                    '                f"Value wraps a plain number (int or float), got {type(data).__name__}: '
+                    '{data!r}"\n            )\n',
+                    "",
+                )
+            ]
+        },
         ["test_init"],
     ),
 }
@@ -354,25 +377,46 @@ class Value:
         s = 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
         return self._unary(s, "sigmoid", s * (1 - s))
 '''
-_LATER_CELLS = ("value_repr", "value_add", "value_mul", "value_pow", "value_neg_sub", "value_div", "value_tanh",
-                "value_exp", "value_relu", "value_log", "value_sigmoid")
+_LATER_CELLS = (
+    "value_repr",
+    "value_add",
+    "value_mul",
+    "value_pow",
+    "value_neg_sub",
+    "value_div",
+    "value_tanh",
+    "value_exp",
+    "value_relu",
+    "value_log",
+    "value_sigmoid",
+)
 
 ALTERNATIVES = {
     # the TypeError names only the type it got; for a Value that is "Value" (issue 17: the
     # grader once saw its own wrapper's type here and took 2 points)
     "message_names_the_type": {
-        "value_init": [("f\"Value wraps a plain number (int or float), got {type(data).__name__}: {data!r}\"",
-                        "f\"Value needs an int or a float, not {type(data).__name__}\"")],
+        "value_init": [
+            (
+                'f"Value wraps a plain number (int or float), got {type(data).__name__}: {data!r}"',
+                'f"Value needs an int or a float, not {type(data).__name__}"',
+            )
+        ],
     },
     # ... or only the value, as str() prints it
     "message_names_the_value": {
-        "value_init": [("f\"Value wraps a plain number (int or float), got {type(data).__name__}: {data!r}\"",
-                        "f\"cannot make a Value of {data}\"")],
+        "value_init": [
+            (
+                'f"Value wraps a plain number (int or float), got {type(data).__name__}: {data!r}"',
+                'f"cannot make a Value of {data}"',
+            )
+        ],
     },
     # a / b as a times the reciprocal of b, through __rtruediv__: three nodes, not two
     "division_by_composition": {
-        "value_div": [("return self * other**-1", "return self * (1 / other)"),
-                      ("return other * self**-1", "return Value(other) * self**-1")],
+        "value_div": [
+            ("return self * other**-1", "return self * (1 / other)"),
+            ("return other * self**-1", "return Value(other) * self**-1"),
+        ],
     },
     # the whole Value in the first cell; the later cells left with a comment
     "one_class": {"value_init": _ONE_CLASS, **{cell: "# written in the class above\n" for cell in _LATER_CELLS}},

@@ -1,4 +1,4 @@
-"""m2_backward submissions: seed 001's M2 pitfalls, a correct solution written
+"""m2_backward submissions: the milestone's classic pitfalls, a correct solution written
 differently (Kahn's algorithm), and cheats."""
 
 ALTERNATIVE = {
@@ -25,27 +25,27 @@ def topo_sort(root):
                 ready.append(child)
     return parents_first[::-1]
 ''',
-    "value_backward": '''
+    "value_backward": """
 @attach(Value)
 def backward(self):
     ordering = topo_sort(self)
     self.grad = 1
     for i in range(len(ordering) - 1, -1, -1):
         ordering[i]._backward()
-''',
-    "numerical_gradient": '''
+""",
+    "numerical_gradient": """
 def numerical_gradient(f, xs, h=1e-6):
     def shifted(i, d):
         return [x + d if j == i else x for j, x in enumerate(xs)]
 
     return [(f(shifted(i, h)) - f(shifted(i, -h))) / (2 * h) for i in range(len(xs))]
-''',
-    "relative_error": '''
+""",
+    "relative_error": """
 def relative_error(a, n):
     scale = max(abs(a), abs(n))
     return abs(a - n) / (scale if scale > 1e-8 else 1e-8)
-''',
-    "grad_check": '''
+""",
+    "grad_check": """
 def grad_check(f, xs, tol=1e-5):
     leaves = list(map(Value, xs))
     f(leaves).backward()
@@ -59,7 +59,7 @@ def grad_check(f, xs, tol=1e-5):
         e = relative_error(leaf.grad, estimate)
         table.append((leaf.grad, estimate, e, bool(e <= tol)))
     return table
-''',
+""",
 }
 
 # correct in other styles (full marks, every visible check passes)
@@ -67,19 +67,19 @@ ALTERNATIVES = {
     # each fix composed from operations whose backward is right: no _backward written at
     # all; BROKEN a list, in another order
     "fixes_by_composition": {
-        "colleague_fixes": '''
+        "colleague_fixes": """
 colleague.cos = lambda x: colleague.sin(math.pi / 2 - x)
 colleague.sqrt = lambda x: x ** 0.5
 colleague.hypot = lambda a, b: (a * a + b * b) ** 0.5
 colleague.mean = lambda xs: sum(xs) / len(xs)
-''',
-        "broken_named": '''
+""",
+        "broken_named": """
 BROKEN = ["mean", "hypot", "sqrt", "cos"]
-''',
+""",
     },
     # every operation rewritten, the right ones too, as one dict of replacements
     "every_operation_replaced": {
-        "colleague_fixes": '''
+        "colleague_fixes": """
 def _unary(f, df, op):
     def apply(x):
         out = Value(f(x.data), (x,), op)
@@ -144,10 +144,10 @@ fixed = {
 }
 for name, f in fixed.items():
     setattr(colleague, name, f)
-''',
-        "broken_named": '''
+""",
+        "broken_named": """
 BROKEN = set(["cos", "sqrt"]) | {"hypot", "mean"}
-''',
+""",
     },
 }
 
@@ -157,8 +157,14 @@ PITFALLS = {
         ["test_backward", "test_reuse", "test_activations", "test_deep_chain"],
     ),
     "backward_resets_gradients": (
-        {"value_backward": [("    self.grad = 1.0\n",
-                             "    for node in topo_sort(self):\n        node.grad = 0.0\n    self.grad = 1.0\n")]},
+        {
+            "value_backward": [
+                (
+                    "    self.grad = 1.0\n",
+                    "    for node in topo_sort(self):\n        node.grad = 0.0\n    self.grad = 1.0\n",
+                )
+            ]
+        },
         ["test_twice", "test_backward"],
     ),
     "output_grad_added": (
@@ -166,7 +172,8 @@ PITFALLS = {
         ["test_twice"],
     ),
     "recursive_topo_sort": (
-        {"topo_sort": '''
+        {
+            "topo_sort": """
 def topo_sort(root):
     order, visited = [], set()
 
@@ -179,13 +186,15 @@ def topo_sort(root):
 
     visit(root)
     return order
-'''},
+"""
+        },
         ["test_deep_chain"],
     ),
     # each node listed when first reached, the list reversed: right on trees and chains,
     # wrong when an inner node is used twice and is reached first from its later consumer
     "reversed_preorder_topo_sort": (
-        {"topo_sort": '''
+        {
+            "topo_sort": """
 def topo_sort(root):
     order, visited, stack = [], set(), [root]
     while stack:
@@ -195,7 +204,8 @@ def topo_sort(root):
             order.append(node)
             stack.extend(node._prev)
     return order[::-1]
-'''},
+"""
+        },
         ["test_topo_sort"],
     ),
     "step_too_large": (

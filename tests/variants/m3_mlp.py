@@ -1,8 +1,8 @@
-"""m3_mlp submissions: seed 001's M3 pitfalls (and a few more), a correct solution written
+"""m3_mlp submissions: the milestone's classic pitfalls (and a few more), a correct solution written
 differently, and cheats."""
 
 ALTERNATIVE = {
-    "neuron_init": '''
+    "neuron_init": """
 class Neuron:
     def __init__(self, nin, nonlin=True):
         self.bias = Value(2 * random.random() - 1)  # drawn first, stored under other names
@@ -13,8 +13,8 @@ class Neuron:
         params = list(self.weights)
         params.append(self.bias)
         return params
-''',
-    "neuron_call": '''
+""",
+    "neuron_call": """
 @attach(Neuron)
 def __call__(self, x):
     if isinstance(x, Value):  # a single input may come unwrapped
@@ -26,8 +26,8 @@ def __call__(self, x):
     if not self.squash:
         return total
     return total.tanh()
-''',
-    "layer": '''
+""",
+    "layer": """
 class Layer:
     def __init__(self, nin, nout, **kw):
         self.units = {j: Neuron(nin, **kw) for j in range(nout)}
@@ -43,8 +43,8 @@ class Layer:
         for j in sorted(self.units):
             out.extend(self.units[j].parameters())
         return out
-''',
-    "mlp": '''
+""",
+    "mlp": """
 import itertools
 
 
@@ -64,40 +64,50 @@ class MLP:
 
     def parameters(self):
         return list(itertools.chain.from_iterable(layer.parameters() for layer in self.stack))
-''',
-    "mlp_zero_grad": '''
+""",
+    "mlp_zero_grad": """
 @attach(MLP)
 def zero_grad(self):
     for layer in self.stack:
         for p in layer.parameters():
             p.grad = 0
-''',
+""",
 }
 
 # name -> (edits: grade_id -> (old, new) replacements or full source, cells that must lose)
 PITFALLS = {
-    # seed 001: an activation on the output layer
+    # classic: an activation on the output layer
     "output_activation": (
         {"mlp": [("nonlin=not last", "nonlin=True")]},
         ["test_mlp"],
     ),
-    # seed 001: a parameter missing from parameters()
+    # classic: a parameter missing from parameters()
     "parameters_forget_bias": (
         {"neuron_init": [("return self.w + [self.b]", "return list(self.w)")]},
         ["test_neuron_init", "test_neuron", "test_layer", "test_mlp", "test_parameters", "test_zero_grad"],
     ),
     "parameters_skip_last_layer": (
-        {"mlp": [("for layer in self.layers:\n            params.extend",
-                  "for layer in self.layers[:-1]:\n            params.extend")]},
+        {
+            "mlp": [
+                (
+                    "for layer in self.layers:\n            params.extend",
+                    "for layer in self.layers[:-1]:\n            params.extend",
+                )
+            ]
+        },
         ["test_parameters", "test_mlp", "test_zero_grad", "test_init"],
     ),
-    # seed 001: all-zero initialisation (symmetry)
+    # classic: all-zero initialisation (symmetry)
     "zero_initialisation": (
-        {"neuron_init": [("Value(random.uniform(-1, 1)) for _ in range(nin)", "Value(0.0) for _ in range(nin)"),
-                         ("self.b = Value(random.uniform(-1, 1))", "self.b = Value(0.0)")]},
+        {
+            "neuron_init": [
+                ("Value(random.uniform(-1, 1)) for _ in range(nin)", "Value(0.0) for _ in range(nin)"),
+                ("self.b = Value(random.uniform(-1, 1))", "self.b = Value(0.0)"),
+            ]
+        },
         ["test_neuron_init", "test_init"],
     ),
-    # seed 001: list vs Value when nout == 1
+    # classic: list vs Value when nout == 1
     "layer_always_returns_a_list": (
         {"layer": [("        if len(outs) == 1:\n            return outs[0]\n", "")]},
         ["test_layer", "test_mlp"],
@@ -116,13 +126,20 @@ PITFALLS = {
         ["test_neuron", "test_layer", "test_mlp", "test_parameters"],
     ),
     "init_from_zero_to_one": (
-        {"neuron_init": [("Value(random.uniform(-1, 1)) for _ in", "Value(random.random()) for _ in"),
-                         ("self.b = Value(random.uniform(-1, 1))", "self.b = Value(random.random())")]},
+        {
+            "neuron_init": [
+                ("Value(random.uniform(-1, 1)) for _ in", "Value(random.random()) for _ in"),
+                ("self.b = Value(random.uniform(-1, 1))", "self.b = Value(random.random())"),
+            ]
+        },
         ["test_neuron_init", "test_init"],
     ),
     "one_weight_repeated": (
-        {"neuron_init": [("[Value(random.uniform(-1, 1)) for _ in range(nin)]",
-                          "[Value(random.uniform(-1, 1))] * nin")]},
+        {
+            "neuron_init": [
+                ("[Value(random.uniform(-1, 1)) for _ in range(nin)]", "[Value(random.uniform(-1, 1))] * nin")
+            ]
+        },
         ["test_neuron_init", "test_neuron", "test_layer", "test_mlp", "test_parameters"],
     ),
     "zero_grad_misses_a_layer": (

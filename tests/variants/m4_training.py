@@ -1,15 +1,15 @@
-"""m4_training submissions: seed 001's M4 pitfalls (forgetting zero_grad, a learning rate
-too high or too low, updating through the graph), the stability slips of seed 000, a
+"""m4_training submissions: the milestone's classic pitfalls (forgetting zero_grad, a learning rate
+too high or too low, updating through the graph), the classic stability slips, a
 correct solution written differently (another valid learning rate, PyTorch's step
 order, Adam's state in a dict), and cheats."""
 
 ALTERNATIVE = {
-    "mse_loss": '''
+    "mse_loss": """
 def mse_loss(predictions, targets):
     squares = [(p - t) ** 2 for p, t in zip(predictions, targets)]
     return sum(squares[1:], squares[0]) / len(squares)
-''',
-    "sgd": '''
+""",
+    "sgd": """
 class SGD:
     def __init__(self, params, lr):
         self.parameters = [p for p in params]
@@ -22,32 +22,32 @@ class SGD:
     def zero_grad(self):
         for q in self.parameters:
             q.grad = 0
-''',
-    "train_step": '''
+""",
+    "train_step": """
 def train_step(model, X, y, optimizer):
     optimizer.zero_grad()           # PyTorch's order: clear first, then accumulate
     loss = mse_loss(list(map(model, X)), y)
     loss.backward()
     optimizer.step()
     return loss
-''',
-    "choose_training": '''
+""",
+    "choose_training": """
 def choose_training():
     learning_rate = 2e-1
     return learning_rate, 2 * 100
-''',
-    "softmax": '''
+""",
+    "softmax": """
 def softmax(logits):
     shift = max(z.data for z in logits)
     exps = [(z + (-shift)).exp() for z in logits]
     norm = sum(exps[1:], exps[0])
     return [e * norm**-1 for e in exps]
-''',
-    "safe_log": '''
+""",
+    "safe_log": """
 def safe_log(x):
     return (x if isinstance(x, Value) else Value(x)).log()
-''',
-    "adam": '''
+""",
+    "adam": """
 class Adam:
     def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8):
         self.ps = list(params)
@@ -68,7 +68,7 @@ class Adam:
     def zero_grad(self):
         for p in self.ps:
             p.grad = 0.0
-''',
+""",
 }
 
 PITFALLS = {
@@ -89,8 +89,14 @@ PITFALLS = {
         ["test_trained"],
     ),
     "update_through_graph": (
-        {"sgd": [("        for p in self.params:\n            p.data -= self.lr * p.grad",
-                  "        self.params = [p - self.lr * p.grad for p in self.params]")]},
+        {
+            "sgd": [
+                (
+                    "        for p in self.params:\n            p.data -= self.lr * p.grad",
+                    "        self.params = [p - self.lr * p.grad for p in self.params]",
+                )
+            ]
+        },
         ["test_sgd", "test_trained"],
     ),
     "sum_not_mean": (
@@ -106,21 +112,37 @@ PITFALLS = {
         ["test_safe_log"],
     ),
     "adam_without_bias_correction": (
-        {"adam": [("m_hat = self.m[i] / (1 - self.beta1**self.t)", "m_hat = self.m[i]"),
-                  ("v_hat = self.v[i] / (1 - self.beta2**self.t)", "v_hat = self.v[i]")]},
+        {
+            "adam": [
+                ("m_hat = self.m[i] / (1 - self.beta1**self.t)", "m_hat = self.m[i]"),
+                ("v_hat = self.v[i] / (1 - self.beta2**self.t)", "v_hat = self.v[i]"),
+            ]
+        },
         ["test_adam"],
     ),
     "adam_state_shared": (
-        {"adam": [("self.m[i] = self.beta1 * self.m[i] + (1 - self.beta1) * p.grad",
-                   "self.m[0] = self.beta1 * self.m[0] + (1 - self.beta1) * p.grad"),
-                  ("m_hat = self.m[i] /", "m_hat = self.m[0] /")]},
+        {
+            "adam": [
+                (
+                    "self.m[i] = self.beta1 * self.m[i] + (1 - self.beta1) * p.grad",
+                    "self.m[0] = self.beta1 * self.m[0] + (1 - self.beta1) * p.grad",
+                ),
+                ("m_hat = self.m[i] /", "m_hat = self.m[0] /"),
+            ]
+        },
         ["test_adam"],
     ),
     # the slip the notebook describes: m and v start from zero at every step
     "adam_forgets_its_state": (
-        {"adam": [("        self.t += 1\n",
-                   "        self.t += 1\n        self.m = [0.0] * len(self.params)\n"
-                   "        self.v = [0.0] * len(self.params)\n")]},
+        {
+            "adam": [
+                (
+                    "        self.t += 1\n",
+                    "        self.t += 1\n        self.m = [0.0] * len(self.params)\n"
+                    "        self.v = [0.0] * len(self.params)\n",
+                )
+            ]
+        },
         ["test_adam"],
     ),
 }
