@@ -1,5 +1,5 @@
 """nbgrader configuration of the course: nbgrader's standard layout, two folders renamed,
-and the judge added to autograding (COURSE_DESIGN.md, "Grading integrity")."""
+and the judge added to autograding (ARCHITECTURE.md: the route of a submission)."""
 
 import os
 import sys

@@ -38,6 +38,8 @@ def main() -> int:
             row.format(name, report.total, report.killed, survived, f"{report.percent:.1f}", f"{report.seconds:.0f}"),
             flush=True,
         )
+        for result in report.survivors():  # each one a test to add, or an equivalent change to explain
+            print(f"    survived: {result.mutant.describe()}", flush=True)
     return 1 if failed else 0
 
 

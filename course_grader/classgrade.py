@@ -210,9 +210,21 @@ def ensure_assignment(root: Path, assignment: str, config: object) -> None:
             return
         with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
             done = subprocess.run(
-                [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN",
-                 f"--CourseDirectory.release_directory={scratch}", f"--CourseDirectory.db_url={url}"],
-                cwd=root, capture_output=True, text=True, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "nbgrader",
+                    "generate_assignment",
+                    assignment,
+                    "--force",
+                    "--log-level=WARN",
+                    f"--CourseDirectory.release_directory={scratch}",
+                    f"--CourseDirectory.db_url={url}",
+                ],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
             )
         if not _has_assignment(url, course_id, assignment):
             raise SystemExit(f"nbgrader could not record {assignment} in the gradebook:\n{done.stderr[-2000:]}")
@@ -237,8 +249,11 @@ def select(
 ) -> list[str]:
     """The students to grade now: those named (or all), in this shard, new or changed
     since graded against the solution whose fingerprint is `solution`."""
-    present = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}")
-                     if p.is_dir() and intake.id_problem(p.parent.name) is None)
+    present = sorted(
+        p.parent.name
+        for p in (root / "submitted").glob(f"*/{assignment}")
+        if p.is_dir() and intake.id_problem(p.parent.name) is None
+    )
     if students:
         missing = sorted(set(students) - set(present))
         if missing:
@@ -286,8 +301,10 @@ class Progress:
         elapsed = int(time.monotonic() - self.started)
         width = 30
         filled = width * self.done // max(self.total, 1)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} graded, "
-                f"{self.attention} need attention, {elapsed // 60}:{elapsed % 60:02d}")
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} graded, "
+            f"{self.attention} need attention, {elapsed // 60}:{elapsed % 60:02d}"
+        )
         if self.tty:
             self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
         elif (tenth := 10 * self.done // max(self.total, 1)) != self._last_tenth:
@@ -332,8 +349,11 @@ def retry_timeouts_alone(jobs: list[Job], outcomes: list[Outcome], workers: int)
     again = {o.student: o for o in run_pool([j for j in jobs if j.student in slow], 1, Progress(len(slow)))}
     for outcome in again.values():
         still = any(p.startswith("timed out") for p in outcome.problems)  # BUSY's words begin so too
-        outcome.problems.insert(0, "timed out while the machine was busy grading others; graded again alone: "
-                                   + ("it timed out again" if still else "no timeout then"))
+        outcome.problems.insert(
+            0,
+            "timed out while the machine was busy grading others; graded again alone: "
+            + ("it timed out again" if still else "no timeout then"),
+        )
     return [again.get(o.student, o) for o in outcomes]
 
 
@@ -378,9 +398,19 @@ def _cell_order(config: object, assignment: str) -> list[str]:
 
 def export_csv(root: Path, url: str, dest: Path) -> str | None:
     done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "export", f"--to={dest}", f"--CourseDirectory.db_url={url}",
-         "--log-level=WARN"],
-        cwd=root, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "export",
+            f"--to={dest}",
+            f"--CourseDirectory.db_url={url}",
+            "--log-level=WARN",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return None if done.returncode == 0 else (done.stderr or done.stdout)[-1000:]
 
@@ -396,12 +426,17 @@ def printable(text: str) -> str:
 
 
 def print_summary(
-    assignment: str, rows: list[tuple[str, int, int]], scores: dict[str, float], max_score: float,
-    attention: dict[str, list[str]], graded_now: int, seconds: float, out=None,
+    assignment: str,
+    rows: list[tuple[str, int, int]],
+    scores: dict[str, float],
+    max_score: float,
+    attention: dict[str, list[str]],
+    graded_now: int,
+    seconds: float,
+    out=None,
 ) -> None:
     w = (out or sys.stdout).write
-    w(f"\n{assignment}: graded {graded_now} submission(s) now in {seconds:.0f} s; "
-      f"{len(scores)} in the gradebook")
+    w(f"\n{assignment}: graded {graded_now} submission(s) now in {seconds:.0f} s; {len(scores)} in the gradebook")
     if scores:
         mean = sum(scores.values()) / len(scores)
         full = sum(1 for v in scores.values() if v >= max_score)
@@ -422,12 +457,19 @@ def print_summary(
 
 
 def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="./course grade", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="./course grade",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("assignment", help="the milestone, e.g. m1_value")
-    p.add_argument("submissions", nargs="?", type=Path,
-                   help="a folder or .zip to import first: nbgrader's <student>/<assignment>/ layout, "
-                        "or one notebook per student with the student id in the file name")
+    p.add_argument(
+        "submissions",
+        nargs="?",
+        type=Path,
+        help="a folder or .zip to import first: nbgrader's <student>/<assignment>/ layout, "
+        "or one notebook per student with the student id in the file name",
+    )
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--force", action="store_true", help="regrade even what has not changed")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel graders (default: all cores)")
@@ -435,16 +477,28 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     p.add_argument("--notebook-timeout", type=int, default=600, help="seconds for a whole notebook (default 600)")
     p.add_argument("--memory", type=int, default=sandbox.Limits.memory_mb, help="MiB per grading kernel")
     p.add_argument("--cpu", type=int, default=sandbox.Limits.cpu_seconds, help="CPU seconds per grading kernel")
-    p.add_argument("--unsafe", action="store_true", help="grade without the sandbox (students' code can then "
-                   "read the solutions and the gradebook)")
-    p.add_argument("--without-cgroups", action="store_true",
-                   help="where no control group can be made: bound each sandbox per process only (a submission "
-                        "that forks busy processes can then slow its classmates' grading)")
-    p.add_argument("--db-url", help="gradebook URL (default: SQLite gradebook.db in the course folder; "
-                   "postgresql+psycopg://user@host/db to share one between grading machines)")
+    p.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="grade without the sandbox (students' code can then read the solutions and the gradebook)",
+    )
+    p.add_argument(
+        "--without-cgroups",
+        action="store_true",
+        help="where no control group can be made: bound each sandbox per process only (a submission "
+        "that forks busy processes can then slow its classmates' grading)",
+    )
+    p.add_argument(
+        "--db-url",
+        help="gradebook URL (default: SQLite gradebook.db in the course folder; "
+        "postgresql+psycopg://user@host/db to share one between grading machines)",
+    )
     p.add_argument("--shard", default="0/1", help="I/N: grade the I-th of N slices of the students (from 0)")
-    p.add_argument("--id-pattern", default=intake.DEFAULT_ID_PATTERN,
-                   help="regular expression with a student_id group, matched at the start of a flat file's name")
+    p.add_argument(
+        "--id-pattern",
+        default=intake.DEFAULT_ID_PATTERN,
+        help="regular expression with a student_id group, matched at the start of a flat file's name",
+    )
     p.add_argument("--export", type=Path, default=Path("grades.csv"), help="grades CSV (default grades.csv)")
     p.add_argument("--course", type=Path, default=reference.PACKAGE_ROOT, help=argparse.SUPPRESS)
     return p.parse_args(list(argv) if argv is not None else None)
@@ -462,16 +516,20 @@ def main(argv: Iterable[str] | None = None) -> int:
         "CourseDirectory": {"root": str(root), "db_url": url},
         "Execute": {"timeout": args.timeout},
         "GradingExecute": {"sandbox": not args.unsafe, "notebook_timeout": args.notebook_timeout},
-        "SandboxedKernelManager": {"memory_mb": args.memory, "cpu_seconds": args.cpu,
-                                   "use_cgroups": not args.without_cgroups},
+        "SandboxedKernelManager": {
+            "memory_mb": args.memory,
+            "cpu_seconds": args.cpu,
+            "use_cgroups": not args.without_cgroups,
+        },
         "Autograde": {"create_student": True},
     }
     config = load_config(root, overrides)
     if not (root / config.CourseDirectory.source_directory / args.assignment).is_dir():
         raise SystemExit(f"no assignment {args.assignment!r} in {config.CourseDirectory.source_directory}/")
     if args.unsafe:
-        print("WARNING: grading without the sandbox: students' code can read and write the course folder",
-              file=sys.stderr)
+        print(
+            "WARNING: grading without the sandbox: students' code can read and write the course folder", file=sys.stderr
+        )
     else:
         try:
             sandbox.check(sandbox.Limits(args.memory, args.cpu, cgroups=not args.without_cgroups))
@@ -485,8 +543,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.submissions:
         for nobody in (intake.NO_ID, intake.REFUSED):  # what an earlier import could not place
             _state_path(root, args.assignment, nobody).unlink(missing_ok=True)
-        for got in intake.import_submissions(args.submissions.resolve(), args.assignment, root / "submitted",
-                                             expected, args.id_pattern):
+        for got in intake.import_submissions(
+            args.submissions.resolve(), args.assignment, root / "submitted", expected, args.id_pattern
+        ):
             write_state(root, args.assignment, got.student, imported=got.notes, refused=[])
             imported.append(got.student)
     # Links and special files never reach nbgrader (which would follow them) nor a kernel,
@@ -506,16 +565,26 @@ def main(argv: Iterable[str] | None = None) -> int:
     todo = select(root, args.assignment, args.student, args.force, shard, solution)
     started = time.monotonic()
     jobs = [Job(str(root), args.assignment, s, json.dumps(overrides)) for s in todo]
-    print(f"grading {len(jobs)} submission(s) of {args.assignment} with {min(args.jobs, max(len(jobs), 1))} "
-          f"worker(s){'' if args.unsafe else ', sandboxed'}", file=sys.stderr)
+    print(
+        f"grading {len(jobs)} submission(s) of {args.assignment} with {min(args.jobs, max(len(jobs), 1))} "
+        f"worker(s){'' if args.unsafe else ', sandboxed'}",
+        file=sys.stderr,
+    )
     outcomes = retry_timeouts_alone(jobs, run_pool(jobs, args.jobs, Progress(len(jobs))), args.jobs)
     for outcome in outcomes:
         try:
             found = intake.inspect(root / "submitted" / outcome.student / args.assignment, expected, released)
         except Exception as exc:  # noqa: BLE001 - a hostile file costs its own submission a line, no more
             found = [f"could not be inspected: {type(exc).__name__}: {str(exc)[:120]}"]
-        write_state(root, args.assignment, outcome.student, key=_key(root, args.assignment, outcome.student, solution),
-                    ok=outcome.ok, seconds=round(outcome.seconds, 1), problems=found + outcome.problems)
+        write_state(
+            root,
+            args.assignment,
+            outcome.student,
+            key=_key(root, args.assignment, outcome.student, solution),
+            ok=outcome.ok,
+            seconds=round(outcome.seconds, 1),
+            problems=found + outcome.problems,
+        )
     seconds = time.monotonic() - started
     attention = {}
     # this run's students, graded or not, and whoever this import brought nothing gradable of

@@ -56,9 +56,9 @@ class GradingExecute(Execute):
     autograded notebook and feedback page."""
 
     sandbox = Bool(True, help="Run grading kernels inside bubblewrap (sandbox.py).").tag(config=True)
-    notebook_timeout = Integer(
-        600, help="Wall-clock seconds for a whole notebook; cells after that are not run."
-    ).tag(config=True)
+    notebook_timeout = Integer(600, help="Wall-clock seconds for a whole notebook; cells after that are not run.").tag(
+        config=True
+    )
     max_cell_output_bytes = Integer(8 * 2**20, help="Outputs kept per cell, in bytes.").tag(config=True)
     max_output_bytes = Integer(32 * 2**20, help="Outputs kept per notebook, in bytes.").tag(config=True)
 
@@ -68,9 +68,17 @@ class GradingExecute(Execute):
         if cell > self.max_cell_output_bytes or self._output_total + size > self.max_output_bytes:
             if cell_index not in self._truncated:
                 self._truncated.add(cell_index)
-                outs.append(new_output("stream", name="stderr", text=(
-                    "[the rest of this cell's output was not kept: it went past the grader's limit of "
-                    f"{self.max_cell_output_bytes >> 20} MiB a cell, {self.max_output_bytes >> 20} MiB a notebook]\n")))
+                outs.append(
+                    new_output(
+                        "stream",
+                        name="stderr",
+                        text=(
+                            "[the rest of this cell's output was not kept: it went past the grader's limit of "
+                            f"{self.max_cell_output_bytes >> 20} MiB a cell, "
+                            f"{self.max_output_bytes >> 20} MiB a notebook]\n"
+                        ),
+                    )
+                )
             return None
         self._output_bytes[cell_index] = cell
         self._output_total += size

@@ -59,8 +59,9 @@ def parse_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> dict:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise NotebookProblem(f"{path.name} is too large to grade ({size / 2**20:.1f} MiB; the limit is "
-                                  f"{max_bytes / 2**20:.1f} MiB)")
+            raise NotebookProblem(
+                f"{path.name} is too large to grade ({size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.1f} MiB)"
+            )
         data = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise NotebookProblem(f"{path.name} is not a notebook (not UTF-8 text at byte {exc.start})") from None
@@ -145,8 +146,7 @@ def inspect(folder: Path, expected: str, released: Path) -> list[str]:
     if not notebook.exists():
         found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb")))
         return [f"missing notebook: {expected} not found (found {found}); import the submission to rename it"]
-    extras = sorted(str(p.relative_to(folder)) for p in walk(folder)[0]
-                    if p.name not in (expected, *EXCHANGE_FILES))
+    extras = sorted(str(p.relative_to(folder)) for p in walk(folder)[0] if p.name not in (expected, *EXCHANGE_FILES))
     if extras:
         notes.append("extra files: " + ", ".join(extras[:5]) + (" …" if len(extras) > 5 else ""))
     try:
@@ -159,13 +159,21 @@ def inspect(folder: Path, expected: str, released: Path) -> list[str]:
     ours = _nbgrader_cells(nbformat.read(released, as_version=4))
     if deleted := [g for g in ours if g not in theirs]:
         notes.append("deleted grade cells (put back for grading): " + ", ".join(deleted[:6]))
-    edited = [g for g, c in ours.items() if g in theirs and c.metadata.nbgrader.get("locked")
-              and str(theirs[g].get("source", "")).strip() != c.source.strip()]
+    edited = [
+        g
+        for g, c in ours.items()
+        if g in theirs
+        and c.metadata.nbgrader.get("locked")
+        and str(theirs[g].get("source", "")).strip() != c.source.strip()
+    ]
     if edited:
         notes.append("edited read-only cells (graded from the instructor's copy): " + ", ".join(edited[:6]))
     keys = ("grade", "solution", "locked", "points", "task")
-    changed = [g for g, c in ours.items() if g in theirs
-               and any(_nbgrader_meta(theirs[g]).get(k) != c.metadata.nbgrader.get(k) for k in keys)]
+    changed = [
+        g
+        for g, c in ours.items()
+        if g in theirs and any(_nbgrader_meta(theirs[g]).get(k) != c.metadata.nbgrader.get(k) for k in keys)
+    ]
     if changed:
         notes.append("changed nbgrader metadata (graded from the instructor's copy): " + ", ".join(changed[:6]))
     return notes
@@ -239,8 +247,10 @@ def id_problem(student: str) -> str | None:
     the student makes. An id is what an LMS import makes of a file name (``_student_id``)."""
     if student and not SAFE_ID.search(student):
         return None
-    return (f"refused: {student!r} cannot be a student id (only letters, digits and ._@+-); "
-            "rename the folder to the student's id to grade it")
+    return (
+        f"refused: {student!r} cannot be a student id (only letters, digits and ._@+-); "
+        "rename the folder to the student's id to grade it"
+    )
 
 
 def _student_id(stem: str, pattern: re.Pattern[str]) -> str | None:
@@ -288,8 +298,11 @@ def import_submissions(
                         continue  # a symbolic link (zipfile would write it as a file holding its target)
                     archive.extract(member, tmp)
             top = [p for p in Path(tmp).iterdir()]
-            root = top[0] if len(top) == 1 and top[0].is_dir() and not _is_nbgrader_layout(Path(tmp), assignment) \
+            root = (
+                top[0]
+                if len(top) == 1 and top[0].is_dir() and not _is_nbgrader_layout(Path(tmp), assignment)
                 else Path(tmp)
+            )
             intakes = import_submissions(root, assignment, submitted, expected, id_pattern)
         if zip_refused:
             intakes.append(Intake(REFUSED, zip_refused))

@@ -268,8 +268,10 @@ def release(root: Path = ROOT, bundle: bool = True, execute: bool = True, releas
         return
     built = build_bundle(root, released=released)
     if built is None:
-        print("no milestone is released yet, so there is no student bundle: "
-              f"`./course release {milestones(root)[0]}` releases the first")
+        print(
+            "no milestone is released yet, so there is no student bundle: "
+            f"`./course release {milestones(root)[0]}` releases the first"
+        )
     else:
         print(f"student bundle {built} (and {built.name}.zip): {', '.join(released)}")
 
@@ -277,7 +279,8 @@ def release(root: Path = ROOT, bundle: bool = True, execute: bool = True, releas
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "milestone", nargs="?",
+        "milestone",
+        nargs="?",
         help="release this milestone to students first: the next one in course order "
         f"(the released list is {course_milestones.RELEASED_FILE})",
     )

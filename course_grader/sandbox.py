@@ -47,8 +47,17 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 # Of /etc, only what Python, its libraries and Graphviz read: the dynamic linker's cache,
 # the time zone, fonts, MIME types, Debian's Python settings. No keys, no configuration of
 # the machine's services, no host or user names.
-ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts", "mime.types", "nsswitch.conf",
-       f"python3.{sys.version_info.minor}", "matplotlibrc")
+ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "fonts",
+    "mime.types",
+    "nsswitch.conf",
+    f"python3.{sys.version_info.minor}",
+    "matplotlibrc",
+)
 PACKAGES = ("course_lib", "course_grader")
 UID_BASE = 100_000  # as root, a sandbox runs as UID_BASE + the grading process's pid: its own user
 HOW_TO_INSTALL = (
@@ -118,8 +127,14 @@ def sandbox_uid() -> int | None:
 
 
 def bwrap_command(
-    argv: list[str], *, workdir: Path, rundir: Path, limits: Limits, private: Path | None = None,
-    uid: int | None = None, env: Mapping[str, str] | None = None,
+    argv: list[str],
+    *,
+    workdir: Path,
+    rundir: Path,
+    limits: Limits,
+    private: Path | None = None,
+    uid: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """`argv` run inside the sandbox, in `workdir` (`private`, a copy, bound there when
     given), talking through `rundir` (made by `prepare_rundir`, whose stand-in for the grader
@@ -167,8 +182,12 @@ def bwrap_command(
     cmd += [*reach(workdir), "--bind", str(private or workdir), str(workdir)]
     home = rundir / "home"
     variables = {
-        "HOME": str(home), "MPLCONFIGDIR": str(home / "matplotlib"), "IPYTHONDIR": str(home / "ipython"),
-        "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         # ipykernel watches the parent pid it is given; in its own pid namespace that pid
         # means nothing, and --die-with-parent already ends the kernel with the grader. 1
         # (init) tells ipykernel not to watch (nor to print its console banner).
@@ -179,11 +198,24 @@ def bwrap_command(
         cmd += ["--setenv", name, value]
     cmd += ["--chdir", str(workdir), "--"]
     if uid is not None:
-        cmd += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
-                "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+        cmd += [
+            shutil.which("setpriv") or "/usr/bin/setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ]
     prlimit = shutil.which("prlimit") or "/usr/bin/prlimit"
-    cmd += [prlimit, f"--as={limits.memory_mb * 2**20}", f"--cpu={limits.cpu_seconds}", "--core=0",
-            f"--fsize={limits.file_mb * 2**20}"]
+    cmd += [
+        prlimit,
+        f"--as={limits.memory_mb * 2**20}",
+        f"--cpu={limits.cpu_seconds}",
+        "--core=0",
+        f"--fsize={limits.file_mb * 2**20}",
+    ]
     if uid is not None:  # counted per user: per sandbox, since each has a user of its own
         cmd += [f"--nproc={limits.processes}"]
     return [*cmd, "--", *argv]
@@ -248,8 +280,15 @@ class Sandbox:
                 os.chown(Path(dirpath, name), self.uid, self.uid, follow_symlinks=False)
 
     def command(self, argv: list[str]) -> list[str]:
-        cmd = bwrap_command(argv, workdir=self.workdir, rundir=self.rundir, limits=self.limits,
-                            private=self.private, uid=self.uid, env=self.env)
+        cmd = bwrap_command(
+            argv,
+            workdir=self.workdir,
+            rundir=self.rundir,
+            limits=self.limits,
+            private=self.private,
+            uid=self.uid,
+            env=self.env,
+        )
         return self.cgroup.enter(cmd) if self.cgroup else cmd
 
     def close(self) -> None:

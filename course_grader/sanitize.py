@@ -69,8 +69,13 @@ class RestoreGradeCells(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
         cell = new_code_cell(source.source) if source.cell_type == "code" else new_markdown_cell(source.source)
         cell.metadata.update(editable=False, deletable=False)
         cell.metadata["nbgrader"] = {
-            "grade": True, "solution": False, "locked": bool(source.locked), "grade_id": source.name,
-            "points": points, "checksum": source.checksum, "schema_version": 3,
+            "grade": True,
+            "solution": False,
+            "locked": bool(source.locked),
+            "grade_id": source.name,
+            "points": points,
+            "checksum": source.checksum,
+            "schema_version": 3,
         }
         return cell
 

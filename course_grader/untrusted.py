@@ -69,9 +69,7 @@ def clean_html(html: str) -> str:
 
 def clean_svg(svg: str) -> str:
     # url(...) in a presentation attribute (fill="url(http://...)") would load it
-    cleaned = bleach.clean(
-        svg, tags=SVG_TAGS, attributes={"*": list(SVG_ATTRIBUTES)}, strip=True, strip_comments=True
-    )
+    cleaned = bleach.clean(svg, tags=SVG_TAGS, attributes={"*": list(SVG_ATTRIBUTES)}, strip=True, strip_comments=True)
     return re.sub(r"url\s*\(", "none(", cleaned, flags=re.IGNORECASE)
 
 
@@ -197,9 +195,12 @@ def graded_files_only(assignment: str, student: str, notebooks: list[str]) -> No
     for notebook in {Path(n).resolve() for n in notebooks}:
         course, student_id, assignment_id = notebook.parents[3], notebook.parents[1].name, notebook.parent.name
         instructor = course / "solutions" / assignment_id
-        _keep_only(course / "autograded" / student_id / assignment_id,
-                   lambda rel, instructor=instructor: rel.suffix == ".ipynb" or str(rel) in KEPT_FILES
-                   or (instructor / rel).is_file())
+        _keep_only(
+            course / "autograded" / student_id / assignment_id,
+            lambda rel, instructor=instructor: (
+                rel.suffix == ".ipynb" or str(rel) in KEPT_FILES or (instructor / rel).is_file()
+            ),
+        )
 
 
 def feedback_pages_only(assignment: str, student: str, notebooks: list[str]) -> None:
@@ -208,5 +209,6 @@ def feedback_pages_only(assignment: str, student: str, notebooks: list[str]) -> 
     pages = {f"{Path(n).stem}.html" for n in notebooks}
     for notebook in {Path(n).resolve() for n in notebooks}:
         course, student_id, assignment_id = notebook.parents[3], notebook.parents[1].name, notebook.parent.name
-        _keep_only(course / "feedback" / student_id / assignment_id,
-                   lambda rel: str(rel) in pages or str(rel) in KEPT_FILES)
+        _keep_only(
+            course / "feedback" / student_id / assignment_id, lambda rel: str(rel) in pages or str(rel) in KEPT_FILES
+        )

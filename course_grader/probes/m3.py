@@ -769,7 +769,7 @@ def _uses(Value: type, MLP: type, nin: int, nout: int) -> list[list[int]]:
 
 
 def probe_parameters(Value: type, MLP: type) -> None:
-    """parameters(): the count (41 for MLP(3, [4, 4, 1]), not seed 001's 33), distinct
+    """parameters(): the count (41 for MLP(3, [4, 4, 1]), not the 33 of a classic slip), distinct
     Values, the documented order (which parameter each neuron uses) and that every one
     of them receives gradient.
 
