@@ -261,3 +261,43 @@ def test_a_timeout_under_load_is_graded_again_alone(monkeypatch):
     assert got["cid"][0].endswith("it timed out again") and got["cid"][1].startswith("timed out (killed)")
     calls.clear()
     assert classgrade.retry_timeouts_alone(jobs, first, 1) == first and not calls, "graded one at a time already"
+
+
+def test_the_probe_of_broken_knows_exactly_what_colleague_py_gets_wrong(monkeypatch):
+    """m2's colleague.py as handed out: each operation in the probe's uses at seeded inputs,
+    against central differences; the ones that fail any use are the probe's WRONG_AS_SHIPPED,
+    and the probe covers every operation the file lists."""
+    import random
+    import sys
+
+    from course_grader.probes import m2
+    from course_grader.probes.common import backprop, central_difference
+
+    folder = milestones.ROOT / "solutions" / "m2_backward"
+    monkeypatch.syspath_prepend(str(folder))
+    for name in ("engine", "colleague"):
+        sys.modules.pop(name, None)
+    import colleague
+    from engine import Value
+
+    assert tuple(m2.COLLEAGUE) == colleague.OPERATIONS
+    wrong = set()
+    rng = random.Random(5)
+    for name, arity in m2.COLLEAGUE.items():
+        for _ in range(3):
+            xs = m2._colleague_inputs(rng, name)
+            for _, build in m2._colleague_uses(name, arity, 1.5).values():
+                leaves = [Value(x) for x in xs]
+                out = build(getattr(colleague, name), leaves)
+                out.grad = 1.0
+                backprop(out, name)
+                for i, leaf in enumerate(leaves):
+
+                    def f(t, i=i, build=build):
+                        return build(getattr(colleague, name), [Value(v) for v in [*xs[:i], t, *xs[i + 1 :]]]).data
+
+                    if abs(leaf.grad - central_difference(f, xs[i])) > 1e-5 * max(1.0, abs(leaf.grad)):
+                        wrong.add(name)
+    for name in ("engine", "colleague"):
+        sys.modules.pop(name, None)
+    assert wrong == m2.WRONG_AS_SHIPPED

@@ -588,6 +588,10 @@ def _probe_grad_check(Value: type, grad_check: Callable) -> list:
 # every operation of the shipped colleague.py, by name -> how many inputs it takes (mean:
 # a list); asked of the notebook's `colleague` module by these names, never by its own list
 COLLEAGUE = {"sin": 1, "cos": 1, "sqrt": 1, "softplus": 1, "absolute": 1, "maximum": 2, "hypot": 2, "mean": 0}
+# the operations colleague.py hands out with a wrong backward: the probe of BROKEN knows
+# them, so that the kernel's own run grades the names as the judge does
+# (tests/test_grader_units.py checks this set against the file)
+WRONG_AS_SHIPPED = frozenset({"cos", "sqrt", "hypot", "mean"})
 USE_HINTS = {
     "alone": "the local derivative itself is wrong: derive d(out)/d(input) on paper",
     "inside": "right as the whole function, wrong inside a bigger one: multiply the local derivative by out.grad, "
@@ -701,4 +705,11 @@ def probe_broken_named(broken: Any) -> None:
                 got=repr(n),
                 hint="write the name alone: 'cos', not 'colleague.cos' or 'cos()'",
             )
+    if set(names) != WRONG_AS_SHIPPED:
+        fail(
+            "BROKEN names exactly the operations whose backward was wrong as handed out",
+            got=repr(sorted(set(names))),
+            hint="a name too many: was it checked on a kink? A name missing: was each operation checked "
+            "inside a bigger function and with an input used again, not only alone?",
+        )
     emit("test_broken_named", [{"named": sorted(set(names))}])
