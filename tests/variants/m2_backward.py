@@ -229,10 +229,6 @@ def topo_sort(root):
         {"colleague_fixes": [("0.5 / out.data * out.grad", "0.5 / out.data")]},
         ["test_colleague_one_input"],
     ),
-    "fix_overwrites_the_grad": (
-        {"colleague_fixes": [("a.grad += a.data", "a.grad = a.data"), ("b.grad += b.data", "b.grad = b.data")]},
-        ["test_colleague_several_inputs"],
-    ),
     # only the second input overwritten: a use that reuses the first input alone misses it
     "fix_overwrites_one_input": (
         {"colleague_fixes": [("b.grad += b.data", "b.grad = b.data")]},
@@ -241,10 +237,6 @@ def topo_sort(root):
     "mean_without_one_over_n": (
         {"colleague_fixes": [("x.grad += out.grad / len(xs)", "x.grad += out.grad")]},
         ["test_colleague_several_inputs"],
-    ),
-    "cos_sign_kept": (
-        {"colleague_fixes": [("x.grad += -math.sin(x.data) * out.grad", "x.grad += math.sin(x.data) * out.grad")]},
-        ["test_colleague_one_input"],
     ),
     "fix_forgets_a_child": (
         {"colleague_fixes": [('(a, b), "hypot")', '(a,), "hypot")')]},
