@@ -124,9 +124,9 @@ def _solution_windows(m: str, size: int = 3) -> set[str]:
     # lines the milestone hands out itself (colleague.py, written by hand) are given, not
     # answers: a fix repeats the broken function's scaffolding
     for given in (ROOT / "solutions" / m).glob("*.py"):
-        text = given.read_text()
-        if release.GENERATED_MARK not in text:
-            windows = {w for w in windows if w not in _student_text(given)}
+        if release.GENERATED_MARK not in given.read_text():
+            text = _student_text(given)
+            windows = {w for w in windows if w not in text}
     return windows
 
 

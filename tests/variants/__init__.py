@@ -5,6 +5,16 @@ a student's notebook would differ. ``loses`` names the graded cells that must sc
 """
 
 
+def answer_cells(milestone: str) -> list[str]:
+    """The graded solution cells of a milestone, in notebook order (optional challenges left
+    out), read from its instructor notebook: the one list of them."""
+    from course_grader.milestones import ROOT
+    from course_grader.submissions import CHALLENGE_PREFIX, solution_cells
+
+    cells = solution_cells(ROOT / "solutions" / milestone / f"{milestone}.ipynb")
+    return [c for c in cells if not c.startswith(CHALLENGE_PREFIX)]
+
+
 def apply_edits(answers: dict[str, str], edits: dict) -> dict[str, str]:
     """The answers with ``edits`` made: a grade_id maps to a whole new source, or to a
     list of (old, new) replacements, each of which must find its ``old`` text."""

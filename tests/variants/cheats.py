@@ -16,6 +16,8 @@ outside its own scratch folder.
 
 from dataclasses import dataclass, field
 
+from variants import answer_cells
+
 Edits = dict[str, "list[tuple[str, str]] | str"]
 
 
@@ -97,23 +99,10 @@ def from_disk(m: str, cells: list[str], first: str) -> Edits:
     return edits
 
 
-M1_CELLS = [
-    "value_init",
-    "value_repr",
-    "value_add",
-    "value_mul",
-    "value_pow",
-    "value_neg_sub",
-    "value_div",
-    "value_tanh",
-    "value_exp",
-    "value_relu",
-    "value_log",
-    "value_sigmoid",
-]
-M2_CELLS = ["topo_sort", "value_backward", "numerical_gradient", "relative_error", "grad_check"]
-M3_CELLS = ["neuron_init", "neuron_call", "layer", "mlp", "mlp_zero_grad"]
-M4_CELLS = ["mse_loss", "sgd", "train_step", "choose_training", "softmax", "safe_log", "adam"]
+M1_CELLS = answer_cells("m1_value")
+M2_CELLS = answer_cells("m2_backward")
+M3_CELLS = answer_cells("m3_mlp")
+M4_CELLS = answer_cells("m4_training")
 
 # --- m1_value ----------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """m1_value submissions: the milestone's classic pitfalls, a
 correct solution written differently, and cheats."""
 
+from variants import answer_cells
+
 ALTERNATIVE = {
     "value_init": """
 def _nothing():
@@ -377,19 +379,7 @@ class Value:
         s = 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
         return self._unary(s, "sigmoid", s * (1 - s))
 '''
-_LATER_CELLS = (
-    "value_repr",
-    "value_add",
-    "value_mul",
-    "value_pow",
-    "value_neg_sub",
-    "value_div",
-    "value_tanh",
-    "value_exp",
-    "value_relu",
-    "value_log",
-    "value_sigmoid",
-)
+_LATER_CELLS = answer_cells("m1_value")[1:]  # every answer cell after value_init
 
 ALTERNATIVES = {
     # the TypeError names only the type it got; for a Value that is "Value" (issue 17: the
