@@ -19,11 +19,13 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from course_grader.exchange import ReleaseReleasedOnly
-from course_grader.execute import GradingExecute
-from course_grader.judge import JudgeRecords, LoadReference, ReplayProbes
-from course_grader.sanitize import RestoreGradeCells
-from course_grader.untrusted import SanitizeForViews
+from course_grader.authoring.exchange import ReleaseReleasedOnly
+from course_grader.steps.grading_execute import GradingExecute
+from course_grader.steps.judge_records import JudgeRecords
+from course_grader.steps.load_reference import LoadReference
+from course_grader.steps.replay_probes import ReplayProbes
+from course_grader.steps.restore_grade_cells import RestoreGradeCells
+from course_grader.steps.sanitize_for_views import SanitizeForViews
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 here = os.path.dirname(os.path.abspath(__file__))
@@ -39,17 +41,15 @@ c.CourseDirectory.course_id = "micrograd-course"
 c.CourseDirectory.source_directory = "solutions"  # instructor notebooks (nbgrader "source")
 c.CourseDirectory.release_directory = "notebooks"  # generated student versions ("release")
 
-# The judge runs in nbgrader's own process: it reads the instructor solution's records
-# before the student's kernel starts; ReplayProbes runs every hidden test's probe in this
-# process against the student's code in a sandboxed process of its own (the records that
-# count: course_grader/replay.py); JudgeRecords judges them right after the kernel has
-# run, and before grades are saved: a missing or wrong record becomes an error output, so
-# nbgrader's gradebook, export, feedback and formgrader all carry the judged score.
-#
-# GradingExecute is nbgrader's Execute run in a sandbox (course_grader/sandbox.py: the
-# kernel sees the Python installation and its own submission folder, nothing else, with
-# bounded memory and CPU), which stops at a crashed or stuck kernel instead of losing the
-# whole submission. `--GradingExecute.sandbox=False` grades unconfined (not advised).
+# Autograding, step by step (ARCHITECTURE.md, "from a submission to a grade"); each of the
+# course's steps is a file of course_grader/steps/. LoadReference reads the instructor
+# solution's records before any student code runs; ReplayProbes has the grader run every
+# hidden test's probe itself against the student's code in a sandboxed process (the records
+# that count); GradingExecute is nbgrader's Execute in the sandbox, crash-tolerant (a stuck
+# or dead kernel costs only the cells from there on; `--GradingExecute.sandbox=False` grades
+# unconfined, not advised); JudgeRecords gives every graded cell whose record is missing or
+# wrong an error output, so nbgrader's own SaveAutoGrades, and so its gradebook, export,
+# feedback and formgrader, carry the judged score.
 c.Autograde.autograde_preprocessors = [
     LoadReference,
     ReplayProbes,
@@ -76,22 +76,17 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Execute.timeout = 60  # seconds per cell; the slowest honest cell (m4's training) takes ~5 s
 
-for judge_step in ("LoadReference", "JudgeRecords"):
-    c[judge_step].solutions_dir = os.path.join(here, "solutions")
-    c[judge_step].cache_dir = os.path.join(here, ".reference")
-# Everything a submission produced is rendered in the formgrader (in the instructor's own
-# Jupyter session) and in feedback: SanitizeForViews leaves only what renders inertly
-# (course_grader/untrusted.py), once at autograding and again for feedback.
-c.SanitizeForViews.solutions_dir = os.path.join(here, "solutions")
-
 # The exchange releases only what `./course release` has released (solutions/released.txt):
 # each milestone's folder ships the answers of those before it.
 c.ExchangeFactory.release_assignment = ReleaseReleasedOnly
 
-# Feedback shows a failing hidden check's message, never the hidden-test code.
+# Feedback shows a failing hidden check's message, never the hidden-test code. Everything a
+# submission produced is rendered in the formgrader (in the instructor's own Jupyter
+# session) and in feedback: SanitizeForViews leaves only what renders inertly, once at
+# autograding and again for feedback.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, SanitizeForViews, CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = True
 # A student's own files (page.html) do not stay where the formgrader serves them, nor next to
-# the feedback (course_grader/untrusted.py).
-c.Autograde.post_convert_hook = "course_grader.untrusted.graded_files_only"
-c.GenerateFeedback.post_convert_hook = "course_grader.untrusted.feedback_pages_only"
+# the feedback (course_grader/steps/post_convert.py).
+c.Autograde.post_convert_hook = "course_grader.steps.post_convert.graded_files_only"
+c.GenerateFeedback.post_convert_hook = "course_grader.steps.post_convert.feedback_pages_only"

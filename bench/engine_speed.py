@@ -94,11 +94,10 @@ print(json.dumps({"losses": losses, "seconds": elapsed, "rss": rss}))
 
 def engine_dir(tmp: Path) -> Path:
     """The course's engine: m1 + m2 exported solution cells, as the release ships them."""
-    from course_grader.engine_export import assemble, exported_sources
+    from course_grader.authoring.engine_export import assemble, exported_sources
+    from course_grader.layout import Course
 
-    cells = [
-        src for m in ("m1_value", "m2_backward") for src in exported_sources(ROOT / "solutions" / m / f"{m}.ipynb")
-    ]
+    cells = [src for m in ("m1_value", "m2_backward") for src in exported_sources(Course.at(ROOT).source_notebook(m))]
     (tmp / "engine.py").write_text(assemble(cells, "the course's engine (m1 + m2), for the benchmark"))
     return tmp
 
@@ -116,16 +115,16 @@ def run(kind: str, steps: int, engine: Path) -> dict:
 
 
 def time_notebooks() -> list[tuple[str, float]]:
-    from course_grader.reference import execute
-    from course_grader.release import milestones
+    from course_grader.isolation.run_notebook import execute
+    from course_grader.layout import Course
 
     out = []
-    for m in milestones(ROOT):
+    for m in Course.at(ROOT).present():
         with tempfile.TemporaryDirectory() as tmp:
             import shutil
 
             work = Path(tmp) / m
-            shutil.copytree(ROOT / "solutions" / m, work)
+            shutil.copytree(Course.at(ROOT).source(m), work)
             t0 = time.perf_counter()
             nb = execute(work / f"{m}.ipynb", work)
             seconds = time.perf_counter() - t0

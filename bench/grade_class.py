@@ -56,8 +56,9 @@ import nbformat  # noqa: E402
 from conftest import copy_course  # noqa: E402  (tests/conftest.py: a scratch course)
 from variants import apply_edits  # noqa: E402  (tests/variants)
 
-from course_grader import intake  # noqa: E402
-from course_grader.submissions import fill, solution_cells  # noqa: E402
+from course_grader.classgrade import intake  # noqa: E402
+from course_grader.layout import Course  # noqa: E402
+from course_grader.measuring.submissions import fill, solution_cells  # noqa: E402
 
 TIMEOUT = 10  # seconds per cell, in every mode
 MODES = ("sequential", "parallel", "stock", "unsafe")
@@ -97,8 +98,8 @@ class Run:
 def make_class(folder: Path, assignment: str, n: int, seed: int = 2024) -> list[Student]:
     """n submissions in a flat folder, 60 % correct, 30 % with one pitfall, 10 % broken."""
     folder.mkdir(parents=True, exist_ok=True)
-    release = ROOT / "notebooks" / assignment / f"{assignment}.ipynb"
-    answers = solution_cells(ROOT / "solutions" / assignment / f"{assignment}.ipynb")
+    release = Course.at(ROOT).release_notebook(assignment)
+    answers = solution_cells(Course.at(ROOT).source_notebook(assignment))
     pitfalls = importlib.import_module(f"variants.{assignment}").PITFALLS
     broken = round(0.1 * n)
     wrong = round(0.3 * n)
@@ -224,7 +225,7 @@ def stock_nbgrader(course: Path, folder: Path, assignment: str, log: Path) -> Ru
 
         started = time.perf_counter()
         intake.import_submissions(folder, assignment, course / "submitted", f"{assignment}.ipynb")
-        run.steps["import (course_grader.intake)"] = time.perf_counter() - started
+        run.steps["import (course_grader.classgrade.intake)"] = time.perf_counter() - started
         with tempfile.TemporaryDirectory(prefix="stock-release-") as scratch:
             nbgrader(
                 "generate_assignment",

@@ -2,7 +2,7 @@
 
     python bench/mutation_score.py [MILESTONE ...] [--jobs N] [--root PATH]
 
-A thin loop over ``course_grader.mutation.run``; run ``python -m course_grader.mutation
+A thin loop over ``course_grader.measuring.mutation.run``; run ``python -m course_grader.measuring.mutation
 <milestone>`` for the surviving mutants themselves.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_grader.mutation import MutationError, run
-from course_grader.release import ROOT, milestones
+from course_grader.layout import ROOT, Course
+from course_grader.measuring.mutation import MutationError, run
 
 
 def main() -> int:
@@ -22,7 +22,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args()
-    names = args.milestones or milestones(args.root)
+    names = args.milestones or Course.at(args.root).present()
     row = "{:<14} {:>8} {:>7} {:>9} {:>8} {:>8}"
     print(row.format("milestone", "mutants", "killed", "survived", "score %", "seconds"))
     failed = False

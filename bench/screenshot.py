@@ -11,7 +11,7 @@ installs both).
 
 The picture says what it shows: the cells on screen (found from their boxes in the page
 when it is taken) and a SHA-256 of those cells as stored in solutions/<m>/<m>.ipynb go into
-the PNG as a text chunk (course_grader/readme_picture.py), so that a test notices when
+the PNG as a text chunk (course_grader/authoring/readme_picture.py), so that a test notices when
 those cells change and the picture is stale. Nothing is saved unless the run's outputs of
 those cells are the stored ones, no cell shows an error, no dialog is open and the whole
 graph is on screen.
@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import JupyterLab, Notebook, chromium, missing_tools  # noqa: E402
 
-from course_grader import readme_picture  # noqa: E402
+from course_grader.authoring import readme_picture  # noqa: E402
+from course_grader.layout import Course  # noqa: E402
 
 
 def first_graph_cell(notebook: Path) -> int:
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(why, file=sys.stderr)
         return 1
     m = args.milestone
-    source = ROOT / "solutions" / m
+    source = Course.at(ROOT).source(m)
     stored = readme_picture.notebook_path(ROOT, m)
     graph = first_graph_cell(stored)
     with tempfile.TemporaryDirectory(prefix="screenshot-") as tmp:

@@ -1,16 +1,25 @@
-"""The instructor's side of the course: hidden-test probes, the judge, the release step.
+"""The instructor's side of the course. None of it reaches students (the release tests prove
+it). One folder per concern; ARCHITECTURE.md draws the two routes through them.
 
-None of this goes to students (the release step's bundle test proves it). Modules:
+- ``layout.py``    the course: its milestones in order, what each ships, which are
+  released, and every path (on nbgrader's ``CourseDirectory``);
+- ``cells.py``     which notebook cells are graded tests and answers (nbgrader's own tests);
+- ``authoring/``   from solution notebooks to what students get (``./course release``,
+  ``./course open``, nbgrader's exchange);
+- ``probes/``      the hidden tests, the records they emit and the plain-float models they
+  and the judge recompute with (hidden cells import ``course_grader.probes``);
+- ``isolation/``   running a student's code away from the grader: sandbox, control groups,
+  the link to the student's objects, the grader's own run of the probes;
+- ``steps/``       the course's nbgrader preprocessors, one per file, in the order
+  ``nbgrader_config.py`` lists them;
+- ``judging/``     deciding a cell's points: reference records, comparison, verdict;
+- ``classgrade/``  ``./course grade``: a whole class through nbgrader's autograde;
+- ``measuring/``   the configured pipeline on one notebook, and the mutation score.
 
-- ``records``  - the plain-data records hidden tests emit, and how to read them back;
-- ``probes``   - the hidden tests: what hidden-test cells call (in nbval and instructors'
-  kernels), and what the grader runs itself when grading;
-- ``rpc``      - how the grader's probes use a student's objects in another process;
-- ``replay``   - the grader's own run of the hidden tests against a submission (sandboxed);
-- ``sandbox``  - bubblewrap around every process that runs a student's code;
-- ``judge``    - compares those records with the instructor solution's, and the nbgrader
-  preprocessors that turn a wrong record into 0;
-- ``reference``- the instructor solution's records, from the same replay;
-- ``release``  - regenerates ``notebooks/``, the shipped engine files and the bundle;
-- ``mutation`` - measures how strong the hidden tests are by mutating the solutions.
+A record's route from a probe to a grade: ``probes/<m>.py`` emits it (``probes/records.py``)
+while ``isolation/replay.py`` runs the probe against the student's code
+(``steps/replay_probes.py``); ``judging/verdict.py`` compares it with the instructor
+solution's (``judging/reference.py``, loaded by ``steps/load_reference.py``) and
+``steps/judge_records.py`` turns a wrong one into an error output, which nbgrader's own
+``SaveAutoGrades`` scores 0.
 """

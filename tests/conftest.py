@@ -10,13 +10,49 @@ from pathlib import Path
 
 import pytest
 
-from course_grader import release
-from course_grader.milestones import MILESTONES, ROOT
+from course_grader.authoring import release
+from course_grader.layout import MILESTONES, ROOT, Course
+
+COURSE = Course.at(ROOT)  # the repository's own course: every path in it
 
 # Kernels and tools the tests start import the course's modules from the repository's own
 # folders (notebooks/m2_backward/engine.py, say): no __pycache__ may be left there.
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 sys.dont_write_bytecode = True
+
+
+# What each slower test file drives, as pytest markers (`./course test -m nbgrader`, …); the
+# quick files mark themselves `unit` (`./course test --quick`). A test parametrized by a
+# milestone is marked with its name too (`./course test -m m3_mlp`).
+DRIVES = {
+    "test_roundtrip": ("nbgrader",),
+    "test_classgrade": ("nbgrader",),
+    "test_release": ("nbgrader",),
+    "test_exchange": ("nbgrader",),
+    "test_hostile_views": ("nbgrader", "browser"),
+    "test_neighbours": ("nbgrader",),
+    "test_fresh_machine": ("nbgrader",),
+    "test_cheats": ("nbgrader",),
+    "test_postgres": ("nbgrader", "postgres"),
+    "test_browser": ("browser",),
+    "test_nbval": ("nbval",),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for m in MILESTONES:
+        config.addinivalue_line("markers", f"{m}: tests of milestone {m} (parametrized by it)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in DRIVES.get(item.path.stem, ()):
+            item.add_marker(marker)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for value in params.values():
+            for m in value if isinstance(value, tuple) else (value,):
+                if isinstance(m, str) and m in MILESTONES:
+                    item.add_marker(m)
 
 
 def copy_course(dest: Path) -> Path:

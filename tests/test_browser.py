@@ -25,10 +25,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser import ERROR_MIME, PANEL, JupyterLab, Notebook, chromium, missing_tools
-from conftest import MILESTONES, ROOT
+from conftest import COURSE, MILESTONES, ROOT
 
-from course_grader.release import RAISES, build_bundle
-from course_grader.submissions import fill, solution_cells
+from course_grader.authoring.release import RAISES, build_bundle
+from course_grader.layout import Course
+from course_grader.measuring.submissions import fill, solution_cells
 
 SVG, PNG = "image/svg+xml", "image/png"
 PICTURE_KINDS = {SVG: "graph (SVG)", PNG: "plot (PNG)"}
@@ -61,7 +62,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_bundle(ROOT, root / "student", released=list(MILESTONES))
     for m in MILESTONES:
         shutil.copytree(
-            ROOT / "solutions" / m, root / "solutions" / m, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_*")
+            COURSE.source(m), Course.at(root).source(m), ignore=shutil.ignore_patterns("__pycache__", ".ipynb_*")
         )
     return root
 
@@ -287,7 +288,7 @@ def student_lab(student_bundle: Path, student_python: Path, tmp_path_factory: py
     folder = base / "work" / m
     shutil.copytree(student_bundle / m, folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copytree(folder, base / "exchange" / COURSE_ID / "outbound" / m)
-    complete = fill(folder / f"{m}.ipynb", solution_cells(ROOT / "solutions" / m / f"{m}.ipynb"))
+    complete = fill(folder / f"{m}.ipynb", solution_cells(COURSE.source_notebook(m)))
     nbformat.write(complete, folder / "complete.ipynb")
     configs = [p / "nbgrader_config.py" for p in (folder, *folder.parents) if (p / "nbgrader_config.py").exists()]
     assert not configs, f"{configs}: the student's server must find its settings in its environment alone"

@@ -17,12 +17,12 @@ from concurrent.futures import ProcessPoolExecutor
 
 import nbformat
 import pytest
-from conftest import MILESTONES, ROOT
+from conftest import COURSE, MILESTONES, ROOT
 from variants import apply_edits as apply
 from variants.cheats import ATTACKS, Attack
 
-from course_grader import reference
-from course_grader.submissions import fill, score, solution_cells
+from course_grader.judging import reference
+from course_grader.measuring.submissions import fill, score, solution_cells
 
 Answers = dict[str, str]
 Points = dict[str, float]
@@ -57,7 +57,7 @@ def grade(job: tuple[str, Answers, tuple[str, ...]]) -> tuple[Points | None, str
     """Points per graded cell, or (None, why) when grading raised. A failure to even read
     the release notebook (rewritten by a release run) is tried once more."""
     milestone, answers, first = job
-    release = ROOT / "notebooks" / milestone / f"{milestone}.ipynb"
+    release = COURSE.release_notebook(milestone)
     error = ""
     for attempt in range(2):
         if attempt:
@@ -85,7 +85,7 @@ def _key(milestone: str, answers: Answers, first: tuple[str, ...] = ()) -> str:
 def graded() -> dict[str, tuple[Points | None, str]]:
     """Every distinct submission (attacks, baselines, the instructor's answers) -> its grading."""
     for m in MILESTONES:  # the reference records first, so that workers never race to compute them
-        reference.records_for(ROOT / "solutions" / m, m, ROOT / ".reference")
+        reference.records_for(COURSE.source(m), m, ROOT / ".reference")
     jobs = {_key(m, start(m, "solution")): (m, start(m, "solution"), ()) for m in MILESTONES}
     for attack in ATTACKS:
         for answers in submissions(attack):

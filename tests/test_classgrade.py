@@ -18,16 +18,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, copy_course, make_stock, nbgrader
+from conftest import COURSE, copy_course, make_stock, nbgrader
 from nbgrader.api import Gradebook
 from variants import apply_edits
 from variants.m1_value import PITFALLS
 
-from course_grader.submissions import fill, solution_cells
+from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m1_value"
-RELEASE = ROOT / "notebooks" / M / f"{M}.ipynb"
-ANSWERS = solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")
+RELEASE = COURSE.release_notebook(M)
+ANSWERS = solution_cells(COURSE.source_notebook(M))
 POINTS = {
     "test_init": 2,
     "test_repr": 1,
@@ -91,7 +91,7 @@ CHEAT_PREFIX = {
     "           *pathlib.Path('../../../submitted').glob('*/m1_value/*.ipynb')]:\n"
     "    if 'cheat' not in str(nb):\n"
     "        nb.write_text('{}')\n",
-    "cheat-forges-records": "import course_grader.records as _records\n"
+    "cheat-forges-records": "import course_grader.probes.records as _records\n"
     "_emit = _records.emit\n"
     "_records.emit = lambda record: _emit({**record, 'cases': [{'passed': True, 'grad': 1.0}]})\n",
     # the kernel's folder was the instructor's autograded/<student>/m1_value/: nbgrader then wrote
@@ -239,7 +239,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     stock = copy_course(tmp_path_factory.mktemp("stock"))
     procs = [run_grade(parallel, str(export), "--jobs", "2"), run_grade(sequential, str(subset), "--jobs", "1")]
     make_stock(stock)  # its own Execute, no judge, no sandbox, the same submissions
-    from course_grader import intake
+    from course_grader.classgrade import intake
 
     intake.import_submissions(export, M, stock / "submitted", f"{M}.ipynb")
     for unconfined in (*NOT_FOR_STOCK, *CHEAT_PREFIX):  # cheats fool stock nbgrader (slowly): not compared
@@ -415,7 +415,7 @@ def test_grading_refuses_without_a_sandbox_unless_unsafe(graded, tmp_path):
 
 
 def test_the_cause_of_a_failed_grading_is_read_from_nbgrader_s_log():
-    from course_grader.classgrade import _cause
+    from course_grader.classgrade.workers import cause
 
     log = (
         "[ERROR] There was an error processing assignment: submitted/x/m1_value\n"
@@ -425,5 +425,5 @@ def test_the_cause_of_a_failed_grading_is_read_from_nbgrader_s_log():
         "[ERROR] Please see the the above traceback for details on the specific errors on the above failures.\n"
         "nbgrader.converters.base.NbGraderException: Please see the the above traceback for details\n"
     )
-    assert _cause(log) == "NotJSONError: Notebook does not appear to be JSON: '{this'"
-    assert _cause("[ERROR] No notebooks were matched\n") == "No notebooks were matched"
+    assert cause(log) == "NotJSONError: Notebook does not appear to be JSON: '{this'"
+    assert cause("[ERROR] No notebooks were matched\n") == "No notebooks were matched"

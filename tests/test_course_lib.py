@@ -10,7 +10,7 @@ from course_lib.attach import attach
 from course_lib.checks import CheckFailed, check_close, check_raises, check_true, passed
 from course_lib.tables import show_grad_check
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 
 class Node:

@@ -40,15 +40,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, SYSTEM_PATH, copy_course, empty_environment
+from conftest import COURSE, ROOT, SYSTEM_PATH, copy_course, empty_environment
 from nbgrader.api import Gradebook
 
-from course_grader.submissions import fill, solution_cells
+from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m1_value"
 COURSE_ID = "micrograd-course"  # nbgrader_config.py's c.CourseDirectory.course_id
 STUDENTS = ("alice", "bob")
-ANSWERS = solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")
+ANSWERS = solution_cells(COURSE.source_notebook(M))
 BOB_SKIPS = "value_tanh"  # bob hands in everything but tanh: its stub still raises NotImplementedError
 NOBODY = 65534
 SCORE = re.compile(rf"<h4>{M} \(Score: ([0-9.]+) / ([0-9.]+)\)</h4>")

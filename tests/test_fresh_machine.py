@@ -11,10 +11,10 @@ import shutil
 import subprocess
 
 import nbformat
-from conftest import ROOT, copy_course, empty_environment
+from conftest import COURSE, ROOT, copy_course, empty_environment
 from nbgrader.api import Gradebook
 
-from course_grader.submissions import fill, solution_cells
+from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m1_value"
 
@@ -30,8 +30,8 @@ def test_course_grade_runs_in_an_empty_environment(tmp_path):
         shutil.copy2(ROOT / name, course / name)
     export = tmp_path / "export"
     export.mkdir()
-    release = ROOT / "notebooks" / M / f"{M}.ipynb"
-    nbformat.write(fill(release, solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")), export / f"ada_{M}.ipynb")
+    release = COURSE.release_notebook(M)
+    nbformat.write(fill(release, solution_cells(COURSE.source_notebook(M))), export / f"ada_{M}.ipynb")
     shutil.copy2(release, export / f"bob_{M}.ipynb")  # handed in blank
 
     done = subprocess.run(

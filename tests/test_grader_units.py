@@ -6,12 +6,14 @@ import math
 import nbformat
 import pytest
 
-from course_grader import judge, milestones, records
-from course_grader.engine_export import assemble
-from course_grader.replay import Outcome
-from course_grader.workspace import populate
+from course_grader.authoring.engine_export import assemble
+from course_grader.authoring.workspace import populate
+from course_grader.isolation.replay import Outcome
+from course_grader.judging import compare, verdict
+from course_grader.layout import MILESTONES, Course, ReleaseOrderError
+from course_grader.probes import records
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 
 def test_plain_refuses_lying_numbers_and_objects():
@@ -30,23 +32,23 @@ def test_plain_refuses_lying_numbers_and_objects():
 
 
 def test_compare_uses_tight_tolerances():
-    assert judge.compare(1.0, 1.0 + 1e-12) is None
-    assert judge.compare(1.0, 1.0 + 1e-7) is not None  # finite differences miss by this much
-    assert judge.compare(0.0, 1e-17) is None
-    assert judge.compare({"a": [1.0, "x"]}, {"a": [1.0, "y"]}) is not None
-    assert judge.compare({"a": 1.0}, {"a": 1.0, "b": 2.0}) is not None
-    assert judge.compare([1.0], [1.0, 2.0]) is not None
-    assert judge.compare(True, 1) is not None
-    assert judge.compare(1.0, math.nan) is not None
+    assert compare.compare(1.0, 1.0 + 1e-12) is None
+    assert compare.compare(1.0, 1.0 + 1e-7) is not None  # finite differences miss by this much
+    assert compare.compare(0.0, 1e-17) is None
+    assert compare.compare({"a": [1.0, "x"]}, {"a": [1.0, "y"]}) is not None
+    assert compare.compare({"a": 1.0}, {"a": 1.0, "b": 2.0}) is not None
+    assert compare.compare([1.0], [1.0, 2.0]) is not None
+    assert compare.compare(True, 1) is not None
+    assert compare.compare(1.0, math.nan) is not None
 
 
 def test_compare_judges_an_order_by_validity():
     ref = {"edges": [["n1", "n0"], ["n2", "n1"], ["n3", "n1"]], "order": ["n2", "n3", "n1", "n0"]}
-    assert judge.compare(ref, {**ref, "order": ["n3", "n2", "n1", "n0"]}) is None  # another valid order
-    assert judge.compare(ref, {**ref, "order": ["n1", "n2", "n3", "n0"]}) is not None  # child after parent
-    assert judge.compare(ref, {**ref, "order": ["n2", "n3", "n0", "n1"]}) is not None
-    assert judge.compare(ref, {**ref, "order": ["n2", "n2", "n1", "n0"]}) is not None
-    assert judge.compare(ref, {**ref, "edges": [], "order": ref["order"]}) is not None
+    assert compare.compare(ref, {**ref, "order": ["n3", "n2", "n1", "n0"]}) is None  # another valid order
+    assert compare.compare(ref, {**ref, "order": ["n1", "n2", "n3", "n0"]}) is not None  # child after parent
+    assert compare.compare(ref, {**ref, "order": ["n2", "n3", "n0", "n1"]}) is not None
+    assert compare.compare(ref, {**ref, "order": ["n2", "n2", "n1", "n0"]}) is not None
+    assert compare.compare(ref, {**ref, "edges": [], "order": ref["order"]}) is not None
 
 
 def cell(grade_id, outputs):
@@ -86,7 +88,7 @@ def test_judge_notebook_adds_errors_and_trims_tracebacks():
         ),
         cell("t5", [rec("t5", [{"x": 5.0}])]),  # a right record in the kernel's outputs counts for nothing
     ]
-    verdicts = judge.judge_notebook(nb, reference, trusted)
+    verdicts = verdict.judge_notebook(nb, reference, trusted)
     assert verdicts["t1"] is None
     assert "expected 2.0, got 2.5" in verdicts["t2"]
     assert verdicts["t3"] == "Value(x).data should hold x"
@@ -100,14 +102,14 @@ def test_judge_notebook_adds_errors_and_trims_tracebacks():
 def test_judge_refuses_forged_cell_ids_and_duplicates():
     reference = {"t1": records.make("t1", [{"x": 1.0}])}
     for found in ([records.make("t9", [{"x": 1.0}])], [records.make("t1", [{"x": 1.0}])] * 2):
-        assert judge.verdict("t1", reference["t1"], found) is not None
+        assert verdict.verdict("t1", reference["t1"], found) is not None
 
 
 def test_judge_requires_a_reference_record_for_every_graded_cell():
     nb = nbformat.v4.new_notebook()
     nb.cells = [cell("t1", [])]
     with pytest.raises(LookupError, match="every graded cell"):
-        judge.judge_notebook(nb, {}, {"t1": Outcome(records.make("t1", []))})
+        verdict.judge_notebook(nb, {}, {"t1": Outcome(records.make("t1", []))})
 
 
 def test_assemble_moves_attached_methods_into_the_class_and_drops_unused_imports():
@@ -147,25 +149,25 @@ def test_workspace_never_overwrites_a_students_work(tmp_path):
 
 
 def test_the_released_list_grows_one_milestone_at_a_time_in_order(tmp_path):
-    for m in milestones.MILESTONES:
-        (tmp_path / "solutions" / m).mkdir(parents=True)
-        (tmp_path / "solutions" / m / f"{m}.ipynb").write_text("{}")
-    assert milestones.released(tmp_path) == []
-    assert milestones.with_next(tmp_path, "m1_value") == ["m1_value"]
-    with pytest.raises(milestones.ReleaseOrderError, match=r"m1_value is next, not m3_mlp.*of m1_value, m2_backward"):
-        milestones.with_next(tmp_path, "m3_mlp")
-    with pytest.raises(milestones.ReleaseOrderError, match="no milestone 'm9'"):
-        milestones.with_next(tmp_path, "m9")
-    milestones.write_released(tmp_path, ["m1_value", "m2_backward"])
-    assert milestones.released(tmp_path) == ["m1_value", "m2_backward"]
-    assert milestones.with_next(tmp_path, "m2_backward") == ["m1_value", "m2_backward"]
-    listed = tmp_path / milestones.RELEASED_FILE
+    for m in MILESTONES:
+        (Course.at(tmp_path).source(m)).mkdir(parents=True)
+        (Course.at(tmp_path).source_notebook(m)).write_text("{}")
+    assert Course.at(tmp_path).released() == []
+    assert Course.at(tmp_path).with_next("m1_value") == ["m1_value"]
+    with pytest.raises(ReleaseOrderError, match=r"m1_value is next, not m3_mlp.*of m1_value, m2_backward"):
+        Course.at(tmp_path).with_next("m3_mlp")
+    with pytest.raises(ReleaseOrderError, match="no milestone 'm9'"):
+        Course.at(tmp_path).with_next("m9")
+    Course.at(tmp_path).write_released(["m1_value", "m2_backward"])
+    assert Course.at(tmp_path).released() == ["m1_value", "m2_backward"]
+    assert Course.at(tmp_path).with_next("m2_backward") == ["m1_value", "m2_backward"]
+    listed = Course.at(tmp_path).released_file
     listed.write_text("m1_value\nm3_mlp  # skipped m2\n")
-    with pytest.raises(milestones.ReleaseOrderError, match="in course order with none skipped"):
-        milestones.released(tmp_path)
+    with pytest.raises(ReleaseOrderError, match="in course order with none skipped"):
+        Course.at(tmp_path).released()
     listed.write_text("m1_value\nm1_valu\n")
-    with pytest.raises(milestones.ReleaseOrderError, match="'m1_valu', which is not a milestone"):
-        milestones.released(tmp_path)
+    with pytest.raises(ReleaseOrderError, match="'m1_valu', which is not a milestone"):
+        Course.at(tmp_path).released()
 
 
 def test_an_execute_result_cannot_stand_in_for_a_score():
@@ -184,7 +186,7 @@ def test_an_execute_result_cannot_stand_in_for_a_score():
         cell("t2", [result, {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}]),
     ]
     trusted = {"t1": Outcome(reference["t1"]), "t2": Outcome(None, "wrong")}
-    verdicts = judge.judge_notebook(nb, reference, trusted)
+    verdicts = verdict.judge_notebook(nb, reference, trusted)
     assert verdicts["t1"] is None
     assert [o.output_type for o in nb.cells[0].outputs] == ["display_data"]
     assert [o.output_type for o in nb.cells[1].outputs] == ["error"]
@@ -206,12 +208,12 @@ def test_a_trained_network_is_judged_by_recomputing_its_loss():
     }
     reference = records.make("t", [ref_case])
     good = {**ref_case, "params": [1.0, 0.0]}  # another path, a better network: right
-    assert judge.verdict("t", reference, [records.make("t", [good])]) is None
+    assert verdict.verdict("t", reference, [records.make("t", [good])]) is None
     bad = {**ref_case, "params": [0.0, 0.0]}
-    assert "recomputed" in judge.verdict("t", reference, [records.make("t", [bad])])
+    assert "recomputed" in verdict.verdict("t", reference, [records.make("t", [bad])])
     moved = {**good, "X": [[1.0], [3.0]]}
-    assert judge.verdict("t", reference, [records.make("t", [moved])]) is not None
-    assert judge.verdict("t", reference, [records.make("t", [{**good, "params": [1.0]}])]) is not None
+    assert verdict.verdict("t", reference, [records.make("t", [moved])]) is not None
+    assert verdict.verdict("t", reference, [records.make("t", [{**good, "params": [1.0]}])]) is not None
 
 
 def test_a_malformed_record_earns_nothing_and_never_crashes_the_judge():
@@ -220,11 +222,11 @@ def test_a_malformed_record_earns_nothing_and_never_crashes_the_judge():
     for _ in range(5000):
         nested = [nested]
     forged = {"format": records.FORMAT, "cell": "t", "cases": [{"x": nested}]}
-    assert judge.verdict("t", reference, [forged]) is not None
+    assert verdict.verdict("t", reference, [forged]) is not None
 
 
 def test_the_summary_prints_no_control_character_a_submission_chose(capsys):
-    from course_grader.classgrade import print_summary
+    from course_grader.classgrade.report import print_summary
 
     evil = "name\x1b]0;pwned\x07\x1b[2J\x9b1A\u202eevil\r\nnext"
     print_summary("m1_value", [("test_init", 1, 2)], {"a": 1.0}, 2.0, {evil: [evil]}, 1, 1.0)
@@ -237,30 +239,30 @@ def test_the_summary_prints_no_control_character_a_submission_chose(capsys):
 def test_a_timeout_under_load_is_graded_again_alone(monkeypatch):
     """Graded beside others, a submission that timed out is graded again, one at a time,
     before the timeout costs it points; the summary says what the second grading found."""
-    from course_grader import classgrade
-    from course_grader.classgrade import Job, Outcome
+    from course_grader.classgrade import workers
+    from course_grader.classgrade.workers import Graded, Job
 
     jobs = [Job("/c", "m1_value", s, "{}") for s in ("ann", "ben", "cid")]
-    busy = f"{classgrade.BUSY}: 1 cell(s)"
+    busy = f"{workers.BUSY}: 1 cell(s)"
     first = [
-        Outcome("ann", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),  # its own loop: it had its CPU
-        Outcome("ben", True, 1.0, [busy]),
-        Outcome("cid", True, 1.0, [busy]),
+        Graded("ann", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),  # its own loop: it had its CPU
+        Graded("ben", True, 1.0, [busy]),
+        Graded("cid", True, 1.0, [busy]),
     ]
     calls = []
 
     def alone(todo, workers, progress):
         calls.append(([j.student for j in todo], workers))
-        return [Outcome("ben", True, 1.0, []), Outcome("cid", True, 1.0, ["timed out (killed): 1 cell(s)"])]
+        return [Graded("ben", True, 1.0, []), Graded("cid", True, 1.0, ["timed out (killed): 1 cell(s)"])]
 
-    monkeypatch.setattr(classgrade, "run_pool", alone)
-    got = {o.student: o.problems for o in classgrade.retry_timeouts_alone(jobs, first, 2)}
+    monkeypatch.setattr(workers, "run_pool", alone)
+    got = {o.student: o.problems for o in workers.retry_timeouts_alone(jobs, first, 2)}
     assert calls == [(["ben", "cid"], 1)]
     assert got["ann"] == ["timed out (interrupted): 1 cell(s)"]
     assert got["ben"] == ["timed out while the machine was busy grading others; graded again alone: no timeout then"]
     assert got["cid"][0].endswith("it timed out again") and got["cid"][1].startswith("timed out (killed)")
     calls.clear()
-    assert classgrade.retry_timeouts_alone(jobs, first, 1) == first and not calls, "graded one at a time already"
+    assert workers.retry_timeouts_alone(jobs, first, 1) == first and not calls, "graded one at a time already"
 
 
 def test_the_probe_of_broken_knows_exactly_what_colleague_py_gets_wrong(monkeypatch):
@@ -273,7 +275,7 @@ def test_the_probe_of_broken_knows_exactly_what_colleague_py_gets_wrong(monkeypa
     from course_grader.probes import m2
     from course_grader.probes.common import HiddenTestFailure, backprop
 
-    folder = milestones.ROOT / "solutions" / "m2_backward"
+    folder = Course.at().source("m2_backward")
     monkeypatch.syspath_prepend(str(folder))
     for name in ("engine", "colleague"):
         sys.modules.pop(name, None)

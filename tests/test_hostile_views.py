@@ -43,17 +43,17 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser import JupyterLab, chromium, missing_tools
-from conftest import ROOT, copy_course
+from conftest import COURSE, copy_course
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output, new_raw_cell
 from nbgrader.api import Gradebook
 from test_untrusted import Active
 
-from course_grader.intake import DEFAULT_ID_PATTERN, EXCHANGE_FILES, _student_id
-from course_grader.submissions import fill, solution_cells
+from course_grader.classgrade.intake import DEFAULT_ID_PATTERN, EXCHANGE_FILES, _student_id
+from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m1_value"
-RELEASE = ROOT / "notebooks" / M / f"{M}.ipynb"
-ANSWERS = solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")
+RELEASE = COURSE.release_notebook(M)
+ANSWERS = solution_cells(COURSE.source_notebook(M))
 FULL = sum(
     c.metadata.nbgrader["points"]
     for c in nbformat.read(RELEASE, as_version=4).cells

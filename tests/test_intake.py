@@ -9,21 +9,21 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import COURSE
 
-from course_grader import intake
-from course_grader.submissions import fill, solution_cells
+from course_grader.classgrade import intake
+from course_grader.measuring.submissions import fill, solution_cells
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 M = "m1_value"
 EXPECTED = f"{M}.ipynb"
-RELEASE = ROOT / "notebooks" / M / EXPECTED
+RELEASE = COURSE.release_notebook(M)
 
 
 def notebook(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(fill(RELEASE, solution_cells(ROOT / "solutions" / M / EXPECTED)), path)
+    nbformat.write(fill(RELEASE, solution_cells(COURSE.source_notebook(M))), path)
     return path
 
 

@@ -1,4 +1,4 @@
-"""Mutant generation of course_grader.mutation: fast, no kernels except the one small
+"""Mutant generation of course_grader.measuring.mutation: fast, no kernels except the one small
 end-to-end test at the bottom."""
 
 import ast
@@ -7,11 +7,11 @@ import textwrap
 
 import pytest
 
-from course_grader import mutation
-from course_grader.mutation import Mutant, Report, Result, mutants
-from course_grader.release import ROOT, milestones
+from course_grader.layout import ROOT, Course
+from course_grader.measuring import mutation
+from course_grader.measuring.mutation import Mutant, Report, Result, mutants
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 CELL = textwrap.dedent(
     '''\
@@ -124,8 +124,8 @@ def test_equivalent_after_unparse_is_skipped_and_non_python_has_none():
 
 
 def test_real_solution_cells_give_clean_mutants():
-    for milestone in milestones(ROOT):
-        answers, found, skipped = mutation.generate(milestone, ROOT)
+    for milestone in Course.at(ROOT).present():
+        answers, found, skipped = mutation.mutants_of(milestone, ROOT)
         assert found and not skipped
         for m in found:
             compile(m.source, m.describe(), "exec")
@@ -148,7 +148,7 @@ def test_report_lists_survivors_and_score():
     assert text.splitlines()[-1] == "mutation score: 2/3 killed (66.7%)"
 
 
-@pytest.mark.skipif("m1_value" not in milestones(ROOT), reason="needs the m1_value milestone")
+@pytest.mark.skipif("m1_value" not in Course.at(ROOT).present(), reason="needs the m1_value milestone")
 def test_end_to_end_kills_an_obvious_mutant():
     # one worker, one mutant: the unmutated run plus one more kernel keeps this quick
     report = mutation.run("m1_value", ROOT, jobs=1, cells=["value_exp"], operators=["function-deleted"])

@@ -1,7 +1,7 @@
 """A submission never costs a classmate anything: honest submissions graded alone, and
 again beside the worst neighbours (busy processes in sessions of their own, memory taken
 by forked children and the scratch space, a huge file), get the same scores, cell by
-cell. The hogs are bounded as a whole by their control groups (course_grader/cgroups.py),
+cell. The hogs are bounded as a whole by their control groups (course_grader/isolation/cgroups.py),
 and what they write stays in their private copies: nothing of it is left in the course.
 """
 
@@ -12,15 +12,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, copy_course
+from conftest import COURSE, copy_course
 from nbgrader.api import Gradebook
 
-from course_grader import sandbox
-from course_grader.submissions import fill, solution_cells
+from course_grader.isolation import sandbox
+from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m4_training"
-RELEASE = ROOT / "notebooks" / M / f"{M}.ipynb"
-ANSWERS = solution_cells(ROOT / "solutions" / M / f"{M}.ipynb")
+RELEASE = COURSE.release_notebook(M)
+ANSWERS = solution_cells(COURSE.source_notebook(M))
 FIRST = "mse_loss"  # the first solution cell: an attack there runs before any hidden test
 
 # Student ids sort so that, two at a time, each honest submission is graded beside an attack.

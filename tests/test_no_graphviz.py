@@ -17,13 +17,14 @@ import nbformat
 import pytest
 from IPython.core.formatters import DisplayFormatter
 
-from course_grader.reference import execute
+from course_grader.isolation.run_notebook import execute
+from course_grader.layout import MILESTONES, Course
 from course_lib import graph
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
-MILESTONES = ("m1_value", "m2_backward", "m3_mlp", "m4_training")
+COURSE = Course.at(ROOT)
 DRAWING = ("m1_value", "m2_backward", "m3_mlp")  # the milestones with a picture cell
 
 
@@ -176,10 +177,8 @@ def course_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every solution folder, copied, with the student bundle's nbgrader configuration."""
     dest = tmp_path_factory.mktemp("no-graphviz")
     for m in MILESTONES:
-        shutil.copytree(
-            ROOT / "solutions" / m, dest / m, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
-        )
-    shutil.copy2(ROOT / "course_grader" / "bundle" / "nbgrader_config.py", dest / "nbgrader_config.py")
+        shutil.copytree(COURSE.source(m), dest / m, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy2(ROOT / "course_grader" / "authoring" / "bundle" / "nbgrader_config.py", dest / "nbgrader_config.py")
     return dest
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names that differ from PyPI's
@@ -62,7 +62,7 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 
 
 def test_student_bundle_environment_matches_its_pyproject():
-    bundle = ROOT / "course_grader" / "bundle"
+    bundle = ROOT / "course_grader" / "authoring" / "bundle"
     conda = conda_dependencies(bundle / "environment.yml")
     assert "graphviz" in conda
     assert mapped(conda) == pypi_dependencies(bundle / "pyproject.toml")
@@ -75,7 +75,7 @@ def test_student_bundle_environment_matches_its_pyproject():
 
 def test_student_bundle_asks_for_nothing_the_course_does_not_pin_alike():
     course = pypi_dependencies(ROOT / "pyproject.toml")
-    student = pypi_dependencies(ROOT / "course_grader" / "bundle" / "pyproject.toml")
+    student = pypi_dependencies(ROOT / "course_grader" / "authoring" / "bundle" / "pyproject.toml")
     for name, spec in student.items():
         if name in course:
             assert spec == course[name], name

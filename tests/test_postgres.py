@@ -36,12 +36,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, copy_course
+from conftest import COURSE, ROOT, copy_course
 from nbgrader.api import Gradebook
 from variants import apply_edits
 from variants.m1_value import PITFALLS
 
-from course_grader.submissions import fill, solution_cells
+from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m1_value"
 COURSE_ID = "micrograd-course"  # nbgrader_config.py's CourseDirectory.course_id
@@ -250,8 +250,8 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
 def write_class(lms: Path) -> dict[str, float | None]:
     """An LMS export (one notebook per student, the id in the file name): student -> the
     score the notebook must earn (None: not a notebook, 0 or no score)."""
-    release = ROOT / "notebooks" / M / f"{M}.ipynb"
-    solution = ROOT / "solutions" / M / f"{M}.ipynb"
+    release = COURSE.release_notebook(M)
+    solution = COURSE.source_notebook(M)
     answers = solution_cells(solution)
     points = {
         c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])

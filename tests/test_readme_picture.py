@@ -1,7 +1,7 @@
 """The README's picture (docs/notebook.png) shows the solution notebook as it is now.
 
 bench/screenshot.py writes into the PNG which cells of which milestone are on screen and a
-SHA-256 of those cells as stored; course_grader/readme_picture.py checks them. No browser:
+SHA-256 of those cells as stored; course_grader/authoring/readme_picture.py checks them. No browser:
 these tests read files only. When the first one fails, regenerate the picture with
 ``./course python bench/screenshot.py`` and look at it before committing it.
 """
@@ -15,10 +15,10 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from course_grader import readme_picture
-from course_grader.readme_picture import KEYWORD, PICTURE, REGENERATE
+from course_grader.authoring import readme_picture
+from course_grader.authoring.readme_picture import KEYWORD, PICTURE, REGENERATE
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 SVG = "image/svg+xml"
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import MILESTONES, ROOT, copy_course, nbgrader
+from conftest import COURSE, MILESTONES, ROOT, copy_course, nbgrader
 
-from course_grader import milestones, release
-from course_grader.engine_export import MARKERS
-from course_grader.reference import execute
-from course_grader.submissions import CHALLENGE_PREFIX, fill, solution_cells
+from course_grader.authoring import release
+from course_grader.authoring.engine_export import MARKERS
+from course_grader.isolation.run_notebook import execute
+from course_grader.layout import Course
+from course_grader.measuring.submissions import CHALLENGE_PREFIX, fill, solution_cells
 
 LEAKS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "course_grader", "probe_")
 
@@ -25,11 +26,11 @@ def fresh_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The release step run from scratch on a copy of the course, as `./course release
     m2_backward` runs it: the copy has m1_value released, and releases the next."""
     course = copy_course(tmp_path_factory.mktemp("release"))
-    assert milestones.released(course) == ["m1_value"], "a fresh clone has milestone 1 released"
+    assert Course.at(course).released() == ["m1_value"], "a fresh clone has milestone 1 released"
     for m in MILESTONES:
-        for generated in (course / "notebooks" / m).glob("*"):
+        for generated in (Course.at(course).release(m)).glob("*"):
             generated.unlink()
-        for shipped in (course / "solutions" / m).glob("*.py"):
+        for shipped in (Course.at(course).source(m)).glob("*.py"):
             if release.GENERATED_MARK in shipped.read_text():  # colleague.py is written by hand
                 shipped.unlink()
     assert release.main(["m2_backward", "--root", str(course), "--no-execute"]) == 0
@@ -37,7 +38,7 @@ def fresh_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_releasing_the_next_milestone_lists_it_and_bundles_it(fresh_release):
-    assert milestones.released(fresh_release) == ["m1_value", "m2_backward"]
+    assert Course.at(fresh_release).released() == ["m1_value", "m2_backward"]
     bundle = fresh_release / "dist" / "student"
     assert sorted(p.name for p in bundle.iterdir() if p.name in MILESTONES) == ["m1_value", "m2_backward"]
     assert "Released so far: `m1_value`, `m2_backward`." in (bundle / "README.md").read_text()
@@ -45,13 +46,13 @@ def test_releasing_the_next_milestone_lists_it_and_bundles_it(fresh_release):
 
 def test_releasing_out_of_order_is_refused_and_changes_nothing(tmp_path, capsys):
     course = copy_course(tmp_path)
-    before = (course / milestones.RELEASED_FILE).read_text()
+    before = (Course.at(course).released_file).read_text()
     assert release.main(["m4_training", "--root", str(course), "--no-execute"]) == 1
     err = capsys.readouterr().err
     assert "m2_backward is next, not m4_training" in err and "m2_backward, m3_mlp" in err
     assert release.main(["m5_nothing", "--root", str(course)]) == 1
     assert "no milestone 'm5_nothing'" in capsys.readouterr().err
-    assert (course / milestones.RELEASED_FILE).read_text() == before
+    assert (Course.at(course).released_file).read_text() == before
     assert not (course / "dist").exists()
 
 
@@ -71,21 +72,21 @@ def test_committed_notebooks_equal_a_fresh_release(fresh_release):
 
 def test_committed_shipped_files_equal_a_fresh_release(fresh_release):
     for m in MILESTONES:
-        ours = {k: v for k, v in files_under(ROOT / "solutions" / m).items() if k.endswith(".py")}
-        fresh = {k: v for k, v in files_under(fresh_release / "solutions" / m).items() if k.endswith(".py")}
+        ours = {k: v for k, v in files_under(COURSE.source(m)).items() if k.endswith(".py")}
+        fresh = {k: v for k, v in files_under(Course.at(fresh_release).source(m)).items() if k.endswith(".py")}
         assert ours == fresh, f"solutions/{m}/ shipped files are out of date: run ./course release"
-    assert (fresh_release / "solutions" / "m2_backward" / "engine.py").exists()
+    assert (Course.at(fresh_release).source("m2_backward") / "engine.py").exists()
 
 
 def test_drift_is_detected(tmp_path):
     """The drift check is not vacuous: an edited solution changes the release."""
     course = copy_course(tmp_path)
-    nb_path = course / "solutions" / "m1_value" / "m1_value.ipynb"
+    nb_path = Course.at(course).source_notebook("m1_value")
     nb = nbformat.read(nb_path, as_version=4)
     nb.cells[0].source += "\n\nAn edit."
     nbformat.write(nb, nb_path)
-    release.generate(course, "m1_value")
-    assert files_under(course / "notebooks" / "m1_value") != files_under(ROOT / "notebooks" / "m1_value")
+    release.generate_assignment(course, "m1_value")
+    assert files_under(Course.at(course).release("m1_value")) != files_under(COURSE.release("m1_value"))
 
 
 @pytest.mark.parametrize("folder", ["notebooks", "dist"])
@@ -106,7 +107,7 @@ def _stripped_lines(text: str) -> list[str]:
 def _solution_windows(m: str, size: int = 3) -> set[str]:
     """Every run of three consecutive code lines inside m's solution regions: narrative
     may quote a line of an answer as a hint, but not three in a row."""
-    nb = nbformat.read(ROOT / "solutions" / m / f"{m}.ipynb", as_version=4)
+    nb = nbformat.read(COURSE.source_notebook(m), as_version=4)
     windows = set()
     for cell in nb.cells:
         if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
@@ -123,7 +124,7 @@ def _solution_windows(m: str, size: int = 3) -> set[str]:
                 region.append(line)
     # lines the milestone hands out itself (colleague.py, written by hand) are given, not
     # answers: a fix repeats the broken function's scaffolding
-    for given in (ROOT / "solutions" / m).glob("*.py"):
+    for given in (COURSE.source(m)).glob("*.py"):
         if release.GENERATED_MARK not in given.read_text():
             text = _student_text(given)
             windows = {w for w in windows if w not in text}
@@ -205,7 +206,7 @@ def test_the_exchange_releases_only_released_milestones_and_nothing_more(tmp_pat
     exchange = tmp_path / "exchange"
     args = ("--log-level=INFO", f"--Exchange.root={exchange}")
     for k, m in enumerate(MILESTONES):
-        milestones.write_released(course, list(MILESTONES[:k]))
+        Course.at(course).write_released(list(MILESTONES[:k]))
         refused = subprocess.run(
             [sys.executable, "-m", "nbgrader", "release_assignment", m, *args],
             cwd=course,
@@ -215,7 +216,7 @@ def test_the_exchange_releases_only_released_milestones_and_nothing_more(tmp_pat
         )
         assert refused.returncode != 0 and f"./course release {m}" in refused.stdout + refused.stderr
         assert not (exchange / "micrograd-course" / "outbound" / m).exists()
-        milestones.write_released(course, list(MILESTONES[: k + 1]))
+        Course.at(course).write_released(list(MILESTONES[: k + 1]))
         nbgrader(course, "release_assignment", m, *args)
         outbound = exchange / "micrograd-course" / "outbound" / m
         assert (outbound / f"{m}.ipynb").exists()
@@ -225,9 +226,9 @@ def test_the_exchange_releases_only_released_milestones_and_nothing_more(tmp_pat
 
 
 def test_shipped_engine_is_the_solution_and_readable():
-    engine = (ROOT / "solutions" / "m2_backward" / "engine.py").read_text()
+    engine = (COURSE.source("m2_backward") / "engine.py").read_text()
     assert "@attach" not in engine and "BEGIN SOLUTION" not in engine
-    answers = solution_cells(ROOT / "solutions" / "m1_value" / "m1_value.ipynb")
+    answers = solution_cells(COURSE.source_notebook("m1_value"))
     assert "def __add__(self, other):" in engine
     assert len([cell for cell in answers if not cell.startswith(CHALLENGE_PREFIX)]) == 12
     namespace: dict = {}
@@ -242,7 +243,7 @@ def test_blank_notebooks_raise_not_implemented_exactly_where_tagged(tmp_path):
     for m in MILESTONES:
         folder = tmp_path / m
         folder.mkdir()
-        for f in (ROOT / "notebooks" / m).iterdir():
+        for f in (COURSE.release(m)).iterdir():
             if f.is_file():  # not a __pycache__ that a run of the notebooks left
                 (folder / f.name).write_bytes(f.read_bytes())
         ran = execute(folder / f"{m}.ipynb", folder)
@@ -333,7 +334,7 @@ def test_validate_tells_the_truth_wherever_it_runs(student_bundle, student_pytho
     m = MILESTONES[0]
     fetched = tmp_path / "home" / m  # what `nbgrader fetch_assignment` makes: a copy of the release
     shutil.copytree(student_bundle / m, fetched, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
-    complete = fill(student_bundle / m / f"{m}.ipynb", solution_cells(ROOT / "solutions" / m / f"{m}.ipynb"))
+    complete = fill(student_bundle / m / f"{m}.ipynb", solution_cells(COURSE.source_notebook(m)))
     for folder in (student_bundle / m, fetched):
         nbformat.write(complete, folder / "complete.ipynb")
     places = [  # (the notebook's folder, where Validate starts)
@@ -351,17 +352,19 @@ def test_validate_tells_the_truth_wherever_it_runs(student_bundle, student_pytho
 
 def test_release_cli_reports_failure(tmp_path, capsys):
     course = copy_course(tmp_path)
-    nb_path = course / "solutions" / "m1_value" / "m1_value.ipynb"
+    nb_path = Course.at(course).source_notebook("m1_value")
     nb = nbformat.read(nb_path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("1 / 0"))
     nbformat.write(nb, nb_path)
-    before = (course / milestones.RELEASED_FILE).read_text()
+    before = (Course.at(course).released_file).read_text()
     assert release.main(["m2_backward", "--root", str(course), "--no-bundle"]) == 1
     assert "ZeroDivisionError" in capsys.readouterr().err
-    assert (course / milestones.RELEASED_FILE).read_text() == before, "a failed release releases nothing"
+    assert (Course.at(course).released_file).read_text() == before, "a failed release releases nothing"
 
 
 def test_python_runs_the_release_module():
-    done = subprocess.run([sys.executable, "-m", "course_grader.release", "--help"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "course_grader.authoring.release", "--help"], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "everything derived from" in done.stdout and "--no-bundle" in done.stdout

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import MILESTONES, ROOT, copy_course, make_stock, nbgrader
+from conftest import COURSE, MILESTONES, copy_course, make_stock, nbgrader
 from nbgrader.api import Gradebook
 from variants import apply_edits
 
-from course_grader.submissions import fill, solution_cells
+from course_grader.measuring.submissions import fill, solution_cells
 
 CHEATS = {
     # IPython rewrites every later cell through these hooks before running it
@@ -45,8 +45,8 @@ def variants(m: str):
 
 def class_of(m: str) -> dict[str, nbformat.NotebookNode]:
     """student id -> submitted notebook."""
-    release = ROOT / "notebooks" / m / f"{m}.ipynb"
-    answers = solution_cells(ROOT / "solutions" / m / f"{m}.ipynb")
+    release = COURSE.release_notebook(m)
+    answers = solution_cells(COURSE.source_notebook(m))
     v = variants(m)
     subs = {
         "correct": fill(release, answers),
@@ -118,7 +118,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def full_marks(m: str) -> dict[str, float]:
-    nb = nbformat.read(ROOT / "solutions" / m / f"{m}.ipynb", as_version=4)
+    nb = nbformat.read(COURSE.source_notebook(m), as_version=4)
     return {
         c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
         for c in nb.cells

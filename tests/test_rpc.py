@@ -1,4 +1,4 @@
-"""The grader's link to a student's process (course_grader/rpc.py, replay.py): a probe
+"""The grader's link to a student's process (course_grader/isolation/rpc.py, replay.py): a probe
 must see the student's objects exactly as it would in the same process, and the student's
 process must get nothing of the grader's but what a probe hands it."""
 
@@ -6,12 +6,15 @@ import shutil
 
 import nbformat
 import pytest
-from conftest import MILESTONES, ROOT
+from conftest import COURSE, MILESTONES
 
-from course_grader import records, reference, rpc
-from course_grader.replay import Agent, ReplayError, probe_calls, replay
+from course_grader.cells import graded_tests
+from course_grader.isolation import rpc
+from course_grader.isolation.replay import Agent, ReplayError, probe_calls, replay
+from course_grader.isolation.run_notebook import execute
+from course_grader.probes import records
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 CODE = """
 class V:
@@ -193,7 +196,7 @@ def test_in_the_sandbox_the_grader_package_is_a_stand_in(tmp_path):
         with pytest.raises(ModuleNotFoundError):
             link.ask("exec", "from course_grader.probes.common import backprop", "<t>")
         with pytest.raises(ModuleNotFoundError):
-            link.ask("exec", "import course_grader.records", "<t>")
+            link.ask("exec", "import course_grader.probes.records", "<t>")
     finally:
         agent.close()
 
@@ -202,11 +205,11 @@ def test_in_the_sandbox_the_grader_package_is_a_stand_in(tmp_path):
 def test_the_graders_run_records_what_the_kernel_records(milestone):
     """The same probes, run in the kernel (as nbval and instructors see them) and by the
     grader through the proxy against the same solution, record exactly the same data."""
-    folder = ROOT / "solutions" / milestone
+    folder = COURSE.source(milestone)
     notebook = folder / f"{milestone}.ipynb"
-    ran = reference.execute(notebook, folder)
+    ran = execute(notebook, folder)
     in_kernel = {}
-    for cell in reference.graded_cells(ran):
+    for cell in graded_tests(ran):
         found = records.in_outputs(cell.outputs)
         assert len(found) == 1, f"{cell.metadata.nbgrader['grade_id']}: {cell.outputs}"
         in_kernel[cell.metadata.nbgrader["grade_id"]] = found[0]

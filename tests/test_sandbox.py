@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from course_grader import sandbox
+from course_grader.isolation import sandbox
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 LIMITS = sandbox.Limits(memory_mb=1024, cpu_seconds=30)
 
@@ -199,7 +199,7 @@ def test_what_a_kernel_prints_or_displays_is_bounded(tmp_path):
     line says so): a kernel that prints without end costs no memory nor a huge notebook."""
     import nbformat
 
-    from course_grader.execute import GradingExecute
+    from course_grader.steps.grading_execute import GradingExecute
 
     show = "from IPython.display import display\nshow = lambda n, c: display({'text/plain': c * n}, raw=True)\n"
     nb = nbformat.v4.new_notebook(
@@ -226,8 +226,8 @@ def test_a_timeout_says_whether_the_machine_or_the_code_was_to_blame(tmp_path):
     while the machine was busy, which the class command grades again alone."""
     import nbformat
 
-    from course_grader import execute
-    from course_grader.execute import GradingExecute
+    from course_grader.steps import grading_execute as execute
+    from course_grader.steps.grading_execute import GradingExecute
 
     nb = nbformat.v4.new_notebook(
         cells=[

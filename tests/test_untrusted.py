@@ -1,4 +1,4 @@
-"""What a submission produced, made safe to render (course_grader/untrusted.py): every
+"""What a submission produced, made safe to render (course_grader/steps/sanitize_for_views.py): every
 hostile output and markdown a student can leave in a notebook, through the same HTML
 exporter the formgrader and feedback use, renders without a script, an event handler, a
 link or anything that loads a URL."""
@@ -8,12 +8,12 @@ from html.parser import HTMLParser
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import COURSE
 from nbconvert import HTMLExporter
 
-from course_grader.untrusted import as_text, clean_bundle, instructor_markdown, sanitize_notebook
+from course_grader.steps.sanitize_for_views import as_text, clean_bundle, instructor_markdown, sanitize_notebook
 
-pytestmark = pytest.mark.quick  # ./course test -m quick: the loop to run while editing
+pytestmark = pytest.mark.unit
 
 M = "m1_value"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
@@ -77,7 +77,7 @@ class Active(HTMLParser):
 
 
 def hostile_notebook() -> nbformat.NotebookNode:
-    release = nbformat.read(ROOT / "notebooks" / M / f"{M}.ipynb", as_version=4)
+    release = nbformat.read(COURSE.release_notebook(M), as_version=4)
     code = next(c for c in release.cells if c.cell_type == "code")
     outputs = [
         nbformat.v4.new_output("display_data", data={"text/html": HOSTILE_HTML}),
@@ -111,16 +111,16 @@ def hostile_notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_raw_cell("<script>window.pwned=31</script>", metadata={"format": "text/html"}),
     ]
     release.metadata["title"] = "</title><script>window.pwned=32</script>"
-    assert trusted.source in instructor_markdown(ROOT / "solutions" / M / f"{M}.ipynb")
+    assert trusted.source in instructor_markdown(COURSE.source_notebook(M))
     return release
 
 
 def test_hostile_outputs_and_markdown_render_inert():
     nb = hostile_notebook()
     before = nb.cells[1].source
-    safe = sanitize_notebook(nb, instructor_markdown(ROOT / "solutions" / M / f"{M}.ipynb"))
+    safe = sanitize_notebook(nb, instructor_markdown(COURSE.source_notebook(M)))
     html, _ = HTMLExporter().from_notebook_node(safe)
-    clean, _ = HTMLExporter().from_notebook_node(nbformat.read(ROOT / "notebooks" / M / f"{M}.ipynb", as_version=4))
+    clean, _ = HTMLExporter().from_notebook_node(nbformat.read(COURSE.release_notebook(M), as_version=4))
     assert Active(html).found - Active(clean).found == set()
     body = html[html.index("<body") :]
     assert "<td>kept</td>" in body, "plain formatting survives"

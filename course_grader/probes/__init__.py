@@ -8,7 +8,7 @@ instructor solution's, with tolerances too tight for finite-difference values to
 
 Run in a kernel (nbval, an instructor's own run) a probe works on the notebook's objects.
 When grading, the grader runs the probe in its own process against proxies of the
-student's objects (``course_grader.replay``), and the grading kernel only finds a stand-in
+student's objects (``course_grader.isolation.replay``), and the grading kernel only finds a stand-in
 that does nothing (``sandbox.GRADER_STAND_IN``): a student's code can neither read this
 package nor change what it records. So a probe must reach the student's objects only
 through its arguments, and the student's interpreter only through

@@ -1,5 +1,6 @@
-"""Shared kernel-side machinery for probes: strict numbers, failure messages, finite
-differences, a tiny reverse pass for M1's composite ops, and record emission."""
+"""What every probe shares: strict numbers, failure messages, finite differences, a tiny
+reverse pass for M1's composite ops, and record emission. The same code runs in a kernel
+(nbval, an instructor's own run) and in the grader (``isolation/replay.py``)."""
 
 import importlib
 import math
@@ -7,7 +8,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from course_grader import records
+from course_grader.probes import records
 
 H = 1e-6  # central-difference step, as milestone 2 teaches
 GRAD_TOL = 1e-5  # relative error that passes a gradient check (milestone 2)
@@ -136,10 +137,10 @@ def student_module(name: str, near: object) -> Any:
     """The module ``name`` of the process the student's code runs in.
 
     A probe that seeds ``random`` or sets the recursion limit means the student's
-    interpreter. In the kernel that is this one; in the grader's replay (``replay``) the
+    interpreter. In the kernel that is this one; in the grader's replay (``isolation/replay.py``) the
     student's objects are proxies, and the interpreter's functions are asked of the
     student's process."""
-    from course_grader import rpc
+    from course_grader.isolation import rpc
 
     if type(near) is rpc.Proxy:
         return _StudentModule(near._link, name)
@@ -152,7 +153,7 @@ def type_name(x: object) -> str:
     In the grader's replay a student's object is a ``Proxy`` here: its type's name is asked
     of the student's process, so a message naming the type (``not Value``) is judged by
     what the student wrote, never by the grader's wrapper."""
-    from course_grader import rpc
+    from course_grader.isolation import rpc
 
     if type(x) is rpc.Proxy:
         name = x._link.ask("interpreter", "type.name", x)

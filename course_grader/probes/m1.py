@@ -178,12 +178,12 @@ def run(Value: type, spec: Op, cases: list[dict[str, Any]]) -> list[dict[str, An
         if b is not None:
             rec["gb"] = num(b.grad, "b.grad")
         if not case.get("judge_only"):
-            _check_kernel_grads(spec, form, args, rec, g, pa, pb, expr, given_g)
+            _check_grads_reaching_inputs(spec, form, args, rec, g, pa, pb, expr, given_g)
         out_cases.append(rec)
     return out_cases
 
 
-def _check_kernel_grads(
+def _check_grads_reaching_inputs(
     spec: Op, form: str, args: tuple, rec: dict, g: float, pa: float, pb: float, expr: str, given: str
 ) -> None:
     if spec.arity == 1:

@@ -18,7 +18,7 @@ from course_grader.probes.common import (
     type_name,
     uniform,
 )
-from course_grader.recompute import mlp_mse
+from course_grader.probes.plain_models import mlp_mse
 
 
 def _values(Value: type, xs: Sequence[float], grads: Sequence[float] = ()) -> list[Any]:

@@ -8,10 +8,10 @@ a student's notebook would differ. ``loses`` names the graded cells that must sc
 def answer_cells(milestone: str) -> list[str]:
     """The graded solution cells of a milestone, in notebook order (optional challenges left
     out), read from its instructor notebook: the one list of them."""
-    from course_grader.milestones import ROOT
-    from course_grader.submissions import CHALLENGE_PREFIX, solution_cells
+    from course_grader.layout import ROOT, Course
+    from course_grader.measuring.submissions import CHALLENGE_PREFIX, solution_cells
 
-    cells = solution_cells(ROOT / "solutions" / milestone / f"{milestone}.ipynb")
+    cells = solution_cells(Course.at(ROOT).source_notebook(milestone))
     return [c for c in cells if not c.startswith(CHALLENGE_PREFIX)]
 
 

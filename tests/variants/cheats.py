@@ -9,7 +9,7 @@ than in its baseline; ``wins`` holds the reason when it does today (an open hole
 xfail in ``tests/test_cheats.py``), or "" when the grader already holds.
 
 Code in here runs as a student's would: in a grading kernel, and again in the grader's
-replay of the notebook (``course_grader/replay.py``), each in the sandbox, where the
+replay of the notebook (``course_grader/isolation/replay.py``), each in the sandbox, where the
 grader package is a stand-in. It may patch anything in those processes, but never writes
 outside its own scratch folder.
 """
@@ -84,7 +84,7 @@ _common.fail = _m2.fail = lambda *a, **k: None"""
 
 SOLUTION_CELLS_FROM_DISK = """\
 import nbformat as _nbf
-from course_grader.reference import PACKAGE_ROOT as _ROOT
+from course_grader.judging.reference import PACKAGE_ROOT as _ROOT
 _SOL = {{
     c.metadata["nbgrader"]["grade_id"]: c.source
     for c in _nbf.read(_ROOT / "solutions" / "{m}" / "{m}.ipynb", as_version=4).cells
@@ -220,7 +220,7 @@ _b.max = _max""")
         "m1_value",
         {
             "value_init": before_class(
-                "import course_grader.records as _r\nimport course_grader.probes.common as _c\n"
+                "import course_grader.probes.records as _r\nimport course_grader.probes.common as _c\n"
                 "_r.emit = lambda record: None\n_c.emit = lambda cell, cases: None"
             )
         },
@@ -444,7 +444,7 @@ exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
         {
             "value_init": """
 import importlib.util as _u
-from course_grader.reference import PACKAGE_ROOT as _ROOT
+from course_grader.judging.reference import PACKAGE_ROOT as _ROOT
 _spec = _u.spec_from_file_location("_engine", _ROOT / "notebooks" / "m2_backward" / "engine.py")
 _engine = _u.module_from_spec(_spec)
 _spec.loader.exec_module(_engine)
@@ -460,8 +460,9 @@ attach = lambda cls: (lambda fn: fn)  # the stubs below no longer overwrite anyt
         {
             "value_init": before_class("""
 import course_grader.probes.m1 as _m1
-from course_grader import records as _records, reference as _reference
-_REF = _reference.records_for(_reference.PACKAGE_ROOT / "solutions" / "m1_value", "m1_value",
+from course_grader.probes import records as _records
+from course_grader.judging import reference as _reference
+_REF = _reference.records_for(_reference.Course.at(PACKAGE_ROOT).source("m1_value"), "m1_value",
                               _reference.PACKAGE_ROOT / ".reference")
 for _name in dir(_m1):
     if _name.startswith("probe_"):
@@ -561,7 +562,7 @@ _m1.probe_init, _m1.probe_repr = _init, _repr""")
             ]
         },
     ),
-    # 8. against the grader's own run of the probes (course_grader/replay.py)
+    # 8. against the grader's own run of the probes (course_grader/isolation/replay.py)
     Attack(
         "forged_protocol_answers",
         "m1_value",

@@ -1,19 +1,19 @@
 """Fill ``workspace/`` with the released notebooks, never overwriting a file there.
 
 ``./course open`` works on ``workspace/`` (git-ignored) as a student works on the bundle:
-it holds exactly the released milestones (``course_grader.milestones``), so trying the
+it holds exactly the released milestones (``course_grader.layout``), so trying the
 course never dirties ``notebooks/`` and never shows a milestone students do not have yet.
 Running it again after a release adds the new milestone and keeps every notebook already
 started.
 
-    python -m course_grader.workspace <course root> <workspace>
+    python -m course_grader.authoring.workspace <course root> <workspace>
 """
 
 import shutil
 import sys
 from pathlib import Path
 
-from course_grader import milestones
+from course_grader.layout import Course, ReleaseOrderError
 
 STUDENT_CONFIG = Path(__file__).resolve().parent / "bundle" / "nbgrader_config.py"
 
@@ -47,13 +47,14 @@ def populate(release: Path, workspace: Path, released: list[str]) -> tuple[list[
 def main(argv: list[str]) -> int:
     root, workspace = Path(argv[0]), Path(argv[1])
     try:
-        released = milestones.released(root)
-        added, kept = populate(root / "notebooks", workspace, released)
-    except (milestones.ReleaseOrderError, FileNotFoundError) as err:
+        course = Course.at(root)
+        released = course.released()
+        added, kept = populate(course.release_dir, workspace, released)
+    except (ReleaseOrderError, FileNotFoundError) as err:
         print(f"cannot fill {workspace}: {err}", file=sys.stderr)
         return 1
     print(f"workspace {workspace}: {len(added)} new file(s) copied, {len(kept)} of yours kept as they are")
-    later = milestones.present(root)[len(released) :]
+    later = course.present()[len(released) :]
     print(
         f"released milestones: {', '.join(released) or 'none'}"
         + (f"; {', '.join(later)} arrive with `./course release <milestone>`" if later else "")

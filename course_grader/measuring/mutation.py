@@ -6,7 +6,7 @@ a constant, a deleted line or method) costs points. This module makes such chang
 as autograding would (``submissions.score``) and reports the mutants that still get full
 marks: each survivor shows where the hidden tests are blind.
 
-    python -m course_grader.mutation m1_value [--root PATH] [--jobs N] [--limit N]
+    python -m course_grader.measuring.mutation m1_value [--root PATH] [--jobs N] [--limit N]
                                               [--cell GRADE_ID] [--operator OP]
                                               [--seed S] [--timeout SEC] [--list]
 
@@ -31,8 +31,9 @@ from pathlib import Path
 
 import nbformat
 
-from course_grader.release import ROOT
-from course_grader.submissions import CHALLENGE_PREFIX, fill, score, solution_cells
+from course_grader.cells import total_points
+from course_grader.layout import ROOT, Course
+from course_grader.measuring.submissions import CHALLENGE_PREFIX, fill, score, solution_cells
 
 BINOP_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub,
@@ -377,9 +378,7 @@ class Report:
 
 def full_marks(notebook: Path) -> float:
     """The points a perfect submission gets: the sum over the graded cells."""
-    nb = nbformat.read(notebook, as_version=4)
-    meta = [c.get("metadata", {}).get("nbgrader", {}) for c in nb.cells]
-    return float(sum(m.get("points") or 0 for m in meta if m.get("grade")))
+    return total_points(nbformat.read(notebook, as_version=4))
 
 
 def _quiet_worker() -> None:
@@ -398,7 +397,7 @@ def _grade(
     A submission that crashes or hangs its kernel still gets points from ``score`` (what
     ran before); an exception here is the harness failing (a kernel that would not start,
     the release folder rewritten mid-run), so it is tried once more before giving up."""
-    release = root / "notebooks" / milestone / f"{milestone}.ipynb"
+    release = Course.at(root).release_notebook(milestone)
     error = ""
     for attempt in range(attempts):
         if attempt:
@@ -414,12 +413,12 @@ def _grade_job(job: tuple[str, Path, dict[str, str], float]) -> tuple[float | No
     return _grade(*job)
 
 
-def generate(
+def mutants_of(
     milestone: str, root: Path = ROOT, cells: Sequence[str] = (), operators: Sequence[str] = ()
 ) -> tuple[dict[str, str], list[Mutant], list[str]]:
     """(answers, mutants, skipped cells) of a milestone's solution cells, optionally only
     those ``cells`` and ``operators``."""
-    answers = solution_cells(root / "solutions" / milestone / f"{milestone}.ipynb")
+    answers = solution_cells(Course.at(root).source_notebook(milestone))
     unknown = set(cells) - set(answers)
     if unknown:
         raise MutationError(f"no solution cells {sorted(unknown)} in {milestone}; it has {sorted(answers)}")
@@ -463,9 +462,9 @@ def run(
     """Grade every mutant of a milestone (or a seeded sample of ``limit`` of them)."""
     start = time.monotonic()
     root = Path(root).resolve()
-    answers, found, skipped = generate(milestone, root, cells, operators)
+    answers, found, skipped = mutants_of(milestone, root, cells, operators)
     found = sample(found, limit, seed)
-    full = full_marks(root / "solutions" / milestone / f"{milestone}.ipynb")
+    full = full_marks(Course.at(root).source_notebook(milestone))
     # Also fills the reference cache in <root>/.reference before workers could race for it.
     got, error = _grade(milestone, root, answers, timeout)
     if got is None or got < full:
@@ -489,7 +488,9 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_grader.mutation", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m course_grader.measuring.mutation", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("milestone")
     parser.add_argument("--root", type=Path, default=ROOT, help="course repository (default: this one)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel kernels (default: CPU count)")
@@ -502,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.list:
-            _, found, _ = generate(args.milestone, args.root.resolve(), args.cell, args.operator)
+            _, found, _ = mutants_of(args.milestone, args.root.resolve(), args.cell, args.operator)
             found = sample(found, args.limit, args.seed)
             for m in found:
                 print(m.describe())

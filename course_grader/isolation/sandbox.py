@@ -40,7 +40,7 @@ import matplotlib
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Float, Integer
 
-from course_grader import cgroups
+from course_grader.isolation import cgroups
 
 # Read-only system folders a Python kernel needs (the interpreter, shared libraries).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")

@@ -19,7 +19,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
-from course_grader import sandbox
+from course_grader.cells import error_output
+from course_grader.isolation import sandbox
 
 # Error names the class summary reads back from autograded notebooks.
 TIMED_OUT = "GradingTimeout"  # the kernel did not stop when interrupted
@@ -30,10 +31,6 @@ STARVED = "GradingTimeoutWhileBusy"  # a timeout while the sandbox got too littl
 STOPPED = (INTERRUPTED, TIMED_OUT, STARVED, KERNEL_DIED, NOT_RUN)
 TIMEOUTS = (INTERRUPTED, TIMED_OUT)
 STARVED_SHARE = 0.2  # below this share of a CPU during a timed-out cell, the machine was to blame
-
-
-def _error(ename: str, message: str) -> NotebookNode:
-    return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
 def _size(content: object) -> int:
@@ -142,17 +139,21 @@ class GradingExecute(Execute):
                 if stopped is None and time.monotonic() > deadline:
                     stopped = f"the notebook used up its {self.notebook_timeout} s grading budget before this cell"
                 if stopped is not None:
-                    cell.outputs = [_error(NOT_RUN, f"Not run: {stopped}.")]
+                    cell.outputs = [error_output(NOT_RUN, f"Not run: {stopped}.")]
                     continue
                 started = (time.monotonic(), self._cpu_seconds())
                 try:
                     self.preprocess_cell(cell, resources, index)
                 except CellTimeoutError:
-                    cell.outputs.append(_error(TIMED_OUT, f"This cell ran past {self.timeout} s and did not stop."))
+                    cell.outputs.append(
+                        error_output(TIMED_OUT, f"This cell ran past {self.timeout} s and did not stop.")
+                    )
                     stopped = "an earlier cell ran too long and had to be stopped"
                 except DeadKernelError:
                     cell.outputs.append(
-                        _error(KERNEL_DIED, "The kernel died while running this cell (a crash, or out of memory).")
+                        error_output(
+                            KERNEL_DIED, "The kernel died while running this cell (a crash, or out of memory)."
+                        )
                     )
                     stopped = "the kernel died in an earlier cell"
                 self._mark_starved(cell, started)

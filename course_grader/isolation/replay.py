@@ -32,7 +32,9 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from course_grader import records, rpc, sandbox
+from course_grader.cells import grade_id, is_graded_test
+from course_grader.isolation import rpc, sandbox
+from course_grader.probes import records
 from course_grader.probes.common import HiddenTestFailure
 
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -239,20 +241,19 @@ def _replay(
         for index, cell in enumerate(cells):
             if cell.cell_type != "code":
                 continue
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            test = bool(meta.get("grade")) and not meta.get("solution")
+            test = is_graded_test(cell)
             if stopped is None and time.monotonic() - started > notebook_timeout:
                 stopped = f"the notebook used up its {notebook_timeout:g} s"
             if stopped is not None:
                 if test:
-                    outcomes[meta["grade_id"]] = Outcome(None, f"not run: {stopped}", stopped=True)
+                    outcomes[grade_id(cell)] = Outcome(None, f"not run: {stopped}", stopped=True)
                 continue
             link.start_cell()
             # The agent stops a request at its budget; this is for code that stops the stopping.
             link.deadline = time.monotonic() + (3 * cell_timeout if test else cell_timeout) + GRACE
             try:
                 if test:
-                    outcomes[meta["grade_id"]] = _probe_cell(link, meta["grade_id"], cell.source)
+                    outcomes[grade_id(cell)] = _probe_cell(link, grade_id(cell), cell.source)
                 else:
                     try:
                         link.ask("exec", cell.source, f"<cell {index}>")
@@ -261,7 +262,7 @@ def _replay(
             except rpc.LinkBroken as err:
                 stopped = f"the student's code stopped answering at code cell {index} ({err})"
                 if test:
-                    outcomes[meta["grade_id"]] = Outcome(None, stopped, stopped=True)
+                    outcomes[grade_id(cell)] = Outcome(None, stopped, stopped=True)
     finally:
         agent.close()
     return outcomes

@@ -1,7 +1,7 @@
 """Records: plain data that a hidden-test cell emits for the judge.
 
 A grade cell earns points only when its record is present and right, and "right" is
-decided outside the student's kernel (see ``judge``). So a record must be plain JSON
+decided outside the student's process (``judging/verdict.py``). So a record must be plain JSON
 data the student's code produced (values, gradients, counts), never a verdict, and
 identical from run to run so that nbval can compare solution notebooks.
 
@@ -71,7 +71,7 @@ def _collectors() -> list[list[Any]]:
 @contextlib.contextmanager
 def collecting() -> Iterator[list[Any]]:
     """Records emitted inside the block go to the list it gives, not to the display: the
-    grader runs probes in its own process (``replay``) and keeps what they record."""
+    grader runs probes in its own process (``isolation/replay.py``) and keeps what they record."""
     found: list[Any] = []
     _collectors().append(found)
     try:

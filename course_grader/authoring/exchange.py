@@ -11,20 +11,20 @@ from pathlib import Path
 
 from nbgrader.exchange.default import ExchangeReleaseAssignment
 
-from course_grader import milestones
+from course_grader.layout import Course, ReleaseOrderError
 
 
 class ReleaseReleasedOnly(ExchangeReleaseAssignment):
     """nbgrader's own release to the exchange, for released milestones only."""
 
     def init_src(self) -> None:
-        root = Path(self.coursedir.root)
+        course = Course.at(Path(self.coursedir.root))
         wanted = self.coursedir.assignment_id
         try:
-            released = milestones.released(root)
-        except milestones.ReleaseOrderError as err:
+            released = course.released()
+        except ReleaseOrderError as err:
             self.fail(str(err))
-        if wanted in milestones.present(root) and wanted not in released:
+        if wanted in course.present() and wanted not in released:
             self.fail(
                 f"{wanted} is not released to students yet (released: {', '.join(released) or 'none'}). "
                 f"Run `./course release {wanted}` first: milestones are released in course order, "

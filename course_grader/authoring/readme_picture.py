@@ -10,7 +10,7 @@ re-reads those cells and says whether the picture still shows them as they are.
 
 Only the cells on screen count: rewriting a cell the picture does not show leaves it
 current. No new dependency: the PNG chunk is read and written with zlib and struct.
-``python -m course_grader.readme_picture`` prints the verdict (exit status 1 if stale).
+``python -m course_grader.authoring.readme_picture`` prints the verdict (exit status 1 if stale).
 """
 
 import hashlib
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 
+from course_grader.layout import ROOT, Course
+
 KEYWORD = "micrograd-course:shows"
 PICTURE = Path("docs") / "notebook.png"
 REGENERATE = "./course python bench/screenshot.py"
@@ -34,7 +36,7 @@ class PictureError(ValueError):
 
 
 def notebook_path(root: Path, milestone: str) -> Path:
-    return Path(root) / "solutions" / milestone / f"{milestone}.ipynb"
+    return Course.at(root).source_notebook(milestone)
 
 
 def cell_record(cell: nbformat.NotebookNode) -> dict:
@@ -180,8 +182,6 @@ def warn_if_stale(root: Path) -> str | None:
 
 
 def main() -> int:
-    from course_grader.milestones import ROOT
-
     why = stale(ROOT)
     print(why or f"{PICTURE} is current")
     return 1 if why else 0
