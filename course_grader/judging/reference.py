@@ -17,8 +17,7 @@ from typing import Any
 import nbformat
 
 from course_grader.isolation import replay
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+from course_grader.layout import ROOT
 
 
 class ReferenceError(RuntimeError):
@@ -32,9 +31,9 @@ def fingerprint(assignment_dir: Path) -> str:
         for p in assignment_dir.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts
     )
-    files += sorted((PACKAGE_ROOT / "course_grader" / "probes").glob("*.py"))  # records.py too
-    files += [PACKAGE_ROOT / "course_grader" / "isolation" / name for name in ("rpc.py", "replay.py")]
-    files += sorted((PACKAGE_ROOT / "course_lib").glob("*.py"))
+    files += sorted((ROOT / "course_grader" / "probes").glob("*.py"))  # records.py too
+    files += [ROOT / "course_grader" / "isolation" / name for name in ("rpc.py", "replay.py")]
+    files += sorted((ROOT / "course_lib").glob("*.py"))
     for p in files:
         h.update(p.name.encode())
         h.update(p.read_bytes())

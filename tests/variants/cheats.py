@@ -84,7 +84,7 @@ _common.fail = _m2.fail = lambda *a, **k: None"""
 
 SOLUTION_CELLS_FROM_DISK = """\
 import nbformat as _nbf
-from course_grader.judging.reference import PACKAGE_ROOT as _ROOT
+from course_grader.layout import ROOT as _ROOT
 _SOL = {{
     c.metadata["nbgrader"]["grade_id"]: c.source
     for c in _nbf.read(_ROOT / "solutions" / "{m}" / "{m}.ipynb", as_version=4).cells
@@ -444,7 +444,7 @@ exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
         {
             "value_init": """
 import importlib.util as _u
-from course_grader.judging.reference import PACKAGE_ROOT as _ROOT
+from course_grader.layout import ROOT as _ROOT
 _spec = _u.spec_from_file_location("_engine", _ROOT / "notebooks" / "m2_backward" / "engine.py")
 _engine = _u.module_from_spec(_spec)
 _spec.loader.exec_module(_engine)
@@ -462,8 +462,8 @@ attach = lambda cls: (lambda fn: fn)  # the stubs below no longer overwrite anyt
 import course_grader.probes.m1 as _m1
 from course_grader.probes import records as _records
 from course_grader.judging import reference as _reference
-_REF = _reference.records_for(_reference.Course.at(PACKAGE_ROOT).source("m1_value"), "m1_value",
-                              _reference.PACKAGE_ROOT / ".reference")
+from course_grader.layout import ROOT as _ROOT
+_REF = _reference.records_for(_ROOT / "solutions" / "m1_value", "m1_value", _ROOT / ".reference")
 for _name in dir(_m1):
     if _name.startswith("probe_"):
         _cell = "test_" + _name[len("probe_"):]
