@@ -12,6 +12,7 @@ says that more tests run at grading.
 
 import math
 from collections.abc import Callable, Mapping
+from typing import TypeGuard
 
 from course_lib import explain
 
@@ -46,7 +47,7 @@ def _message(what: str, given: str, expected: str, got: str, hint: str) -> str:
     return "\n".join(lines)
 
 
-def _is_number(x: object) -> bool:
+def _is_number(x: object) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 

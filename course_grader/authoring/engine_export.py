@@ -53,7 +53,7 @@ def assemble(sources: Iterable[str], docstring: str) -> str:
     """One module from cell sources: classes with their attached methods, then the rest."""
     blocks: list[list[str]] = []  # each block: [text, *methods]
     classes: dict[str, list[str]] = {}
-    imports: list[ast.stmt] = []
+    imports: list[ast.Import | ast.ImportFrom] = []
     import_text: list[str] = []
     for src in sources:
         tree = ast.parse(src)

@@ -7,9 +7,14 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
 
 
-def load_config(root: Path, overrides: dict) -> object:
+def load_config(root: Path, overrides: dict) -> Config:
     """nbgrader_config.py of the course, with this run's overrides on top."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
@@ -27,7 +32,7 @@ def gradebook_url(root: Path, db_url: str | None) -> str:
 
 
 @functools.cache
-def nbgrader_api(root: str, overrides: str) -> object:
+def nbgrader_api(root: str, overrides: str) -> NbGraderAPI:
     """One nbgrader API per worker process (and per set of options), built once."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory

@@ -12,11 +12,15 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbgrader.utils import is_grade
 
 from course_grader.cells import grade_id
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 GRADEBOOK_LOCK = 0x6D6963726F677264  # any constant shared by every grader of the course ("microgrd")
 
@@ -54,7 +58,7 @@ def _has_assignment(url: str, course_id: str, assignment: str) -> bool:
             return False
 
 
-def ensure_assignment(root: Path, assignment: str, config: object) -> None:
+def ensure_assignment(root: Path, assignment: str, config: Config) -> None:
     """The gradebook must know the assignment's notebooks and cells before autograde.
 
     `./course release` records them; on another grading machine (or a fresh gradebook)
@@ -94,7 +98,7 @@ def use_wal(url: str) -> None:
             con.execute("PRAGMA journal_mode=WAL")
 
 
-def cell_summary(config: object, assignment: str) -> tuple[list[tuple[str, int, int]], dict[str, float], float]:
+def cell_summary(config: Config, assignment: str) -> tuple[list[tuple[str, int, int]], dict[str, float], float]:
     """Per grade cell (in notebook order): students who passed it, students graded; each
     graded student's score; the maximum score. Read back from the gradebook."""
     from nbgrader.api import Gradebook
@@ -118,11 +122,11 @@ def cell_summary(config: object, assignment: str) -> tuple[list[tuple[str, int, 
                     counts[1] += 1
                     counts[0] += bool(g.score is not None and g.max_score and g.score >= g.max_score)
         max_score = float(a.max_score)
-    rows = [(name, *cells[name]) for name in order if name in cells]
+    rows = [(name, cells[name][0], cells[name][1]) for name in order if name in cells]
     return rows, scores, max_score
 
 
-def _cell_order(config: object, assignment: str) -> list[str]:
+def _cell_order(config: Config, assignment: str) -> list[str | None]:
     folder = Path(config.CourseDirectory.root, config.CourseDirectory.source_directory, assignment)
     names = []
     for path in sorted(folder.glob("*.ipynb")):

@@ -123,7 +123,7 @@ def odd_cells(data: dict) -> list[str]:
     return notes
 
 
-def _nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
+def _nbgrader_meta(cell: dict) -> dict:
     """A cell's nbgrader metadata, or {} where a hostile notebook put something else there."""
     meta = cell.get("metadata", {})
     meta = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
@@ -234,7 +234,7 @@ def fingerprint(folder: Path) -> str:
     for p in walk(folder)[0]:
         h.update(str(p.relative_to(folder)).encode() + b"\0")
         with p.open("rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
+            for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
         h.update(b"\0")
     return h.hexdigest()
@@ -342,13 +342,13 @@ def import_submissions(
             grouped.setdefault(student, []).append((p, name))
 
     intakes = []
-    for student, files in sorted(grouped.items()):
+    for student, named_files in sorted(grouped.items()):
         intake = Intake(student, list(refused.pop(student, [])))
         dest = submitted / student / assignment
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        _place(student, files, dest, expected, intake)
+        _place(student, named_files, dest, expected, intake)
         intakes.append(intake)
     if unmatched:
         orphan = Intake(NO_ID, [f"skipped, no student id in the name: {', '.join(unmatched[:5])}"])

@@ -186,6 +186,14 @@ def _probe_cell(link: rpc.Link, grade_id: str, source: str) -> Outcome:
     return Outcome(found[0])
 
 
+def _test_id(cell: NotebookNode) -> str:
+    """A graded test cell's grade_id: nbgrader (CheckCellMetadata, generate_assignment) refuses
+    a grade cell without one before the probes are replayed."""
+    name = grade_id(cell)
+    assert name is not None
+    return name
+
+
 def replay(nb: NotebookNode, folder: Path, **options: Any) -> dict[str, Outcome]:
     """grade_id -> Outcome for every graded test cell of ``nb``, the student's code running
     in a copy of ``folder`` (the submission's folder as handed in). Options: ``start``'s."""
@@ -246,14 +254,14 @@ def _replay(
                 stopped = f"the notebook used up its {notebook_timeout:g} s"
             if stopped is not None:
                 if test:
-                    outcomes[grade_id(cell)] = Outcome(None, f"not run: {stopped}", stopped=True)
+                    outcomes[_test_id(cell)] = Outcome(None, f"not run: {stopped}", stopped=True)
                 continue
             link.start_cell()
             # The agent stops a request at its budget; this is for code that stops the stopping.
             link.deadline = time.monotonic() + (3 * cell_timeout if test else cell_timeout) + GRACE
             try:
                 if test:
-                    outcomes[grade_id(cell)] = _probe_cell(link, grade_id(cell), cell.source)
+                    outcomes[_test_id(cell)] = _probe_cell(link, _test_id(cell), cell.source)
                 else:
                     try:
                         link.ask("exec", cell.source, f"<cell {index}>")
@@ -262,7 +270,7 @@ def _replay(
             except rpc.LinkBroken as err:
                 stopped = f"the student's code stopped answering at code cell {index} ({err})"
                 if test:
-                    outcomes[grade_id(cell)] = Outcome(None, stopped, stopped=True)
+                    outcomes[_test_id(cell)] = Outcome(None, stopped, stopped=True)
     finally:
         agent.close()
     return outcomes

@@ -203,7 +203,8 @@ class Link:
         if depth > MAX_DEPTH:
             raise ValueError("too deeply nested to send")
         if t in (list, tuple, set, frozenset):
-            tag = {list: "L", tuple: "T", set: "S", frozenset: "F"}[t]
+            tags: dict[type, str] = {list: "L", tuple: "T", set: "S", frozenset: "F"}
+            tag = tags[t]
             return {tag: [self.dump(v, depth + 1) for v in x]}
         if t is dict:
             return {"D": [[self.dump(k, depth + 1), self.dump(v, depth + 1)] for k, v in x.items()]}
@@ -298,7 +299,9 @@ class Link:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             self._break("it ran out of time")
-        fds = ([], [self.write_fd], []) if select_write else ([self.read_fd], [], [])
+        fds: tuple[list[int], list[int], list[int]] = (
+            ([], [self.write_fd], []) if select_write else ([self.read_fd], [], [])
+        )
         ready = select.select(*fds, min(remaining, 3600.0))
         if not any(ready):
             self._break("it ran out of time")
@@ -382,7 +385,7 @@ class Link:
 
     def _serve(self, message: dict) -> dict:
         self.depth += 1
-        budget = message.get("budget")
+        budget: Any = message.get("budget")  # a wire value, checked below by exact type (which mypy does not narrow)
         timed = self.trusting and self.depth == 1 and type(budget) in (int, float) and budget > 0
         if timed:  # the agent stops honest code that runs too long, as a kernel is interrupted
             signal.signal(signal.SIGALRM, _too_long)
@@ -417,6 +420,7 @@ class Link:
                     raise PermissionError(f"no interpreter function {args[0] if args else ''!r}")
                 result = self.interpreter[args[0]](*args[1:])
             elif operation == "global":
+                assert self.namespace is not None  # only the agent's (trusting) end serves it, and it has one
                 if args[0] in self.namespace:
                     result = self.namespace[args[0]]
                 elif hasattr(builtins, args[0]):
@@ -473,7 +477,7 @@ def agent_main() -> None:
     os.dup2(quiet, 1)  # what student code prints must not garble the protocol
     os.dup2(quiet, 2)
     sys.path.insert(0, os.getcwd())
-    builtins.display = lambda *args, **kwargs: None  # type: ignore[attr-defined] - IPython's, in a kernel
+    builtins.display = lambda *args, **kwargs: None  # type: ignore[attr-defined]  # IPython's, in a kernel
     import random
 
     modules = {"sys": sys, "random": random}

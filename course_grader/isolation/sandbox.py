@@ -34,13 +34,16 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Float, Integer
 
 from course_grader.isolation import cgroups
+
+if TYPE_CHECKING:
+    from course_grader.isolation.cgroups import Budget  # in Limits, `cgroups` is a field
 
 # Read-only system folders a Python kernel needs (the interpreter, shared libraries).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
@@ -86,7 +89,7 @@ class Limits:
     copy_mb: int = 256  # the largest submission folder it gets a copy of
     cgroups: bool = True  # False: per-process limits only (`./course grade --without-cgroups`)
 
-    def budget(self) -> cgroups.Budget:
+    def budget(self) -> Budget:
         return cgroups.Budget(memory_mb=self.memory_mb + self.scratch_mb, processes=self.processes)
 
 
@@ -225,7 +228,8 @@ def private_copy(source: Path, dest: Path, limit_bytes: int) -> list[str]:
     """Copy the regular files under ``source`` to ``dest`` (made), never following a link
     nor opening a special file, up to ``limit_bytes`` in all; return what was left out."""
     dest.mkdir(parents=True, exist_ok=True)
-    left, total = [], 0
+    left: list[str] = []
+    total = 0
     if not source.is_dir():
         return left
     for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
@@ -426,7 +430,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.sandbox: Sandbox | None = None
         self.transport = "ipc"  # no network in the sandbox: Unix sockets in the run folder
 
-    async def _async_pre_start_kernel(self, **kw: object) -> tuple[list[str], dict]:
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict]:
         cwd = kw.get("cwd")
         workdir = Path(str(cwd)).resolve() if cwd else Path.cwd()
         if self.sandbox is None:
@@ -437,7 +441,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         started = await super()._async_pre_start_kernel(**kw)
         # SIGINT to the kernel's process group would reach bwrap and end the whole sandbox:
         # interrupt through the control channel instead (ipykernel then signals itself).
-        self.kernel_spec.interrupt_mode = "message"
+        spec = self.kernel_spec
+        assert spec is not None, "the kernel's provisioner was made from its spec"
+        spec.interrupt_mode = "message"
         return started
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:

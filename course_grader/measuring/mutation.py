@@ -71,6 +71,8 @@ OPERATORS = (
     "function-deleted",
 )
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+Function = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+Site = ast.expr | ast.stmt  # what a mutation replaces: a node with a place in the text
 SNIPPET = 70  # longest before/after text in a report line
 CRASHES_SHOWN = 10
 
@@ -112,7 +114,7 @@ def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
     return {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
 
 
-def _docstrings(tree: ast.AST) -> set[ast.AST]:
+def _docstrings(tree: ast.AST) -> set[ast.Expr]:
     """The ``Expr`` statements that are docstrings: changing or deleting them changes nothing."""
     out = set()
     for node in ast.walk(tree):
@@ -128,7 +130,7 @@ def _docstrings(tree: ast.AST) -> set[ast.AST]:
     return out
 
 
-def _enclosing_functions(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> list[ast.AST]:
+def _enclosing_functions(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> list[Function]:
     """The functions a node sits in, innermost first, up to the first class or module."""
     out = []
     while node in parents:
@@ -140,7 +142,7 @@ def _enclosing_functions(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> list
     return out
 
 
-def _params(functions: list[ast.AST]) -> list[str]:
+def _params(functions: Sequence[Function]) -> list[str]:
     names: list[str] = []
     for fn in functions:
         a = fn.args
@@ -160,7 +162,7 @@ def _numbers(value: int | float) -> list[int | float]:
     return out
 
 
-def _edits(tree: ast.Module) -> Iterator[tuple[str, ast.AST, ast.AST]]:
+def _edits(tree: ast.Module) -> Iterator[tuple[str, Site, ast.AST]]:
     """(operator, node, replacement) for every mutation site; the replacement stands in
     the node's place (a ``Pass`` for a deleted statement or function)."""
     parents = _parents(tree)
@@ -198,7 +200,8 @@ def _edits(tree: ast.Module) -> Iterator[tuple[str, ast.AST, ast.AST]]:
             if isinstance(value, bool):
                 yield "constant", node, ast.Constant(not value)
             elif isinstance(value, int | float):
-                site, c = node, value
+                site: ast.expr = node
+                c = value
                 if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.USub):
                     site, c = parent, -value  # `-1` is one constant to the reader
                 for new in _numbers(c):
@@ -249,8 +252,9 @@ def _swapped(parents: dict[ast.AST, ast.AST], node: ast.AST, new: ast.AST) -> It
     raise LookupError(f"{ast.dump(node)} not found in its parent")
 
 
-def _span(node: ast.AST) -> tuple[int, int, int, int]:
+def _span(node: Site) -> tuple[int, int, int, int]:
     """(line, col, end_line, end_col) of a node's text, decorators included."""
+    assert node.end_lineno is not None and node.end_col_offset is not None  # ast.parse sets them
     line = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
     return line, node.col_offset, node.end_lineno, node.end_col_offset
 
@@ -259,14 +263,14 @@ def _splice(source: str, span: tuple[int, int, int, int], text: str) -> str:
     """Replace a span given in ast coordinates (1-based lines, UTF-8 byte columns)."""
     raw = source.encode()
     starts = [0]
-    for line in raw.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
+    for raw_line in raw.splitlines(keepends=True):
+        starts.append(starts[-1] + len(raw_line))
     line, col, end_line, end_col = span
     begin, end = starts[line - 1] + col, starts[end_line - 1] + end_col
     return (raw[:begin] + text.encode() + raw[end:]).decode()
 
 
-def _render(source: str, tree: ast.Module, node: ast.AST, new: ast.AST, expected: str) -> str:
+def _render(source: str, tree: ast.Module, node: Site, new: ast.AST, expected: str) -> str:
     """The mutated cell: a text edit of the node's span if it parses to the intended tree."""
     text = ast.unparse(new)
     # an expression may need parentheses to keep precedence; a replaced `elif` keeps an `else:`

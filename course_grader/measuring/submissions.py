@@ -34,8 +34,9 @@ def fill(release_notebook: Path, answers: Mapping[str, str]) -> nbformat.Noteboo
     if unknown:
         raise KeyError(f"no solution cells {sorted(unknown)} in {release_notebook}")
     for cell in nb.cells:
-        if grade_id(cell) in answers:
-            cell.source = answers[grade_id(cell)]
+        name = grade_id(cell)
+        if name is not None and name in answers:
+            cell.source = answers[name]
     return nb
 
 

@@ -6,7 +6,7 @@ import importlib
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from course_grader.probes import records
 
@@ -23,7 +23,7 @@ class HiddenTestFailure(AssertionError):
         return [f"HiddenTestFailure: {self}"]
 
 
-def fail(what: str, given: str = "", expected: str = "", got: str = "", hint: str = "") -> None:
+def fail(what: str, given: str = "", expected: str = "", got: str = "", hint: str = "") -> NoReturn:
     lines = [what]
     for label, text in (("input", given), ("expected", expected), ("got", got), ("hint", hint)):
         if text:

@@ -9,7 +9,7 @@ inputs already hold gradient, and the upstream gradient is random, never just 1.
 import math
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from course_grader.probes.common import (
 )
 
 Num = float
-Local = Callable[[Num, Num], Num]
+Local = Callable[..., Num]  # a local derivative, of the op's one or two inputs
 
 
 @dataclass
@@ -56,7 +56,7 @@ def _leaf(Value: type, x: float, grad: float, what: str) -> Any:
     return v
 
 
-def _diagnose(got: float, prior: float, g: float, local: float, wrong: dict[str, Local], args: tuple) -> str:
+def _diagnose(got: float, prior: float, g: float, local: float, wrong: Mapping[str, Local], args: tuple) -> str:
     """Name the mistake that produces ``got``, when a known one does."""
 
     def near(a: float, b: float) -> bool:
@@ -78,7 +78,7 @@ def _diagnose(got: float, prior: float, g: float, local: float, wrong: dict[str,
 
 
 def _check_grad(
-    got: float, prior: float, g: float, local: float, what: str, given: str, wrong: dict[str, Local], args: tuple
+    got: float, prior: float, g: float, local: float, what: str, given: str, wrong: Mapping[str, Local], args: tuple
 ) -> None:
     expected = prior + g * local
     if rel_error(got, expected) > GRAD_TOL:
@@ -95,7 +95,7 @@ def _labels(kids: list, named: dict[int, str]) -> list[str]:
     return sorted(set(out))
 
 
-def run(Value: type, spec: Op, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def run(Value: type[Any], spec: Op, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Apply ``spec`` to every case, check what the kernel can, return the record cases."""
     out_cases = []
     for case in cases:

@@ -238,11 +238,11 @@ def probe_backward(Value: type) -> None:
         _backward(out, "a random expression")
         grads = _grads(xs, "a random expression")
 
-        def f(t: list[float], recipe: list = recipe) -> float:
+        def f_recipe(t: list[float], recipe: list = recipe) -> float:
             return build(Value, [Value(v) for v in t], recipe)[1].data
 
         _fd_check(
-            f,
+            f_recipe,
             vals,
             priors,
             grads,
@@ -488,7 +488,7 @@ def _reference_backward(self: Any) -> None:
     backprop(self, "backward()")
 
 
-def probe_grad_check(Value: type, grad_check: Callable) -> None:
+def probe_grad_check(Value: type[Any], grad_check: Callable) -> None:
     saved = Value.__dict__.get("backward")
     Value.backward = _reference_backward
     try:
@@ -529,7 +529,7 @@ def _probe_grad_check(Value: type, grad_check: Callable) -> list:
             analytic, numeric, err = (num(v, "a grad_check number") for v in (analytic, numeric, err))
             if type(ok) is not bool:
                 fail("the last entry of a grad_check row is True or False", got=repr(ok))
-            estimate = central_difference(lambda t, i=i: plain([*xs[:i], t, *xs[i + 1 :]]), xs[i])
+            estimate = central_difference(lambda t: plain([*xs[:i], t, *xs[i + 1 :]]), xs[i])
             if rel_error(numeric, estimate) > 1e-6:
                 fail(
                     f"grad_check on {name}, input {i}: the numeric column",
@@ -669,17 +669,17 @@ def probe_colleague(Value: type, colleague: Any, cell: str) -> None:
     cases = []
     for name in names:
         arity = COLLEAGUE[name]
-        op = call(lambda name=name: getattr(colleague, name), f"colleague.{name}")
+        op = call(lambda: getattr(colleague, name), f"colleague.{name}")
         for trial in range(3):
             c = round(rng.choice([-1, 1]) * rng.uniform(0.5, 2.0), 3)
             xs = _colleague_inputs(rng, name)
             for use, (form, build_use) in _colleague_uses(name, arity, c).items():
                 what = f"colleague.{name}, {use}: {form}"
                 leaves = [Value(x) for x in xs]
-                out = call(lambda b=build_use, v=leaves: b(op, v), what)
-                y = num(call(lambda o=out: o.data, what), f"{what}: the output's data")
+                out = call(lambda: build_use(op, leaves), what)
+                y = num(call(lambda: out.data, what), f"{what}: the output's data")
                 out.grad = 1.0
-                call(lambda o=out, w=what: backprop(o, w), f"{what}: the backward pass")
+                call(lambda: backprop(out, what), f"{what}: the backward pass")
                 grads = _grads(leaves, what)
 
                 def plain(t: list[float], b: Callable = build_use) -> float:

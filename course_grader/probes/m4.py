@@ -29,13 +29,13 @@ def _values(Value: type, xs: Sequence[float], grads: Sequence[float] = ()) -> li
 
 
 def _grad_of(f: Callable[[list[float]], float], xs: list[float]) -> list[float]:
-    return [central_difference(lambda t, i=i: f([*xs[:i], t, *xs[i + 1 :]]), xs[i]) for i in range(len(xs))]
+    return [central_difference(lambda t: f([*xs[:i], t, *xs[i + 1 :]]), xs[i]) for i in range(len(xs))]
 
 
 # --- the loss -----------------------------------------------------------------------
 
 
-def probe_mse_loss(Value: type, mse_loss: Callable) -> None:
+def probe_mse_loss(Value: type[Any], mse_loss: Callable) -> None:
     rng = random.Random(71)
     cases = []
     for n in (1, 2, 3, 5, 8, 13):
@@ -128,7 +128,8 @@ class _RecordingSGD:
     student's SGD does."""
 
     def __init__(self, params: list[Any], lr: float) -> None:
-        self.params, self.lr, self.calls = list(params), lr, []
+        self.params, self.lr = list(params), lr
+        self.calls: list[str] = []
 
     def step(self) -> None:
         self.calls.append("step")
@@ -272,7 +273,7 @@ def probe_softmax(Value: type, softmax: Callable) -> None:
             out = out + p * ci
         call(lambda: out.backward(), "backward() through softmax")
         grads = [num(v.grad, "a logit's grad") for v in vs]
-        fd = _grad_of(lambda t, c=c: sum(a * b for a, b in zip(_softmax(t), c, strict=True)), logits)
+        fd = _grad_of(lambda t: sum(a * b for a, b in zip(_softmax(t), c, strict=True)), logits)
         for i, (g, e) in enumerate(zip(grads, fd, strict=True)):
             if abs(g - e) > 1e-5 * max(1.0, abs(e)):
                 fail(

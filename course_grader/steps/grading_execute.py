@@ -11,6 +11,7 @@ bounds a notebook whose every cell times out.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -21,6 +22,9 @@ from traitlets import Bool, Integer
 
 from course_grader.cells import error_output
 from course_grader.isolation import sandbox
+
+if TYPE_CHECKING:
+    from jupyter_client import KernelManager
 
 # Error names the class summary reads back from autograded notebooks.
 TIMED_OUT = "GradingTimeout"  # the kernel did not stop when interrupted
@@ -117,7 +121,7 @@ class GradingExecute(Execute):
         if self.sandbox:
             self.kernel_manager_class = sandbox.SandboxedKernelManager
 
-    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: object = None) -> tuple:
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: KernelManager | None = None) -> tuple:
         if self.sandbox:
             # refuse clearly rather than run a student's code unconfined
             sandbox.check(sandbox.SandboxedKernelManager.limits_in(self.config))

@@ -37,9 +37,7 @@ def graded_files_only(assignment: str, student: str, notebooks: list[str]) -> No
         instructor = course.source(assignment_id)
         _keep_only(
             course.autograded(student_id, assignment_id),
-            lambda rel, instructor=instructor: (
-                rel.suffix == ".ipynb" or str(rel) in KEPT_FILES or (instructor / rel).is_file()
-            ),
+            lambda rel: rel.suffix == ".ipynb" or str(rel) in KEPT_FILES or (instructor / rel).is_file(),
         )
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook, MissingEntry, SourceCell
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 
-class RestoreGradeCells(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
+class RestoreGradeCells(NbGraderPreprocessor):
     """nbgrader sanitize preprocessor, before OverwriteCells (see nbgrader_config.py)."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
@@ -65,7 +65,7 @@ class RestoreGradeCells(NbGraderPreprocessor):  # type: ignore[misc,valid-type]
         return nb, resources
 
     @staticmethod
-    def _grade_cell(source: object, points: float) -> NotebookNode:
+    def _grade_cell(source: SourceCell, points: float) -> NotebookNode:
         cell = new_code_cell(source.source) if source.cell_type == "code" else new_markdown_cell(source.source)
         cell.metadata.update(editable=False, deletable=False)
         cell.metadata["nbgrader"] = {

@@ -7,5 +7,5 @@ the bundle's root as well, for an environment set up some other way.
 Validate reports every cell that fails, not only graded ones: a student's notebook keeps
 its hidden tests only as a comment, so without this a blank notebook would "pass"."""
 
-c = get_config()  # noqa: F821 - provided by nbgrader's config loader
+c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by nbgrader's config loader
 c.Validator.validate_all = True
