@@ -216,6 +216,30 @@ def test_a_trained_network_is_judged_by_recomputing_its_loss():
     assert verdict.verdict("t", reference, [records.make("t", [{**good, "params": [1.0]}])]) is not None
 
 
+def test_the_probes_and_the_judge_compute_with_one_plain_mlp():
+    """plain_models is the one reference: the judge's mlp_forward is the probes' mlp summed
+    exactly, both the course's network (tanh hidden layers, a linear last layer, each
+    neuron's weights then its bias), and the probes' mistaken variants are that network with
+    one thing changed."""
+    from course_grader.probes import plain_models
+
+    sizes, x = [2, 3, 1], [0.5, -1.5]
+    params = [0.1 * (k - 6) for k in range(plain_models.count(2, [3, 1]))]
+    hidden = [math.tanh(params[3 * j] * x[0] + params[3 * j + 1] * x[1] + params[3 * j + 2]) for j in range(3)]
+    by_hand = sum(params[9 + j] * h for j, h in enumerate(hidden)) + params[12]
+    assert plain_models.mlp_forward(sizes, params, x) == pytest.approx(by_hand, rel=1e-12)
+    assert plain_models.mlp(params, x, 2, [3, 1]) == [pytest.approx(by_hand, rel=1e-12)]
+    assert plain_models.mlp(params, x, 2, [3, 1], last="tanh") == [pytest.approx(math.tanh(by_hand), rel=1e-12)]
+    assert plain_models.layer(params[:9], x, 2, 3, "tanh") == pytest.approx(hidden, rel=1e-12)
+    assert plain_models.neuron([2.0, 3.0, 0.5], [1.0, -1.0], bias_first=True) == 2.0 + 3.0 - 0.5
+    assert plain_models.neuron([2.0, 3.0, 0.5], [1.0, -1.0], drop_bias=True) == 2.0 - 3.0
+    assert plain_models.mlp_mse([1, 1], [2.0, 1.0], [[1.0], [2.0]], [3.0, 4.0]) == 0.5
+    with pytest.raises(ValueError, match=r"MLP\(2, 3, 1\) has 13 parameters, got 12"):
+        plain_models.mlp_mse(sizes, params[:-1], [x], [0.0])
+    with pytest.raises(ValueError, match="single output"):
+        plain_models.mlp_forward([2, 2], [0.0] * 6, x)
+
+
 def test_a_malformed_record_earns_nothing_and_never_crashes_the_judge():
     reference = records.make("t", [{"x": [1.0]}])
     nested: list = []

@@ -4,17 +4,26 @@
 Everything goes through the public interface the notebook documents: a network is built,
 its parameters are *set* through ``parameters()`` (layer by layer, neuron by neuron,
 weights then bias) to seeded values, and its outputs and gradients are compared with a
-plain-float computation of the same network: forward to 1e-9, gradients (after
-``backward()`` on a seeded weighted sum of the outputs) against central differences.
-Nothing depends on the student's random draws except the initialisation cells, whose
-records hold only properties of them (range, spread, symmetry broken), never values.
+plain-float computation of the same network (``plain_models``): forward to 1e-9,
+gradients (after ``backward()`` on a seeded weighted sum of the outputs) against central
+differences. Nothing depends on the student's random draws except the initialisation
+cells, whose records hold only properties of them (range, spread, symmetry broken), never
+values.
+
+``Neuron``, ``Layer`` and ``MLP`` are one test: a Neuron is a layer of one neuron, a Layer
+a network of one layer. So one ``run`` checks all three, and a ``Part`` (one per class,
+below) says only what differs: the cases, how to build one, which plain model is right,
+which mistakes to recognise and how to word them.
 """
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from course_grader.probes import plain_models
 from course_grader.probes.common import (
     GRAD_TOL,
     call,
@@ -29,8 +38,10 @@ from course_grader.probes.common import (
     type_name,
     uniform,
 )
+from course_grader.probes.plain_models import count, layout
 
 Floats = list[float]
+CountHint = str | Callable[[int], str]
 
 SYMMETRY = (
     "with equal starting values (all zero, say) every neuron of a layer computes the same output and "
@@ -47,19 +58,10 @@ IN_GRAPH = (
     "build the output from the parameters' Values with Value arithmetic (w * x + ...): a number copied "
     "out of a Value (w.data) is cut off from the graph and gets no gradient"
 )
+KINDS = ("float", "Value", "mixed")  # how the inputs reach the student's code, in turn
 
 
-# --- the network in plain floats ------------------------------------------------------
-
-
-def layout(nin: int, nouts: Sequence[int]) -> list[tuple[int, int, bool]]:
-    """(inputs, neurons, tanh?) of each layer of MLP(nin, nouts): tanh on all but the last."""
-    sizes = [nin, *nouts]
-    return [(sizes[i], sizes[i + 1], i != len(nouts) - 1) for i in range(len(nouts))]
-
-
-def count(nin: int, nouts: Sequence[int]) -> int:
-    return sum((a + 1) * b for a, b, _ in layout(nin, nouts))
+# --- wording --------------------------------------------------------------------------
 
 
 def describe(nin: int, nouts: Sequence[int], k: int) -> str:
@@ -70,57 +72,6 @@ def describe(nin: int, nouts: Sequence[int], k: int) -> str:
             return f"layer {li}, neuron {j + 1}, " + (f"weight {i + 1}" if i < a else "bias")
         k -= (a + 1) * b
     raise IndexError(k)
-
-
-def neuron_f(theta: Sequence[float], x: Sequence[float], act: str, bias_first: bool = False) -> float:
-    """A neuron in floats: act(w . x + b), theta = weights then bias (or bias first)."""
-    if bias_first:
-        b, ws = theta[0], theta[1:]
-    else:
-        b, ws = theta[-1], theta[:-1]
-    s = b
-    for w, xi in zip(ws, x, strict=True):
-        s += w * xi
-    if act == "tanh":
-        return math.tanh(s)
-    if act == "relu":
-        return max(s, 0.0)
-    if act == "nobias":
-        return s - b
-    if act == "tanh-nobias":
-        return math.tanh(s - b)
-    return s
-
-
-def layer_f(theta: Sequence[float], x: Sequence[float], nin: int, nout: int, act: str, **kw: Any) -> Floats:
-    return [neuron_f(theta[j * (nin + 1) : (j + 1) * (nin + 1)], x, act, **kw) for j in range(nout)]
-
-
-def mlp_f(
-    theta: Sequence[float],
-    x: Sequence[float],
-    nin: int,
-    nouts: Sequence[int],
-    hidden: str = "tanh",
-    last: str = "linear",
-    **kw: Any,
-) -> Floats:
-    """MLP(nin, nouts) in floats; ``hidden``/``last`` name the activations (the right ones
-    by default, others to recognise a mistake)."""
-    i = 0
-    out = list(x)
-    for a, b, nonlin in layout(nin, nouts):
-        n = (a + 1) * b
-        out = layer_f(theta[i : i + n], out, a, b, hidden if nonlin else last, **kw)
-        i += n
-    return out
-
-
-def weighted(outs: Floats, cs: Floats) -> float:
-    return sum(o * c for o, c in zip(outs, cs, strict=True))
-
-
-# --- talking to the student's classes -------------------------------------------------
 
 
 def shown(values: Floats) -> str:
@@ -135,9 +86,44 @@ def _short(x: object) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
-def parameters_of(
-    Value: type, module: Any, what: str, expected: int, hint: str | Callable[[int], str] = ""
-) -> list[Any]:
+def count_hint(nin: int, nouts: Sequence[int]) -> Callable[[int], str]:
+    """What to say when MLP(nin, nouts).parameters() has ``got`` entries."""
+
+    def hint(got: int) -> str:
+        sizes = " + ".join(f"({a}*{b} + {b})" for a, b, _ in layout(nin, nouts))
+        if got == sum(a * b for a, b, _ in layout(nin, nouts)):
+            return f"the biases are missing: {sizes}; a parameter missing from parameters() never trains"
+        if got < count(nin, nouts):
+            return f"some are missing: {sizes}; a parameter missing from parameters() never trains"
+        return f"{sizes}: each weight and bias once"
+
+    return hint
+
+
+# --- talking to the student's classes -------------------------------------------------
+
+
+def construct(cls: type, name: str, args: tuple, nonlin: bool | None = None, keyword_hint: str = "") -> Any:
+    """``cls(*args)``, with ``nonlin=`` only when a case sets it: the default must work unasked.
+    A failure names the call as ``name``; ``keyword_hint`` says what a refused keyword means."""
+    if nonlin is None:
+        return call(lambda: cls(*args), name, "is __init__ done?")
+    return call(lambda: cls(*args, nonlin=nonlin), name, keyword_hint or "is __init__ done?")
+
+
+def _neuron_name(nonlin: bool | None, nin: int) -> str:
+    return f"Neuron({nin})" if nonlin is None else f"Neuron({nin}, nonlin={nonlin})"
+
+
+def _make_neuron(Neuron: type, nin: int, nonlin: bool | None) -> Any:
+    return construct(Neuron, _neuron_name(nonlin, nin), (nin,), nonlin)
+
+
+def _make_mlp(MLP: type, nin: int, nouts: list[int]) -> Any:
+    return construct(MLP, f"MLP({nin}, {nouts})", (nin, list(nouts)))
+
+
+def parameters_of(Value: type, module: Any, what: str, expected: int, hint: CountHint = "") -> list[Any]:
     """``module.parameters()`` as a list, checked: a list of distinct Values, ``expected``
     of them, the same objects on every call."""
     got = call(lambda: module.parameters(), f"{what}.parameters()")
@@ -178,9 +164,20 @@ def parameters_of(
     return ps
 
 
+def mlp_parameters(Value: type, net: Any, nin: int, nouts: list[int]) -> list[Any]:
+    """The checked ``parameters()`` of the student's MLP(nin, nouts)."""
+    return parameters_of(Value, net, f"MLP({nin}, {nouts})", count(nin, nouts), count_hint(nin, nouts))
+
+
+def built_mlp(Value: type, MLP: type, nin: int, nouts: list[int]) -> tuple[str, Any, list[Any]]:
+    """(name, network, its checked parameters) of a new MLP(nin, nouts) of the student's."""
+    net = _make_mlp(MLP, nin, nouts)
+    return f"MLP({nin}, {nouts})", net, mlp_parameters(Value, net, nin, nouts)
+
+
 def set_parameters(ps: list[Any], theta: Floats, what: str) -> None:
     for p, v in zip(ps, theta, strict=True):
-        call(lambda p=p, v=v: setattr(p, "data", v), f"setting .data of a parameter of {what}")
+        call(lambda: setattr(p, "data", v), f"setting .data of a parameter of {what}")
 
 
 def inputs(Value: type, xs: Floats, kind: str) -> list[Any]:
@@ -218,8 +215,45 @@ def outputs(Value: type, out: Any, n: int, what: str, given: str, strict: bool =
     return list(out)
 
 
+def outputs_on(Value: type, net: Any, xs: Floats, n: int, name: str, given: str) -> list[Any]:
+    """The outputs of ``net`` on the floats ``xs``, forgiving a list of one (for the cells
+    about parameters, not about what a network returns)."""
+    out = call(lambda: net(list(xs)), f"{name}(x)")
+    return outputs(Value, out, n, f"{name}(x)", given, strict=False)
+
+
 def _values(outs: list[Any], what: str) -> Floats:
     return [num(o.data, f"{what}: an output's data") for o in outs]
+
+
+def _data(ps: list[Any], what: str) -> Floats:
+    return [num(p.data, f"{what}: a parameter's data") for p in ps]
+
+
+def grads_of(vs: list[Any], what: str) -> Floats:
+    return [num(v.grad, f"{what}: a grad") for v in vs]
+
+
+def backward_weighted(outs: list[Any], cs: Floats, what: str) -> Any:
+    """L = sum_k c_k * out_k, and L.backward()."""
+    loss = outs[0] * cs[0]
+    for o, c in zip(outs[1:], cs[1:], strict=True):
+        loss = loss + o * c
+    call(lambda: loss.backward(), f"backward() through {what}")
+    return loss
+
+
+def gradients(outs: list[Any], cs: Floats, ps: list[Any], name: str) -> Floats:
+    """The parameters' grads after ``backward()`` on ``sum_k cs[k] * outs[k]``."""
+    backward_weighted(outs, cs, f"{name}(x)")
+    return grads_of(ps, name)
+
+
+# --- comparing with the plain-float network -------------------------------------------
+
+
+def weighted(outs: Floats, cs: Floats) -> float:
+    return sum(o * c for o, c in zip(outs, cs, strict=True))
 
 
 def forward_matches(got: Floats, expected: Floats) -> bool:
@@ -239,15 +273,6 @@ def grad_ok(got: float, estimate: float) -> bool:
     return rel_error(got, estimate) <= GRAD_TOL or abs(got - estimate) <= 1e-7
 
 
-def backward_weighted(outs: list[Any], cs: Floats, what: str) -> Any:
-    """L = sum_k c_k * out_k, and L.backward()."""
-    loss = outs[0] * cs[0]
-    for o, c in zip(outs[1:], cs[1:], strict=True):
-        loss = loss + o * c
-    call(lambda: loss.backward(), f"backward() through {what}")
-    return loss
-
-
 def check_grads(
     f: Callable[[Floats], float], at: Floats, got: Floats, what: str, given: str, name: Callable[[int], str], hint: str
 ) -> None:
@@ -263,117 +288,28 @@ def check_grads(
             )
 
 
-def grads_of(vs: list[Any], what: str) -> Floats:
-    return [num(v.grad, f"{what}: a grad") for v in vs]
-
-
 def coefficients(rng: random.Random, n: int) -> Floats:
     return [uniform(rng, -2, 2, (0.0,), 0.2) for _ in range(n)]
 
 
-# --- Neuron ---------------------------------------------------------------------------
+def draw_theta(rng: random.Random, nin: int, nouts: Sequence[int], large: bool = False) -> Floats:
+    """Seeded parameters in [-1.5, 1.5]; with ``large``, the last layer's weights are 2-4 in
+    size, so a linear output layer leaves (-1, 1) where a tanh one cannot."""
+    theta = []
+    for li, (a, b, _) in enumerate(layout(nin, nouts)):
+        last = li == len(nouts) - 1
+        for _ in range(b):
+            for _ in range(a):
+                if large and last:
+                    theta.append(uniform(rng, 2, 4) * rng.choice((-1, 1)))
+                else:
+                    theta.append(uniform(rng, -1.5, 1.5))
+            theta.append(uniform(rng, -1.5, 1.5))
+    return theta
 
 
-def _make_neuron(Neuron: type, nin: int, nonlin: bool | None) -> Any:
-    if nonlin is None:
-        return call(lambda: Neuron(nin), f"Neuron({nin})", "is __init__ done?")
-    return call(lambda: Neuron(nin, nonlin=nonlin), f"Neuron({nin}, nonlin={nonlin})", "is __init__ done?")
-
-
-def _neuron_mistake(got: float, theta: Floats, xs: Floats, act: str) -> str:
-    if act == "tanh":
-        wrong = {
-            "a linear neuron (no tanh); nonlin=True, the default, means tanh": "linear",
-            "relu (this course's neurons use tanh)": "relu",
-            "tanh(w . x) without the bias": "tanh-nobias",
-        }
-    else:
-        wrong = {
-            "tanh; nonlin=False means the linear w . x + b, no activation": "tanh",
-            "w . x without the bias": "nobias",
-        }
-    alternatives = {k: [neuron_f(theta, xs, a)] for k, a in wrong.items()}
-    alternatives["the bias listed first in parameters() (" + ORDER + ")"] = [neuron_f(theta, xs, act, bias_first=True)]
-    return diagnose([got], alternatives, "tanh(w . x + b) when nonlin, else w . x + b")
-
-
-def _neuron_name(nonlin: bool | None, nin: int) -> str:
-    return f"Neuron({nin})" if nonlin is None else f"Neuron({nin}, nonlin={nonlin})"
-
-
-def probe_neuron(Value: type, Neuron: type) -> None:
-    """Forward and gradients of Neuron(nin, nonlin) for nin 1..5, tanh and linear, with
-    inputs as floats, as Values and mixed."""
-    rng = random.Random(71)
-    kinds = ("float", "Value", "mixed")
-    cases = []
-    i = 0
-    for nin in range(1, 6):
-        for nonlin in (None, True, False):
-            kind = kinds[i % 3]
-            i += 1
-            name = _neuron_name(nonlin, nin)
-            neuron = _make_neuron(Neuron, nin, nonlin)
-            ps = parameters_of(Value, neuron, name, nin + 1, NEURON_COUNT)
-            theta = [uniform(rng, -1.5, 1.5) for _ in range(nin + 1)]
-            xs = [uniform(rng, -2, 2) for _ in range(nin)]
-            set_parameters(ps, theta, name)
-            x = inputs(Value, xs, kind)
-            given = f"{name} with weights {theta[:-1]}, bias {theta[-1]}; x = {xs} (as {kind} inputs)"
-            out = call(lambda neuron=neuron, x=x: neuron(x), f"{name}(x)")
-            if not isinstance(out, Value):
-                fail(f"{name}(x) should return one Value", given, "a Value", f"{type_name(out)}: {_short(out)}")
-            got = num(out.data, f"{name}(x).data")
-            act = "linear" if nonlin is False else "tanh"
-            expected = neuron_f(theta, xs, act)
-            if not close(got, expected):
-                fail(f"forward value of {name}", given, fmt(expected), fmt(got), _neuron_mistake(got, theta, xs, act))
-            cs = coefficients(rng, 1)
-            backward_weighted([out], cs, f"{name}(x)")
-            grads = grads_of(ps, name)
-            xvals = [v for v in x if isinstance(v, Value)]
-            xgrads = grads_of(xvals, name)
-
-            def f_theta(t: Floats, xs: Floats = xs, act: str = act, c: float = cs[0]) -> float:
-                return c * neuron_f(t, xs, act)
-
-            def f_x(t: Floats, theta: Floats = theta, act: str = act, c: float = cs[0]) -> float:
-                return c * neuron_f(theta, t, act)
-
-            where = f"{given}; backward() on {cs[0]} * output"
-            check_grads(
-                f_theta,
-                theta,
-                grads,
-                name,
-                where,
-                lambda k, nin=nin: f"weight {k + 1}" if k < nin else "the bias",
-                IN_GRAPH,
-            )
-            value_at = [k for k, v in enumerate(x) if isinstance(v, Value)]
-            check_grads(
-                lambda t, xs=xs, value_at=value_at: f_x([*_spliced(xs, value_at, t)]),
-                [xs[k] for k in value_at],
-                xgrads,
-                name,
-                where,
-                lambda k, value_at=value_at: f"input x{value_at[k] + 1} (a Value)",
-                "inputs that are Values are part of the graph: multiply them with Value arithmetic",
-            )
-            cases.append(
-                {
-                    "nin": nin,
-                    "nonlin": "default" if nonlin is None else nonlin,
-                    "inputs": kind,
-                    "theta": theta,
-                    "x": xs,
-                    "c": cs,
-                    "out": got,
-                    "grads": grads,
-                    "xgrads": xgrads,
-                }
-            )
-    emit("test_neuron", cases)
+def draw_inputs(rng: random.Random, nin: int) -> Floats:
+    return [uniform(rng, -2, 2) for _ in range(nin)]
 
 
 def _spliced(xs: Floats, at: list[int], values: Floats) -> Floats:
@@ -382,6 +318,493 @@ def _spliced(xs: Floats, at: list[int], values: Floats) -> Floats:
     for k, v in zip(at, values, strict=True):
         out[k] = v
     return out
+
+
+# --- Neuron, Layer and MLP: one runner, one Part each ---------------------------------
+
+
+@dataclass(frozen=True)
+class Net:
+    """One case: the student's object seen as MLP(nin, nouts) (a Neuron is ``nouts=[1]``, a
+    Layer ``[nout]``), the inputs handed over as ``inputs`` ("float", "Value" or "mixed")."""
+
+    nin: int
+    nouts: list[int]
+    inputs: str
+    nonlin: bool | None = None  # a Neuron's or Layer's keyword; None leaves it to the default
+    large: bool = False  # the last layer's weights 2-4 in size: outputs beyond (-1, 1)
+
+    @property
+    def act(self) -> str:
+        """A Neuron's or Layer's activation: tanh unless nonlin=False."""
+        return "linear" if self.nonlin is False else "tanh"
+
+    @property
+    def recorded_nonlin(self) -> bool | str:
+        """nonlin as the record holds it: "default" when the case left it out."""
+        return "default" if self.nonlin is None else self.nonlin
+
+
+@dataclass(frozen=True)
+class Part:
+    """One class under test (Neuron, Layer or MLP): everything ``run`` needs that differs."""
+
+    cell: str  # grade id of the cell that calls this probe
+    seed: int
+    nets: list[Net]
+    name: Callable[[Net], str]  # how a case is named in messages, e.g. "Layer(3, 2, nonlin=False)"
+    build: Callable[[type, Net], Any]  # the student's object for a case (or a failure)
+    count_hint: Callable[[Net], CountHint]  # what a wrong number of parameters means
+    reference: Callable[[Floats, Floats, Net], Floats]  # the right outputs, in plain floats
+    mistakes: Callable[[Floats, Floats, Net], dict[str, Floats]]  # the outputs of classic slips
+    shape_hint: str  # the hint when no known slip gives the student's outputs
+    entry: Callable[[Net, int], str]  # which weight or bias parameter k is
+    head: Callable[[Net], dict[str, Any]]  # the record's first fields: which case this was
+    single: bool = False  # a Neuron: it returns one Value, shown and recorded as one number
+    input_hint: str | None = None  # for a wrong gradient reaching a Value input; None: recorded, not checked
+    inputs_read_first: bool = False  # the inputs' grads are read before the parameters' are checked
+    call_hint: Callable[[Net], str] = lambda net: ""  # the hint when calling the object raises
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One case set up: the seeded numbers the student's object now holds, and its name and
+    description for the messages."""
+
+    net: Net
+    name: str
+    theta: Floats  # the parameters set, in the documented order
+    xs: Floats  # the inputs, as floats
+    x: list[Any]  # the inputs as handed over: floats, Values or both
+    given: str
+
+
+def run(Value: type, cls: type, part: Part) -> list[dict[str, Any]]:
+    """Check every case of ``part`` on the student's ``cls``, return the record cases."""
+    rng = random.Random(part.seed)
+    return [_run_case(Value, cls, part, net, rng) for net in part.nets]
+
+
+def _run_case(Value: type, cls: type, part: Part, net: Net, rng: random.Random) -> dict[str, Any]:
+    """Build, set seeded parameters, forward against the plain model, backward against
+    finite differences. The draws from ``rng`` come in this order: the records depend on it."""
+    name = part.name(net)
+    module = part.build(cls, net)
+    ps = parameters_of(Value, module, name, count(net.nin, net.nouts), part.count_hint(net))
+    trial = _set_up(Value, part, net, name, ps, rng)
+    outs, got = _forward(Value, part, module, trial)
+    _check_forward(part, trial, got)
+    cs = coefficients(rng, net.nouts[-1])
+    grads = gradients(outs, cs, ps, name)
+    xgrads = _check_gradients(Value, part, trial, cs, grads)
+    record = {**part.head(net), "inputs": net.inputs}
+    if not part.single:
+        record["returns"] = "Value" if net.nouts[-1] == 1 else "list"
+    out: float | Floats = got[0] if part.single else got
+    return record | {"theta": trial.theta, "x": trial.xs, "c": cs, "out": out, "grads": grads, "xgrads": xgrads}
+
+
+def _set_up(Value: type, part: Part, net: Net, name: str, ps: list[Any], rng: random.Random) -> Trial:
+    """Seeded parameters set through ``ps``, seeded inputs handed over as the case says."""
+    theta = draw_theta(rng, net.nin, net.nouts, net.large)
+    xs = draw_inputs(rng, net.nin)
+    set_parameters(ps, theta, name)
+    x = inputs(Value, xs, net.inputs)
+    if part.single:
+        given = f"{name} with weights {theta[:-1]}, bias {theta[-1]}; x = {xs} (as {net.inputs} inputs)"
+    else:
+        given = f"{name}, parameters {shown(theta)}; x = {xs} (as {net.inputs} inputs)"
+    return Trial(net, name, theta, xs, x, given)
+
+
+def _forward(Value: type, part: Part, module: Any, trial: Trial) -> tuple[list[Any], Floats]:
+    """(the output Values, their data): a Neuron must return a Value, a Layer or an MLP a
+    Value when it has one output and a list when several."""
+    name, given = trial.name, trial.given
+    out = call(lambda: module(trial.x), f"{name}(x)", part.call_hint(trial.net))
+    if not part.single:
+        outs = outputs(Value, out, trial.net.nouts[-1], f"{name}(x)", given)
+        return outs, _values(outs, f"{name}(x)")
+    if not isinstance(out, Value):
+        fail(f"{name}(x) should return one Value", given, "a Value", f"{type_name(out)}: {_short(out)}")
+    return [out], [num(out.data, f"{name}(x).data")]
+
+
+def _check_forward(part: Part, trial: Trial, got: Floats) -> None:
+    """The outputs against the plain model, naming the classic slip they match, if any."""
+    name, given, theta, xs = trial.name, trial.given, trial.theta, trial.xs
+    expected = part.reference(theta, xs, trial.net)
+    if not forward_matches(got, expected):
+        diagnosis = diagnose(got, part.mistakes(theta, xs, trial.net), part.shape_hint)
+        if part.single:
+            fail(f"forward value of {name}", given, fmt(expected[0]), fmt(got[0]), diagnosis)
+        else:
+            fail(
+                f"forward values of {name}",
+                given,
+                str([fmt(e) for e in expected]),
+                str([fmt(g) for g in got]),
+                diagnosis,
+            )
+    if trial.net.large and not any(abs(e) > 1 for e in expected):
+        raise AssertionError(f"probe bug: {name} should reach beyond (-1, 1) with large weights")
+
+
+def _check_gradients(Value: type, part: Part, trial: Trial, cs: Floats, grads: Floats) -> Floats:
+    """The parameters' ``grads``, then the Value inputs' grads, against finite differences of
+    ``cs . outputs`` in plain floats; returns the inputs' grads (a Neuron's are read before
+    its parameters' are checked, a Layer's are recorded and left to the judge)."""
+    net, name, theta, xs, x = trial.net, trial.name, trial.theta, trial.xs, trial.x
+    where = f"{trial.given}; backward() on " + (f"{cs[0]} * output" if part.single else f"{cs} . outputs")
+
+    def objective(t: Floats, xs: Floats) -> float:
+        if part.single:
+            return cs[0] * part.reference(t, xs, net)[0]
+        return weighted(part.reference(t, xs, net), cs)
+
+    xvals = [v for v in x if isinstance(v, Value)]
+    xgrads = grads_of(xvals, name) if part.inputs_read_first else []
+    check_grads(lambda t: objective(t, xs), theta, grads, name, where, lambda k: part.entry(net, k), IN_GRAPH)
+    if not part.inputs_read_first:
+        xgrads = grads_of(xvals, name)
+    if part.input_hint is not None:
+        value_at = [k for k, v in enumerate(x) if isinstance(v, Value)]
+        check_grads(
+            lambda t: objective(theta, _spliced(xs, value_at, t)),
+            [xs[k] for k in value_at],
+            xgrads,
+            name,
+            where,
+            lambda k: f"input x{value_at[k] + 1} (a Value)",
+            part.input_hint,
+        )
+    return xgrads
+
+
+def _bias_first() -> str:
+    return "the bias listed first in parameters() (" + ORDER + ")"
+
+
+# Neuron(nin, nonlin): nin 1..5, each with nonlin left to its default, True and False
+NEURON_CASES = [
+    Net(nin, [1], KINDS[i % 3], nonlin)
+    for i, (nin, nonlin) in enumerate(itertools.product(range(1, 6), (None, True, False)))
+]
+
+
+def _neuron_mistakes(theta: Floats, xs: Floats, net: Net) -> dict[str, Floats]:
+    """What a neuron with the wrong activation, without its bias or with it first outputs."""
+    if net.act == "tanh":
+        wrong = {  # mistake -> (activation, bias dropped)
+            "a linear neuron (no tanh); nonlin=True, the default, means tanh": ("linear", False),
+            "relu (this course's neurons use tanh)": ("relu", False),
+            "tanh(w . x) without the bias": ("tanh", True),
+        }
+    else:
+        wrong = {
+            "tanh; nonlin=False means the linear w . x + b, no activation": ("tanh", False),
+            "w . x without the bias": ("linear", True),
+        }
+    alternatives = {k: [plain_models.neuron(theta, xs, act, drop_bias=drop)] for k, (act, drop) in wrong.items()}
+    alternatives[_bias_first()] = [plain_models.neuron(theta, xs, net.act, bias_first=True)]
+    return alternatives
+
+
+NEURON = Part(
+    cell="test_neuron",
+    seed=71,
+    nets=NEURON_CASES,
+    name=lambda net: _neuron_name(net.nonlin, net.nin),
+    build=lambda Neuron, net: _make_neuron(Neuron, net.nin, net.nonlin),
+    count_hint=lambda net: NEURON_COUNT,
+    reference=lambda theta, xs, net: [plain_models.neuron(theta, xs, net.act)],
+    mistakes=_neuron_mistakes,
+    shape_hint="tanh(w . x + b) when nonlin, else w . x + b",
+    entry=lambda net, k: f"weight {k + 1}" if k < net.nin else "the bias",
+    head=lambda net: {"nin": net.nin, "nonlin": net.recorded_nonlin},
+    single=True,
+    input_hint="inputs that are Values are part of the graph: multiply them with Value arithmetic",
+    inputs_read_first=True,
+)
+
+LAYERS = [  # nin, nout, nonlin (None: the default)
+    (1, 1, None),
+    (2, 1, None),
+    (3, 1, False),
+    (2, 3, None),
+    (3, 2, False),
+    (4, 4, True),
+    (1, 3, False),
+    (5, 2, None),
+    (2, 1, True),
+    (3, 3, False),
+]
+
+
+def _layer_name(net: Net) -> str:
+    nin, nout = net.nin, net.nouts[0]
+    return f"Layer({nin}, {nout})" if net.nonlin is None else f"Layer({nin}, {nout}, nonlin={net.nonlin})"
+
+
+KW_PASSED_ON = "Layer(nin, nout, **kw) passes kw on to each Neuron"
+
+
+def _layer_mistakes(theta: Floats, xs: Floats, net: Net) -> dict[str, Floats]:
+    """What a layer outputs whose neurons ignore nonlin, or that lists each bias first."""
+    nin, nout = net.nin, net.nouts[0]
+    return {
+        "neurons that ignore nonlin (Layer must pass **kw on to Neuron)": plain_models.layer(
+            theta, xs, nin, nout, "tanh" if net.act == "linear" else "linear"
+        ),
+        _bias_first(): plain_models.layer(theta, xs, nin, nout, net.act, bias_first=True),
+    }
+
+
+def _layer_entry(net: Net, k: int) -> str:
+    j, i = divmod(k, net.nin + 1)
+    return f"neuron {j + 1}'s " + ("bias" if i == net.nin else f"weight {i + 1}")
+
+
+LAYER = Part(
+    cell="test_layer",
+    seed=79,
+    nets=[Net(nin, [nout], KINDS[i % 3], nonlin) for i, (nin, nout, nonlin) in enumerate(LAYERS)],
+    name=_layer_name,
+    build=lambda Layer, net: construct(Layer, _layer_name(net), (net.nin, net.nouts[0]), net.nonlin, KW_PASSED_ON),
+    count_hint=lambda net: "nout neurons of nin weights and a bias each, neuron by neuron",
+    reference=lambda theta, xs, net: plain_models.layer(theta, xs, net.nin, net.nouts[0], net.act),
+    mistakes=_layer_mistakes,
+    shape_hint="neuron j uses parameters j*(nin+1) ... j*(nin+1)+nin: " + ORDER,
+    entry=_layer_entry,
+    head=lambda net: {"nin": net.nin, "nout": net.nouts[0], "nonlin": net.recorded_nonlin},
+)
+
+ARCHITECTURES = [  # nin, nouts, inputs, last layer's weights large (outputs beyond (-1, 1))
+    (3, [4, 4, 1], "float", False),
+    (2, [1, 1], "Value", False),  # a hidden layer of width 1
+    (1, [3, 1], "mixed", True),
+    (2, [3, 2], "float", False),  # two outputs: a list
+    (4, [1], "Value", True),  # one layer: linear only
+    (2, [1, 3], "float", True),
+    (3, [2, 1, 2], "mixed", False),
+    (2, [5, 1], "Value", True),
+    (3, [4, 4, 1], "Value", True),
+]
+
+
+def _mlp_mistakes(theta: Floats, xs: Floats, net: Net) -> dict[str, Floats]:
+    """What a network with a classic slip outputs: tanh on the output, not on the hidden
+    layers (or relu), the bias listed first."""
+    nin, nouts = net.nin, net.nouts
+    return {
+        LINEAR_LAST: plain_models.mlp(theta, xs, nin, nouts, last="tanh"),
+        "no tanh on the hidden layers (every layer but the last applies tanh)": plain_models.mlp(
+            theta, xs, nin, nouts, hidden="linear"
+        ),
+        "relu on the hidden layers (this course's neurons use tanh)": plain_models.mlp(
+            theta, xs, nin, nouts, hidden="relu"
+        ),
+        _bias_first(): plain_models.mlp(theta, xs, nin, nouts, bias_first=True),
+    }
+
+
+NETWORK = Part(
+    cell="test_mlp",
+    seed=83,
+    nets=[Net(nin, nouts, kind, large=large) for nin, nouts, kind, large in ARCHITECTURES],
+    name=lambda net: f"MLP({net.nin}, {net.nouts})",
+    build=lambda MLP, net: _make_mlp(MLP, net.nin, net.nouts),
+    count_hint=lambda net: count_hint(net.nin, net.nouts),
+    reference=lambda theta, xs, net: plain_models.mlp(theta, xs, net.nin, net.nouts),
+    mistakes=_mlp_mistakes,
+    shape_hint="layers of sizes [nin] + nouts, chained: " + ORDER,
+    entry=lambda net, k: describe(net.nin, net.nouts, k),
+    head=lambda net: {"nin": net.nin, "nouts": net.nouts},
+    input_hint="inputs that are Values are part of the graph",
+    call_hint=lambda net: (
+        "a hidden layer of one neuron returns a Value, not a list: the next layer still needs a list of inputs"
+        if 1 in net.nouts[:-1]
+        else ""
+    ),
+)
+
+
+def probe_neuron(Value: type, Neuron: type) -> None:
+    """Forward and gradients of Neuron(nin, nonlin) for nin 1..5, tanh and linear, with
+    inputs as floats, as Values and mixed."""
+    emit(NEURON.cell, run(Value, Neuron, NEURON))
+
+
+def probe_layer(Value: type, Layer: type) -> None:
+    """Layer(nin, nout, **kw): nout == 1 returns a Value, nout > 1 a list; every neuron its
+    own parameters, in order; nonlin passed on to the neurons."""
+    emit(LAYER.cell, run(Value, Layer, LAYER))
+
+
+def probe_mlp(Value: type, MLP: type) -> None:
+    """MLP(nin, nouts) forward and gradients on several architectures (a width-1 hidden
+    layer, several outputs, one linear layer), with outputs beyond (-1, 1)."""
+    emit(NETWORK.cell, run(Value, MLP, NETWORK))
+
+
+# --- parameters() and zero_grad() -----------------------------------------------------
+
+COUNTS = [(3, [4, 4, 1]), (2, [1, 1]), (5, [3]), (1, [1]), (4, [6, 5, 3, 1]), (2, [2, 2])]
+
+
+def _uses(Value: type, MLP: type, nin: int, nout: int) -> list[list[int]]:
+    """Which entry of parameters() each neuron of MLP(nin, [nout]) uses as each weight and
+    as its bias: parameter k is set to k/1000 (counting from 1), the inputs are all 0 and
+    then one-hot, and the outputs are read back in thousandths. So small, the numbers read
+    the same through a linear or a tanh output layer: this cell is about the order."""
+    name, net, ps = built_mlp(Value, MLP, nin, [nout])
+    set_parameters(ps, [(k + 1) / 1000 for k in range(len(ps))], name)
+    seen = []
+    for hot in [None, *range(nin)]:
+        x = [1.0 if i == hot else 0.0 for i in range(nin)]
+        outs = outputs(Value, call(lambda: net(x), f"{name}(x)"), nout, f"{name}(x)", f"x = {x}", False)
+        seen.append(_values(outs, f"{name}(x)"))
+    uses = []
+    for j in range(nout):
+        bias = seen[0][j]
+        used = [round((seen[1 + i][j] - bias) * 1000) for i in range(nin)] + [round(bias * 1000)]
+        want = [j * (nin + 1) + i + 1 for i in range(nin + 1)]
+        if used != want:
+            fail(
+                f"{name}: which entry of parameters() each neuron uses",
+                "parameter k set to k/1000 (counting from 1); x all 0, then one-hot",
+                f"neuron {j + 1} uses parameters {want} (its weights, then its bias)",
+                f"it uses {used}",
+                ORDER,
+            )
+        uses.append(used)
+    return uses
+
+
+def _signed(rng: random.Random, lo: float, hi: float) -> float:
+    """A draw of size [lo, hi] and random sign: never near 0, so every parameter matters."""
+    return uniform(rng, lo, hi) * rng.choice((-1, 1))
+
+
+def _relative_grads(Value: type, MLP: type, nin: int, nouts: list[int], rng: random.Random) -> dict[str, Any]:
+    """Every parameter receives gradient, the one its place in the order says: the grads
+    divided by the output bias's, against finite differences of the pre-activation."""
+    name, net, ps = built_mlp(Value, MLP, nin, nouts)
+    theta = [_signed(rng, 0.2, 1.2) for _ in ps]
+    xs = [_signed(rng, 0.3, 1.5) for _ in range(nin)]
+    set_parameters(ps, theta, name)
+    given = f"{name}, parameters {shown(theta)}; x = {xs}"
+    outs = outputs_on(Value, net, xs, 1, name, given)
+    c = coefficients(rng, 1)
+    grads = gradients(outs, c, ps, name)
+    silent = [k for k, g in enumerate(grads) if g == 0.0]
+    if silent:
+        fail(
+            f"{name}: every parameter receives gradient",
+            given,
+            "a non-zero grad on every parameter after backward()",
+            f"{describe(nin, nouts, silent[0])} (entry {silent[0] + 1} of parameters()) has grad 0",
+            "a parameter that the forward pass does not use, or uses through .data, never learns",
+        )
+    ratios = [g / grads[-1] for g in grads]
+
+    def pre(t: Floats) -> float:
+        return plain_models.mlp(t, xs, nin, nouts)[0]  # the output layer is linear here
+
+    for k, r in enumerate(ratios):
+        estimate = central_difference(lambda t: pre([*theta[:k], t, *theta[k + 1 :]]), theta[k])
+        if not grad_ok(r, estimate):
+            fail(
+                f"{name}: the gradient reaching entry {k + 1} of parameters() ({describe(nin, nouts, k)})",
+                given,
+                f"{fmt(estimate)} times the output bias's gradient",
+                f"{fmt(r)} times",
+                ORDER + "; each entry must be the Value the network uses in that place",
+            )
+    return {"net": name, "theta": theta, "x": xs, "c": c, "relative_grads": ratios}
+
+
+def probe_parameters(Value: type, MLP: type) -> None:
+    """parameters(): the count (41 for MLP(3, [4, 4, 1]), not the 33 of a classic slip), distinct
+    Values, the documented order (which parameter each neuron uses) and that every one
+    of them receives gradient.
+
+    The gradients are recorded divided by the output bias's own gradient: that ratio is
+    d(pre-activation)/d(parameter), the same whatever the output layer's activation, so
+    a wrong activation costs the forward-pass cell, not this one."""
+    rng = random.Random(89)
+    cases: list[dict[str, Any]] = []
+    for nin, nouts in COUNTS:
+        name, _, ps = built_mlp(Value, MLP, nin, nouts)
+        cases.append({"net": name, "count": len(ps)})
+    for nin, nout in ((3, 4), (1, 2), (2, 1)):
+        cases.append({"net": f"MLP({nin}, [{nout}])", "uses": _uses(Value, MLP, nin, nout)})
+    for nin, nouts in ((3, [4, 4, 1]), (2, [3, 1]), (1, [2, 2, 1])):
+        cases.append(_relative_grads(Value, MLP, nin, nouts, rng))
+    emit("test_parameters", cases)
+
+
+ZERO_GRAD_NETS = [(3, [4, 4, 1]), (2, [3, 2]), (1, [2, 2, 1])]
+
+
+def _zeroed(Value: type, MLP: type, nin: int, nouts: list[int], rng: random.Random) -> dict[str, Any]:
+    """Two passes without zeroing, grads set by hand, zero_grad(), then one pass more: the
+    grads all 0 after zero_grad(), the data untouched, the last pass's grads the first's."""
+    name, net, ps = built_mlp(Value, MLP, nin, nouts)
+    theta = draw_theta(rng, nin, nouts)
+    xs = draw_inputs(rng, nin)
+    set_parameters(ps, theta, name)
+    cs = coefficients(rng, nouts[-1])
+
+    def one_pass() -> Floats:
+        return gradients(outputs_on(Value, net, xs, nouts[-1], name, ""), cs, ps, name)
+
+    first = one_pass()
+    one_pass()  # without zeroing: the gradients add up
+    held = [uniform(rng, -1, 1, (0.0,), 0.1) for _ in ps]
+    for p, g in zip(ps, held, strict=True):  # and some set by hand
+        p.grad = g
+    call(lambda: net.zero_grad(), f"{name}.zero_grad()")
+    zeroed = grads_of(ps, name)
+    nonzero = [k for k, g in enumerate(zeroed) if g != 0.0]
+    if nonzero:
+        k = nonzero[0]
+        fail(
+            f"{name}.zero_grad() sets the grad of every parameter to 0",
+            f"grads held {held[:3]}...",
+            "every grad 0",
+            f"{describe(nin, nouts, k)} (entry {k + 1} of parameters()) has grad {fmt(zeroed[k])}",
+            "for p in self.parameters(): p.grad = 0.0",
+        )
+    data = _data(ps, name)
+    if data != theta:
+        k = next(k for k, (a, b) in enumerate(zip(data, theta, strict=True)) if a != b)
+        fail(
+            f"{name}.zero_grad() changes the grads only, never the data",
+            expected=f"{describe(nin, nouts, k)} still {fmt(theta[k])}",
+            got=fmt(data[k]),
+        )
+    again = one_pass()
+    drift = [a - b for a, b in zip(again, first, strict=True)]
+    for k, d in enumerate(drift):
+        if abs(d) > 1e-12 * max(1.0, abs(first[k])):
+            fail(
+                f"{name}: backward() after zero_grad() gives the gradients of a single pass",
+                f"x = {xs}",
+                f"{describe(nin, nouts, k)}: {fmt(first[k])}, as after the first backward()",
+                fmt(again[k]),
+            )
+    return {"net": name, "held": held, "zeroed": zeroed, "data": data, "again_minus_first": drift}
+
+
+def probe_zero_grad(Value: type, MLP: type) -> None:
+    """zero_grad() sets every parameter's grad to 0 and leaves data alone; a backward()
+    after it gives the gradients of a single pass."""
+    rng = random.Random(97)
+    emit("test_zero_grad", [_zeroed(Value, MLP, nin, nouts, rng) for nin, nouts in ZERO_GRAD_NETS])
+
+
+# --- the random initialisation --------------------------------------------------------
 
 
 def _init_properties(values: Floats) -> dict[str, bool]:
@@ -426,10 +849,6 @@ def _split(values: Floats, nin: int, nouts: Sequence[int]) -> tuple[Floats, Floa
             biases.append(values[i + a])
             i += a + 1
     return weights, biases
-
-
-def _data(ps: list[Any], what: str) -> Floats:
-    return [num(p.data, f"{what}: a parameter's data") for p in ps]
 
 
 def probe_neuron_init(Value: type, Neuron: type) -> None:
@@ -497,395 +916,6 @@ def probe_neuron_init(Value: type, Neuron: type) -> None:
     emit("test_neuron_init", cases)
 
 
-# --- Layer ----------------------------------------------------------------------------
-
-LAYERS = [  # nin, nout, nonlin (None: the default)
-    (1, 1, None),
-    (2, 1, None),
-    (3, 1, False),
-    (2, 3, None),
-    (3, 2, False),
-    (4, 4, True),
-    (1, 3, False),
-    (5, 2, None),
-    (2, 1, True),
-    (3, 3, False),
-]
-
-
-def probe_layer(Value: type, Layer: type) -> None:
-    """Layer(nin, nout, **kw): nout == 1 returns a Value, nout > 1 a list; every neuron its
-    own parameters, in order; nonlin passed on to the neurons."""
-    rng = random.Random(79)
-    kinds = ("float", "Value", "mixed")
-    cases = []
-    for i, (nin, nout, nonlin) in enumerate(LAYERS):
-        kind = kinds[i % 3]
-        name = f"Layer({nin}, {nout})" if nonlin is None else f"Layer({nin}, {nout}, nonlin={nonlin})"
-        if nonlin is None:
-            layer = call(lambda nin=nin, nout=nout: Layer(nin, nout), name, "is __init__ done?")
-        else:
-            layer = call(
-                lambda nin=nin, nout=nout, nonlin=nonlin: Layer(nin, nout, nonlin=nonlin),
-                name,
-                "Layer(nin, nout, **kw) passes kw on to each Neuron",
-            )
-        ps = parameters_of(
-            Value, layer, name, nout * (nin + 1), "nout neurons of nin weights and a bias each, neuron by neuron"
-        )
-        theta = [uniform(rng, -1.5, 1.5) for _ in ps]
-        xs = [uniform(rng, -2, 2) for _ in range(nin)]
-        set_parameters(ps, theta, name)
-        x = inputs(Value, xs, kind)
-        given = f"{name}, parameters {shown(theta)}; x = {xs} (as {kind} inputs)"
-        out = call(lambda layer=layer, x=x: layer(x), f"{name}(x)")
-        outs = outputs(Value, out, nout, f"{name}(x)", given)
-        got = _values(outs, f"{name}(x)")
-        act = "linear" if nonlin is False else "tanh"
-        expected = layer_f(theta, xs, nin, nout, act)
-        if not forward_matches(got, expected):
-            wrong = {
-                "neurons that ignore nonlin (Layer must pass **kw on to Neuron)": layer_f(
-                    theta, xs, nin, nout, "tanh" if act == "linear" else "linear"
-                ),
-                "the bias listed first in parameters() (" + ORDER + ")": layer_f(
-                    theta, xs, nin, nout, act, bias_first=True
-                ),
-            }
-            fail(
-                f"forward values of {name}",
-                given,
-                str([fmt(e) for e in expected]),
-                str([fmt(g) for g in got]),
-                diagnose(got, wrong, "neuron j uses parameters j*(nin+1) ... j*(nin+1)+nin: " + ORDER),
-            )
-        cs = coefficients(rng, nout)
-        backward_weighted(outs, cs, f"{name}(x)")
-        grads = grads_of(ps, name)
-
-        def f_theta(
-            t: Floats, xs: Floats = xs, nin: int = nin, nout: int = nout, act: str = act, cs: Floats = cs
-        ) -> float:
-            return weighted(layer_f(t, xs, nin, nout, act), cs)
-
-        check_grads(
-            f_theta,
-            theta,
-            grads,
-            name,
-            f"{given}; backward() on {cs} . outputs",
-            lambda k, nin=nin: (
-                f"neuron {k // (nin + 1) + 1}'s " + ("bias" if k % (nin + 1) == nin else f"weight {k % (nin + 1) + 1}")
-            ),
-            IN_GRAPH,
-        )
-        xvals = [v for v in x if isinstance(v, Value)]
-        cases.append(
-            {
-                "nin": nin,
-                "nout": nout,
-                "nonlin": "default" if nonlin is None else nonlin,
-                "inputs": kind,
-                "returns": "Value" if nout == 1 else "list",
-                "theta": theta,
-                "x": xs,
-                "c": cs,
-                "out": got,
-                "grads": grads,
-                "xgrads": grads_of(xvals, name),
-            }
-        )
-    emit("test_layer", cases)
-
-
-# --- MLP ------------------------------------------------------------------------------
-
-ARCHITECTURES = [  # nin, nouts, inputs, last layer's weights large (outputs beyond (-1, 1))
-    (3, [4, 4, 1], "float", False),
-    (2, [1, 1], "Value", False),  # a hidden layer of width 1
-    (1, [3, 1], "mixed", True),
-    (2, [3, 2], "float", False),  # two outputs: a list
-    (4, [1], "Value", True),  # one layer: linear only
-    (2, [1, 3], "float", True),
-    (3, [2, 1, 2], "mixed", False),
-    (2, [5, 1], "Value", True),
-    (3, [4, 4, 1], "Value", True),
-]
-
-
-def _theta(rng: random.Random, nin: int, nouts: list[int], large: bool) -> Floats:
-    """Seeded parameters; with ``large``, the last layer's weights are 2-4 in size, so a
-    linear output layer leaves (-1, 1) where a tanh one cannot."""
-    theta = []
-    for li, (a, b, _) in enumerate(layout(nin, nouts)):
-        last = li == len(nouts) - 1
-        for _ in range(b):
-            for _ in range(a):
-                if large and last:
-                    theta.append(uniform(rng, 2, 4) * rng.choice((-1, 1)))
-                else:
-                    theta.append(uniform(rng, -1.5, 1.5))
-            theta.append(uniform(rng, -1.5, 1.5))
-    return theta
-
-
-def _make_mlp(MLP: type, nin: int, nouts: list[int]) -> Any:
-    return call(lambda: MLP(nin, list(nouts)), f"MLP({nin}, {nouts})", "is __init__ done?")
-
-
-def _mlp_mistakes(theta: Floats, xs: Floats, nin: int, nouts: list[int]) -> dict[str, Floats]:
-    return {
-        LINEAR_LAST: mlp_f(theta, xs, nin, nouts, last="tanh"),
-        "no tanh on the hidden layers (every layer but the last applies tanh)": mlp_f(
-            theta, xs, nin, nouts, hidden="linear"
-        ),
-        "relu on the hidden layers (this course's neurons use tanh)": mlp_f(theta, xs, nin, nouts, hidden="relu"),
-        "the bias listed first in parameters() (" + ORDER + ")": mlp_f(theta, xs, nin, nouts, bias_first=True),
-    }
-
-
-def probe_mlp(Value: type, MLP: type) -> None:
-    """MLP(nin, nouts) forward and gradients on several architectures (a width-1 hidden
-    layer, several outputs, one linear layer), with outputs beyond (-1, 1)."""
-    rng = random.Random(83)
-    cases = []
-    for nin, nouts, kind, large in ARCHITECTURES:
-        name = f"MLP({nin}, {nouts})"
-        net = _make_mlp(MLP, nin, nouts)
-        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
-        theta = _theta(rng, nin, nouts, large)
-        xs = [uniform(rng, -2, 2) for _ in range(nin)]
-        set_parameters(ps, theta, name)
-        x = inputs(Value, xs, kind)
-        given = f"{name}, parameters {shown(theta)}; x = {xs} (as {kind} inputs)"
-        out = call(
-            lambda net=net, x=x: net(x),
-            f"{name}(x)",
-            "a hidden layer of one neuron returns a Value, not a list: the next layer still needs a list of inputs"
-            if 1 in nouts[:-1]
-            else "",
-        )
-        outs = outputs(Value, out, nouts[-1], f"{name}(x)", given)
-        got = _values(outs, f"{name}(x)")
-        expected = mlp_f(theta, xs, nin, nouts)
-        if not forward_matches(got, expected):
-            fail(
-                f"forward values of {name}",
-                given,
-                str([fmt(e) for e in expected]),
-                str([fmt(g) for g in got]),
-                diagnose(got, _mlp_mistakes(theta, xs, nin, nouts), "layers of sizes [nin] + nouts, chained: " + ORDER),
-            )
-        if large and not any(abs(e) > 1 for e in expected):
-            raise AssertionError(f"probe bug: {name} should reach beyond (-1, 1) with large weights")
-        cs = coefficients(rng, nouts[-1])
-        backward_weighted(outs, cs, f"{name}(x)")
-        grads = grads_of(ps, name)
-
-        def f_theta(t: Floats, xs: Floats = xs, nin: int = nin, nouts: list = nouts, cs: Floats = cs) -> float:
-            return weighted(mlp_f(t, xs, nin, nouts), cs)
-
-        where = f"{given}; backward() on {cs} . outputs"
-        check_grads(
-            f_theta, theta, grads, name, where, lambda k, nin=nin, nouts=nouts: describe(nin, nouts, k), IN_GRAPH
-        )
-        xvals = [v for v in x if isinstance(v, Value)]
-        xgrads = grads_of(xvals, name)
-        value_at = [k for k, v in enumerate(x) if isinstance(v, Value)]
-        check_grads(
-            lambda t, xs=xs, value_at=value_at, theta=theta, nin=nin, nouts=nouts, cs=cs: weighted(
-                mlp_f(theta, _spliced(xs, value_at, t), nin, nouts), cs
-            ),
-            [xs[k] for k in value_at],
-            xgrads,
-            name,
-            where,
-            lambda k, value_at=value_at: f"input x{value_at[k] + 1} (a Value)",
-            "inputs that are Values are part of the graph",
-        )
-        cases.append(
-            {
-                "nin": nin,
-                "nouts": nouts,
-                "inputs": kind,
-                "returns": "Value" if nouts[-1] == 1 else "list",
-                "theta": theta,
-                "x": xs,
-                "c": cs,
-                "out": got,
-                "grads": grads,
-                "xgrads": xgrads,
-            }
-        )
-    emit("test_mlp", cases)
-
-
-COUNTS = [(3, [4, 4, 1]), (2, [1, 1]), (5, [3]), (1, [1]), (4, [6, 5, 3, 1]), (2, [2, 2])]
-
-
-def count_hint(nin: int, nouts: list[int]) -> Callable[[int], str]:
-    """What to say when MLP(nin, nouts).parameters() has ``got`` entries."""
-
-    def hint(got: int) -> str:
-        sizes = " + ".join(f"({a}*{b} + {b})" for a, b, _ in layout(nin, nouts))
-        if got == sum(a * b for a, b, _ in layout(nin, nouts)):
-            return f"the biases are missing: {sizes}; a parameter missing from parameters() never trains"
-        if got < count(nin, nouts):
-            return f"some are missing: {sizes}; a parameter missing from parameters() never trains"
-        return f"{sizes}: each weight and bias once"
-
-    return hint
-
-
-def _uses(Value: type, MLP: type, nin: int, nout: int) -> list[list[int]]:
-    """Which entry of parameters() each neuron of MLP(nin, [nout]) uses as each weight and
-    as its bias: parameter k is set to k/1000 (counting from 1), the inputs are all 0 and
-    then one-hot, and the outputs are read back in thousandths. So small, the numbers read
-    the same through a linear or a tanh output layer: this cell is about the order."""
-    name = f"MLP({nin}, [{nout}])"
-    net = _make_mlp(MLP, nin, [nout])
-    ps = parameters_of(Value, net, name, count(nin, [nout]), count_hint(nin, [nout]))
-    set_parameters(ps, [(k + 1) / 1000 for k in range(len(ps))], name)
-    seen = []
-    for hot in [None, *range(nin)]:
-        x = [1.0 if i == hot else 0.0 for i in range(nin)]
-        outs = outputs(Value, call(lambda x=x: net(x), f"{name}(x)"), nout, f"{name}(x)", f"x = {x}", False)
-        seen.append(_values(outs, f"{name}(x)"))
-    uses = []
-    for j in range(nout):
-        bias = seen[0][j]
-        used = [round((seen[1 + i][j] - bias) * 1000) for i in range(nin)] + [round(bias * 1000)]
-        want = [j * (nin + 1) + i + 1 for i in range(nin + 1)]
-        if used != want:
-            fail(
-                f"{name}: which entry of parameters() each neuron uses",
-                "parameter k set to k/1000 (counting from 1); x all 0, then one-hot",
-                f"neuron {j + 1} uses parameters {want} (its weights, then its bias)",
-                f"it uses {used}",
-                ORDER,
-            )
-        uses.append(used)
-    return uses
-
-
-def probe_parameters(Value: type, MLP: type) -> None:
-    """parameters(): the count (41 for MLP(3, [4, 4, 1]), not the 33 of a classic slip), distinct
-    Values, the documented order (which parameter each neuron uses) and that every one
-    of them receives gradient.
-
-    The gradients are recorded divided by the output bias's own gradient: that ratio is
-    d(pre-activation)/d(parameter), the same whatever the output layer's activation, so
-    a wrong activation costs the forward-pass cell, not this one."""
-    rng = random.Random(89)
-    cases = []
-    for nin, nouts in COUNTS:
-        name = f"MLP({nin}, {nouts})"
-        net = _make_mlp(MLP, nin, nouts)
-        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
-        cases.append({"net": name, "count": len(ps)})
-    for nin, nout in ((3, 4), (1, 2), (2, 1)):
-        cases.append({"net": f"MLP({nin}, [{nout}])", "uses": _uses(Value, MLP, nin, nout)})
-    for nin, nouts in ((3, [4, 4, 1]), (2, [3, 1]), (1, [2, 2, 1])):
-        name = f"MLP({nin}, {nouts})"
-        net = _make_mlp(MLP, nin, nouts)
-        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
-        theta = [uniform(rng, 0.2, 1.2) * rng.choice((-1, 1)) for _ in ps]
-        xs = [uniform(rng, 0.3, 1.5) * rng.choice((-1, 1)) for _ in range(nin)]
-        set_parameters(ps, theta, name)
-        given = f"{name}, parameters {shown(theta)}; x = {xs}"
-        out = call(lambda net=net, xs=xs: net(list(xs)), f"{name}(x)")
-        outs = outputs(Value, out, 1, f"{name}(x)", given, strict=False)
-        c = coefficients(rng, 1)
-        backward_weighted(outs, c, f"{name}(x)")
-        grads = grads_of(ps, name)
-        silent = [k for k, g in enumerate(grads) if g == 0.0]
-        if silent:
-            fail(
-                f"{name}: every parameter receives gradient",
-                given,
-                "a non-zero grad on every parameter after backward()",
-                f"{describe(nin, nouts, silent[0])} (entry {silent[0] + 1} of parameters()) has grad 0",
-                "a parameter that the forward pass does not use, or uses through .data, never learns",
-            )
-        ratios = [g / grads[-1] for g in grads]
-
-        def pre(t: Floats, xs: Floats = xs, nin: int = nin, nouts: list = nouts) -> float:
-            return mlp_f(t, xs, nin, nouts)[0]  # the output layer is linear here
-
-        for k, r in enumerate(ratios):
-            estimate = central_difference(
-                lambda t, k=k, pre=pre, theta=theta: pre([*theta[:k], t, *theta[k + 1 :]]), theta[k]
-            )
-            if not grad_ok(r, estimate):
-                fail(
-                    f"{name}: the gradient reaching entry {k + 1} of parameters() ({describe(nin, nouts, k)})",
-                    given,
-                    f"{fmt(estimate)} times the output bias's gradient",
-                    f"{fmt(r)} times",
-                    ORDER + "; each entry must be the Value the network uses in that place",
-                )
-        cases.append({"net": name, "theta": theta, "x": xs, "c": c, "relative_grads": ratios})
-    emit("test_parameters", cases)
-
-
-def probe_zero_grad(Value: type, MLP: type) -> None:
-    """zero_grad() sets every parameter's grad to 0 and leaves data alone; a backward()
-    after it gives the gradients of a single pass."""
-    rng = random.Random(97)
-    cases = []
-    for nin, nouts in ((3, [4, 4, 1]), (2, [3, 2]), (1, [2, 2, 1])):
-        name = f"MLP({nin}, {nouts})"
-        net = _make_mlp(MLP, nin, nouts)
-        ps = parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts))
-        theta = [uniform(rng, -1.5, 1.5) for _ in ps]
-        xs = [uniform(rng, -2, 2) for _ in range(nin)]
-        set_parameters(ps, theta, name)
-        cs = coefficients(rng, nouts[-1])
-
-        def one_pass(net: Any = net, xs: Floats = xs, cs: Floats = cs, name: str = name, nouts: list = nouts) -> Floats:
-            out = call(lambda: net(list(xs)), f"{name}(x)")
-            backward_weighted(outputs(Value, out, nouts[-1], f"{name}(x)", "", strict=False), cs, f"{name}(x)")
-            return grads_of(ps, name)
-
-        first = one_pass()
-        one_pass()  # without zeroing: the gradients add up
-        held = [uniform(rng, -1, 1, (0.0,), 0.1) for _ in ps]
-        for p, g in zip(ps, held, strict=True):  # and some set by hand
-            p.grad = g
-        call(lambda net=net: net.zero_grad(), f"{name}.zero_grad()")
-        zeroed = grads_of(ps, name)
-        nonzero = [k for k, g in enumerate(zeroed) if g != 0.0]
-        if nonzero:
-            k = nonzero[0]
-            fail(
-                f"{name}.zero_grad() sets the grad of every parameter to 0",
-                f"grads held {held[:3]}...",
-                "every grad 0",
-                f"{describe(nin, nouts, k)} (entry {k + 1} of parameters()) has grad {fmt(zeroed[k])}",
-                "for p in self.parameters(): p.grad = 0.0",
-            )
-        data = _data(ps, name)
-        if data != theta:
-            k = next(k for k, (a, b) in enumerate(zip(data, theta, strict=True)) if a != b)
-            fail(
-                f"{name}.zero_grad() changes the grads only, never the data",
-                expected=f"{describe(nin, nouts, k)} still {fmt(theta[k])}",
-                got=fmt(data[k]),
-            )
-        again = one_pass()
-        drift = [a - b for a, b in zip(again, first, strict=True)]
-        for k, d in enumerate(drift):
-            if abs(d) > 1e-12 * max(1.0, abs(first[k])):
-                fail(
-                    f"{name}: backward() after zero_grad() gives the gradients of a single pass",
-                    f"x = {xs}",
-                    f"{describe(nin, nouts, k)}: {fmt(first[k])}, as after the first backward()",
-                    fmt(again[k]),
-                )
-        cases.append({"net": name, "held": held, "zeroed": zeroed, "data": data, "again_minus_first": drift})
-    emit("test_zero_grad", cases)
-
-
 def probe_init(Value: type, MLP: type) -> None:
     """A fresh MLP's parameters: in [-1, 1], spread over it, no two neurons of a layer
     alike (symmetry broken), and two networks built in a row differ. Only these properties
@@ -898,9 +928,7 @@ def probe_init(Value: type, MLP: type) -> None:
         for nin, nouts in ((8, [16, 16, 1]), (3, [4, 4, 1]), (2, [3, 2])):
             name = f"MLP({nin}, {nouts})"
             nets = [_make_mlp(MLP, nin, nouts) for _ in range(2)]
-            values = [
-                _data(parameters_of(Value, net, name, count(nin, nouts), count_hint(nin, nouts)), name) for net in nets
-            ]
+            values = [_data(mlp_parameters(Value, net, nin, nouts), name) for net in nets]
             for v in values:
                 _check_range(v, name)
                 if len(set(v)) == 1:
