@@ -417,7 +417,7 @@ def _set_up(Value: type, part: Part, net: Net, name: str, ps: list[Any], rng: ra
     return Trial(net, name, theta, xs, x, given)
 
 
-def _forward(Value: type, part: Part, module: Any, trial: Trial) -> tuple[list[Any], Floats]:
+def _forward(Value: type[Any], part: Part, module: Any, trial: Trial) -> tuple[list[Any], Floats]:
     """(the output Values, their data): a Neuron must return a Value, a Layer or an MLP a
     Value when it has one output and a list when several."""
     name, given = trial.name, trial.given
