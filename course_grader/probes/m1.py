@@ -172,7 +172,7 @@ def run(Value: type[Any], spec: Op, cases: list[dict[str, Any]]) -> list[dict[st
                 fmt(out.grad),
                 "_backward reads out.grad; it writes only the inputs' grads",
             )
-        rec["gout"] = num(out.grad, "out.grad")  # what the kernel checked, for the judge too
+        rec["gout"] = num(out.grad, "out.grad")  # what the probe checked, for the judge too
         if a is not None:
             rec["ga"] = num(a.grad, "a.grad")
         if b is not None:
