@@ -519,6 +519,17 @@ def test_what_is_not_a_plain_array_stays_where_it_is(arrays):
     assert kind(np.arange(2.0)) == "ndarray"
 
 
+def test_numpy_never_asks_a_proxy_for_its_memory(arrays):
+    """np.asarray(proxy), or an ndarray times a proxy, would ask the student's object for its
+    __array_interface__: an address in the grader's memory that NumPy would then read."""
+    np = pytest.importorskip("numpy")
+    liar = arrays.ask("global", "liar")
+    with pytest.raises(TypeError, match="never made a NumPy array here"):
+        np.asarray(liar)
+    assert np.arange(2.0) * liar == "the student's __rmul__"  # the student's operator, as for a number
+    assert arrays.ask("global", "asked") == ["__rmul__"]
+
+
 def test_a_probe_takes_arrays_only_as_they_travel(arrays):
     np = pytest.importorskip("numpy")
     from course_grader.probes.common import HiddenTestFailure, array

@@ -98,6 +98,11 @@ INTERPRETER = ("sys.getrecursionlimit", "sys.setrecursionlimit", "random.getstat
 # What the grader's end lets its untrusted peer do with the few callables it hands over.
 GUARDED = {"call", "getattr", "bool", "len", "iter", "next", "repr", "str", "hash"}
 
+# What NumPy asks an object it is handed to turn into an array (np.asarray(x), ndarray * x):
+# answered by the other end, ``__array_interface__`` would be an address in this process that
+# NumPy reads (or writes) - another process's choice of this one's memory.
+NUMPY_PROTOCOL = ("__array", "__dlpack")
+
 _BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")
 _SELF_FIRST = (
     "repr", "str", "format", "bool", "len", "iter", "next", "float", "int", "neg", "pos", "abs",
@@ -118,15 +123,26 @@ def _raise(kind: str, message: str) -> None:
 
 
 class Proxy:
-    """An object of the other end. Every operation is asked of the real object there."""
+    """An object of the other end. Every operation is asked of the real object there,
+    except NumPy's questions about its memory (``NUMPY_PROTOCOL``)."""
 
     __slots__ = ("__weakref__", "_link", "_ref")
+
+    # ``ndarray + proxy`` is the other end's ``__radd__``, as for a number: NumPy leaves a
+    # binary operator to an operand that sets this, without asking it anything else.
+    __array_ufunc__ = None
 
     def __init__(self, link: Link, ref: int) -> None:
         object.__setattr__(self, "_link", link)
         object.__setattr__(self, "_ref", ref)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith(NUMPY_PROTOCOL):
+            raise TypeError(
+                "an object of the other process is never made a NumPy array here (its __array_interface__ would "
+                "say where in this process's memory the array is): arrays travel by value; a probe checks one "
+                "with probes.common.array"
+            )
         return self._link.ask("getattr", self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
