@@ -17,11 +17,14 @@ Values cross as JSON lines. Exactly-typed ``None``/``bool``/``int``/``float``/``
 exactly-typed lists, tuples, sets and dicts of them travel by value, and so does an array of
 exactly ``numpy.ndarray`` with a plain number dtype (``ARRAY_DTYPES``), as one message of its
 dtype, shape and bytes: milestones 5-6 read a Tensor's ``data`` and ``grad`` whole, and a
-proxy per element would cost a round trip each. Anything else stays
-where it lives and travels as a handle, which the other end wraps in a ``Proxy`` that
-forwards every operation. A proxy is unique per object, so ``is`` and ``id`` keep their
-meaning across the link. Either end may call back into the other while it waits for an
-answer (a probe's ``_backward`` set on a student's Value, say), so the protocol is nested.
+proxy per element would cost a round trip each. Such an array is a copy, as a list is: what
+a call changes in one it was handed is copied back when it returns, but a probe that writes
+into ``t.data`` writes into its own copy (``t.data = new`` is asked of the student's
+object). Anything else stays where it lives and travels as a handle, which the other end
+wraps in a ``Proxy`` that forwards every operation (but NumPy's questions about memory). A
+proxy is unique per object, so ``is`` and ``id`` keep their meaning across the link.
+Either end may call back into the other while it waits for an answer (a probe's
+``_backward`` set on a student's Value, say), so the protocol is nested.
 
 The grader's end is ``trusting=False``: its peer may call the functions and bound methods
 it was handed and read their public attributes, nothing else - no ``__globals__``, no
@@ -353,8 +356,9 @@ class Link:
     def _within_limits(self, more: int = 0) -> None:
         """Break the link, for good, when the other end has handed over too much: it ends
         this submission's replay, never the grader nor the other submissions. ``more``: the
-        bytes of an array about to be built, counted as if received already (its text was,
-        as it was read; this holds the limit however the array came)."""
+        bytes of an array about to be built, counted on top of its text (counted as it was
+        read): the array is memory the grader keeps, and a shape that announces more than
+        the limits allow is refused before anything is decoded or allocated."""
         if not self.bounded:
             return
         handles, received = len(self.proxies), self.received + more
