@@ -77,10 +77,9 @@ def _array_kind(x: object) -> str:
     if name != "ndarray":
         return name
     try:
-        dtype = str(x.dtype)  # type: ignore[attr-defined]  # its repr, asked of its own process in the replay
+        return f"ndarray of dtype {x.dtype!s}"  # type: ignore[attr-defined]  # asked of its process in the replay
     except Exception:  # noqa: BLE001 - only for the message
         return name
-    return f"ndarray of dtype {dtype}" if type(dtype) is str else name
 
 
 def rel_error(a: float, b: float) -> float:
