@@ -10,14 +10,21 @@ whose inputs it does not choose, for the probe to record right answers.
 
 Both ends run this file: the grader imports it, and the student's process runs its
 source (``agent_main``) where ``course_grader`` is only a stand-in. So it uses the
-standard library only.
+standard library only, and NumPy when an array is met or announced (both ends have it; a
+process without it never meets an array, so this file still runs where it is missing).
 
 Values cross as JSON lines. Exactly-typed ``None``/``bool``/``int``/``float``/``complex``/``str`` and
-exactly-typed lists, tuples, sets and dicts of them travel by value; anything else stays
-where it lives and travels as a handle, which the other end wraps in a ``Proxy`` that
-forwards every operation. A proxy is unique per object, so ``is`` and ``id`` keep their
-meaning across the link. Either end may call back into the other while it waits for an
-answer (a probe's ``_backward`` set on a student's Value, say), so the protocol is nested.
+exactly-typed lists, tuples, sets and dicts of them travel by value, and so does an array of
+exactly ``numpy.ndarray`` with a plain number dtype (``ARRAY_DTYPES``), as one message of its
+dtype, shape and bytes: milestones 5-6 read a Tensor's ``data`` and ``grad`` whole, and a
+proxy per element would cost a round trip each. Such an array is a copy, as a list is: what
+a call changes in one it was handed is copied back when it returns, but a probe that writes
+into ``t.data`` writes into its own copy (``t.data = new`` is asked of the student's
+object). Anything else stays where it lives and travels as a handle, which the other end
+wraps in a ``Proxy`` that forwards every operation (but NumPy's questions about memory). A
+proxy is unique per object, so ``is`` and ``id`` keep their meaning across the link.
+Either end may call back into the other while it waits for an answer (a probe's
+``_backward`` set on a student's Value, say), so the protocol is nested.
 
 The grader's end is ``trusting=False``: its peer may call the functions and bound methods
 it was handed and read their public attributes, nothing else - no ``__globals__``, no
@@ -26,15 +33,22 @@ setting attributes, no module. The student's end serves everything on its own ob
 
 from __future__ import annotations
 
+import base64
+import binascii
 import builtins
 import json
+import math
 import operator
 import os
 import select
 import signal
+import sys
 import time
 import types
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import numpy
 
 PLAIN = (type(None), bool, int, float, str)
 MAX_LINE = 64 * 1024 * 1024  # a message longer than this is an attack or a bug
@@ -45,6 +59,14 @@ MAX_LINE = 64 * 1024 * 1024  # a message longer than this is an attack or a bug
 CELL_HANDLES, CELL_BYTES = 250_000, 64 * 1024 * 1024
 TOTAL_HANDLES, TOTAL_BYTES = 1_000_000, 256 * 1024 * 1024
 MAX_DEPTH = 40  # nesting of containers sent by value
+# The dtypes an array may travel by value with, as NumPy spells them (``dtype.str``): plain
+# numbers, little-endian (every machine the course runs on; a big-endian array, an object,
+# string, structured or datetime one travels as a handle). The receiving end builds an array
+# from a dtype of this list only, never from whatever the other end names.
+ARRAY_DTYPES = frozenset(
+    ("|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8", "<c8", "<c16")
+)
+MAX_RANK = 32  # dimensions of an array sent by value (NumPy 1.x allows 32)
 
 
 class LinkBroken(BaseException):
@@ -79,6 +101,11 @@ INTERPRETER = ("sys.getrecursionlimit", "sys.setrecursionlimit", "random.getstat
 # What the grader's end lets its untrusted peer do with the few callables it hands over.
 GUARDED = {"call", "getattr", "bool", "len", "iter", "next", "repr", "str", "hash"}
 
+# What NumPy asks an object it is handed to turn into an array (np.asarray(x), ndarray * x):
+# answered by the other end, ``__array_interface__`` would be an address in this process that
+# NumPy reads (or writes) - another process's choice of this one's memory.
+NUMPY_PROTOCOL = ("__array", "__dlpack")
+
 _BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")
 _SELF_FIRST = (
     "repr", "str", "format", "bool", "len", "iter", "next", "float", "int", "neg", "pos", "abs",
@@ -99,15 +126,26 @@ def _raise(kind: str, message: str) -> None:
 
 
 class Proxy:
-    """An object of the other end. Every operation is asked of the real object there."""
+    """An object of the other end. Every operation is asked of the real object there,
+    except NumPy's questions about its memory (``NUMPY_PROTOCOL``)."""
 
     __slots__ = ("__weakref__", "_link", "_ref")
+
+    # ``ndarray + proxy`` is the other end's ``__radd__``, as for a number: NumPy leaves a
+    # binary operator to an operand that sets this, without asking it anything else.
+    __array_ufunc__ = None
 
     def __init__(self, link: Link, ref: int) -> None:
         object.__setattr__(self, "_link", link)
         object.__setattr__(self, "_ref", ref)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith(NUMPY_PROTOCOL):
+            raise TypeError(
+                "an object of the other process is never made a NumPy array here (its __array_interface__ would "
+                "say where in this process's memory the array is): arrays travel by value; a probe checks one "
+                "with probes.common.array"
+            )
         return self._link.ask("getattr", self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -145,14 +183,32 @@ for _name in _BINARY:
     setattr(Proxy, f"__r{_name}__", _reflected(_name))
 
 
+def _is_array(x: object) -> bool:
+    """Whether ``x`` is exactly a ``numpy.ndarray``, without importing NumPy: where it was
+    never imported, no array exists."""
+    np = sys.modules.get("numpy")
+    return np is not None and type(x) is getattr(np, "ndarray", None)
+
+
+def _refill(original: Any, new: Any) -> bool:
+    """Copy ``new`` into ``original`` when both are arrays of one dtype and shape: an array
+    that travelled by value and was changed in place on the other end is changed here too,
+    and stays the same object (a view of it sees the change). False when it cannot be."""
+    if not (_is_array(original) and _is_array(new)) or original.shape != new.shape or original.dtype != new.dtype:
+        return False
+    if original.flags.writeable:
+        original[...] = new
+    return True
+
+
 def _update(original: Any, new: Any) -> None:
     """Make ``original`` (a list, dict or set) hold what ``new`` holds, keeping the
-    identity of nested lists and dicts that are still there."""
+    identity of nested lists, dicts and arrays that are still there."""
     if type(original) is list and len(original) == len(new):
         for i, (o, n) in enumerate(zip(original, new, strict=True)):
             if type(o) in (list, dict, set) and type(n) is type(o):
                 _update(o, n)
-            else:
+            elif not _refill(o, n):
                 original[i] = n
     elif type(original) is dict:
         for key in [k for k in original if k not in new]:
@@ -161,7 +217,7 @@ def _update(original: Any, new: Any) -> None:
             o = original.get(key)
             if type(o) in (list, dict, set) and type(n) is type(o):
                 _update(o, n)
-            else:
+            elif not _refill(o, n):
                 original[key] = n
     elif type(original) is set:
         original.clear()
@@ -183,7 +239,8 @@ class Link:
         self.revoked = 0  # handles below this were lent for a call that has returned: dead
         self.proxies: dict[int, Any] = {}  # theirs, by handle -> our proxy or stub
         self.stubs: dict[int, int] = {}  # id(stub function) -> their handle (trusting end only)
-        self.buffer = b""
+        self.buffer = bytearray()  # read, not yet taken as a message (grown in place: arrays come in many reads)
+        self.scanned = 0  # the buffer holds no newline before this
         self.deadline = float("inf")  # absolute time.monotonic() past which the peer is late
         self.broken: str | None = None
         self.budget: float | None = None  # seconds the agent may spend on each of our questions
@@ -200,6 +257,8 @@ class Link:
             return x
         if t is complex:  # by value too: a probe's Value(1j) must hand the student a complex, not a proxy
             return {"C": [x.real, x.imag]}
+        if _is_array(x) and x.dtype.str in ARRAY_DTYPES:  # a subclass or another dtype: a handle, below
+            return {"A": [x.dtype.str, list(x.shape), base64.b64encode(x.tobytes()).decode("ascii")]}
         if depth > MAX_DEPTH:
             raise ValueError("too deeply nested to send")
         if t in (list, tuple, set, frozenset):
@@ -230,6 +289,8 @@ class Link:
             return {"L": list, "T": tuple, "S": set, "F": frozenset}[tag](items)
         if tag == "C" and type(body) is list and len(body) == 2 and all(type(v) is float for v in body):
             return complex(body[0], body[1])
+        if tag == "A":
+            return self._load_array(body)
         if tag == "D" and type(body) is list:
             return {self.load(k, depth + 1): self.load(v, depth + 1) for k, v in body}
         if tag == "P" and type(body) is int and 0 <= body < len(self.objects):
@@ -242,6 +303,37 @@ class Link:
                 self.proxies[body] = self._wrap(body, bool(y.get("fn")))
             return self.proxies[body]
         self._break("it sent a malformed value")
+
+    def _load_array(self, body: Any) -> numpy.ndarray:
+        """An array sent by value, checked before anything is built from it: a dtype of
+        ``ARRAY_DTYPES``, a shape of at most ``MAX_RANK`` non-negative ints, and exactly as many
+        bytes as they call for, which count against the byte limits. Anything else breaks the
+        link: the other end is lying, and what it sends next cannot be trusted either."""
+        if type(body) is not list or len(body) != 3:
+            self._break("it sent a malformed array")
+        dtype, shape, text = body
+        if type(dtype) is not str or dtype not in ARRAY_DTYPES:
+            self._break("it sent an array of a type that does not travel by value")
+        if type(shape) is not list or len(shape) > MAX_RANK or not all(type(d) is int and d >= 0 for d in shape):
+            self._break("it sent an array of an impossible shape")
+        itemsize = int(dtype[2:])
+        if math.prod(max(d, 1) for d in shape) * itemsize > sys.maxsize:  # NumPy's own limit, zeros or not
+            self._break("it sent an array of an impossible shape")
+        size = math.prod(shape) * itemsize
+        self._within_limits(size)
+        if type(text) is not str or len(text) != 4 * ((size + 2) // 3):
+            self._break("it sent an array whose bytes do not match its shape")
+        try:
+            raw = binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError):
+            self._break("it sent an array whose bytes are not base64")
+        if len(raw) != size or (dtype == "|b1" and raw.translate(None, b"\x00\x01")):  # a bool is 0 or 1
+            self._break("it sent an array whose bytes do not match its shape")
+        import numpy  # here, and not before: only where an array is announced
+
+        array = numpy.empty(shape, numpy.dtype(dtype))  # its own, writeable, C-contiguous memory
+        array.reshape(-1).view(numpy.uint8)[:] = numpy.frombuffer(raw, numpy.uint8)
+        return array
 
     def _wrap(self, ref: int, is_function: bool) -> Any:
         """A proxy for the other end's object; on the trusting end, a function of the
@@ -261,12 +353,15 @@ class Link:
         """The limits per cell count from here."""
         self.cell_start = (len(self.proxies), self.received)
 
-    def _within_limits(self) -> None:
+    def _within_limits(self, more: int = 0) -> None:
         """Break the link, for good, when the other end has handed over too much: it ends
-        this submission's replay, never the grader nor the other submissions."""
+        this submission's replay, never the grader nor the other submissions. ``more``: the
+        bytes of an array about to be built, counted on top of its text (counted as it was
+        read): the array is memory the grader keeps, and a shape that announces more than
+        the limits allow is refused before anything is decoded or allocated."""
         if not self.bounded:
             return
-        handles, received = len(self.proxies), self.received
+        handles, received = len(self.proxies), self.received + more
         cell_handles, cell_bytes = handles - self.cell_start[0], received - self.cell_start[1]
         if cell_handles >= CELL_HANDLES or handles >= TOTAL_HANDLES:
             limit = f"{CELL_HANDLES:,} in one cell" if cell_handles >= CELL_HANDLES else f"{TOTAL_HANDLES:,} in all"
@@ -286,7 +381,7 @@ class Link:
     # --- the pipe ---------------------------------------------------------------------
 
     def _send(self, message: dict) -> None:
-        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        data = memoryview(json.dumps(message, separators=(",", ":")).encode() + b"\n")  # sliced without copies
         while data:
             self._wait(select_write=True)
             try:
@@ -307,7 +402,10 @@ class Link:
             self._break("it ran out of time")
 
     def _receive(self) -> dict:
-        while b"\n" not in self.buffer:
+        # A pipe hands over 64 KiB a read: the buffer grows in place and only what is new is
+        # searched, so that a message of megabytes costs its length, not its length squared.
+        while (end := self.buffer.find(b"\n", self.scanned)) < 0:
+            self.scanned = len(self.buffer)
             if len(self.buffer) > MAX_LINE:
                 self._break("it sent a message that is too long")
             self._wait()
@@ -317,7 +415,9 @@ class Link:
             self.received += len(chunk)
             self.buffer += chunk
             self._within_limits()
-        line, self.buffer = self.buffer.split(b"\n", 1)
+        line = self.buffer[:end]
+        del self.buffer[: end + 1]
+        self.scanned = 0
         try:
             message = json.loads(line)
         except (ValueError, RecursionError):
@@ -380,6 +480,8 @@ class Link:
                 self._break("it sent a value that cannot be read")
             if type(original) in (list, dict, set) and type(new) is type(original):
                 _update(original, new)
+            else:
+                _refill(original, new)
 
     # --- answering ----------------------------------------------------------------------
 
@@ -400,6 +502,7 @@ class Link:
     def _answer(self, message: dict) -> dict:
         args: Any = None
         kwargs: Any = None
+        arrays: dict[int | str, bytes] = {}
         try:
             operation = message["op"]
             if type(operation) is not str or (operation not in OPERATIONS and operation not in AGENT_ONLY):
@@ -410,6 +513,7 @@ class Link:
             kwargs = self.load(message.get("kwargs", {"D": []}))
             if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
                 self._break("it sent a malformed request")
+            arrays = _array_bytes(args, kwargs)
             if not self.trusting:
                 self._check_guarded(operation, args)
             if operation == "exec":
@@ -429,7 +533,7 @@ class Link:
                     raise NameError(f"name {args[0]!r} is not defined")
             else:
                 result = OPERATIONS[operation](*args, **kwargs)
-            return {"ok": self.dump(result), **self._changed(args, kwargs)}
+            return {"ok": self.dump(result), **self._changed(args, kwargs, arrays)}
         except LinkBroken:
             raise
         except BaseException as err:
@@ -438,15 +542,21 @@ class Link:
             answer = {"error": [type(err).__name__, str(err)[:2000]]}
             if type(args) is list and type(kwargs) is dict:
                 try:
-                    answer.update(self._changed(args, kwargs))
+                    answer.update(self._changed(args, kwargs, arrays))
                 except Exception:  # noqa: BLE001 - the error is the answer; what changed is extra
                     pass
             return answer
 
-    def _changed(self, args: list, kwargs: dict) -> dict:
-        """The arguments that travelled by value and can change in place, as they are now."""
+    def _changed(self, args: list, kwargs: dict, arrays: dict[int | str, bytes]) -> dict:
+        """The arguments that travelled by value and can change in place, as they are now:
+        lists, dicts and sets always; arrays (``arrays``: their bytes before the call) only
+        when changed, since they may be large."""
         back = [[i, self.dump(a)] for i, a in enumerate(args) if type(a) in (list, dict, set)]
         back += [[k, self.dump(a)] for k, a in kwargs.items() if type(a) in (list, dict, set)]
+        for key, before in arrays.items():
+            array = args[key] if type(key) is int else kwargs[key]
+            if array.tobytes() != before:
+                back.append([key, self.dump(array)])
         return {"back": back} if back else {}
 
     def _check_guarded(self, operation: str, args: list) -> None:
@@ -468,10 +578,16 @@ class Link:
             self._send(self._serve(message))
 
 
+def _array_bytes(args: list, kwargs: dict) -> dict[int | str, bytes]:
+    """The bytes of the arrays among a request's arguments (they came by value), before the
+    call: what tells ``Link._changed`` whether the call changed them in place."""
+    found: dict[int | str, bytes] = {i: a.tobytes() for i, a in enumerate(args) if _is_array(a)}
+    found.update({k: a.tobytes() for k, a in kwargs.items() if _is_array(a)})
+    return found
+
+
 def agent_main() -> None:
     """Run in the student's (sandboxed) process: answer the grader on stdin/stdout."""
-    import sys
-
     reply = os.dup(1)
     quiet = os.open(os.devnull, os.O_RDWR)
     os.dup2(quiet, 1)  # what student code prints must not garble the protocol

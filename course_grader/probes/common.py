@@ -6,9 +6,12 @@ import importlib
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from course_grader.probes import records
+
+if TYPE_CHECKING:
+    import numpy
 
 H = 1e-6  # central-difference step, as milestone 2 teaches
 GRAD_TOL = 1e-5  # relative error that passes a gradient check (milestone 2)
@@ -49,6 +52,34 @@ def num(x: object, what: str) -> float:
         return float(x)
     fail(f"{what} should be a plain number", got=f"{type_name(x)}: {x!r}")
     raise AssertionError  # unreachable: fail() raises
+
+
+def array(x: object, what: str) -> "numpy.ndarray":
+    """``x`` when it is exactly a ``numpy.ndarray`` of floats, ints or bools; a failure naming
+    ``what`` and the type it got otherwise.
+
+    Exact types on purpose, as ``num``: a subclass's operators may lie. And never
+    ``numpy.asarray(x)``: in the grader's replay a student's array travels by value
+    (``isolation/rpc.py``), so anything else here is a proxy or an object of another kind, and
+    converting it would ask the student's object (its ``__array__``) what the answer is.
+    """
+    import numpy  # here: milestones 1-4 never need it
+
+    if type(x) is numpy.ndarray and x.dtype.kind in "biuf":
+        return x
+    fail(f"{what} should be a NumPy array of floats", got=_array_kind(x))
+
+
+def _array_kind(x: object) -> str:
+    """What ``x`` is, for ``array``'s failure, alike in a kernel and in the grader's replay:
+    an array of a dtype that does not travel by value is a proxy there."""
+    name = type_name(x)
+    if name != "ndarray":
+        return name
+    try:
+        return f"ndarray of dtype {x.dtype!s}"  # type: ignore[attr-defined]  # asked of its process in the replay
+    except Exception:  # noqa: BLE001 - only for the message
+        return name
 
 
 def rel_error(a: float, b: float) -> float:
