@@ -10,7 +10,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.utils import is_grade, is_solution
 
-from course_grader.authoring.engine_export import MARKERS
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")  # nbgrader's, around an answer
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
@@ -39,12 +39,11 @@ def total_points(nb: NotebookNode) -> float:
     return float(sum(cell.metadata.nbgrader.get("points") or 0 for cell in nb.cells if is_grade(cell)))
 
 
+def without_markers(source: str) -> str:
+    """A solution cell's source as the answer reads, nbgrader's solution markers removed."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
+
+
 def answers(nb: NotebookNode) -> dict[str, str]:
     """grade_id -> source of each solution cell, nbgrader's solution markers removed."""
-    return {
-        cell.metadata.nbgrader["grade_id"]: "\n".join(
-            line for line in cell.source.splitlines() if line.strip() not in MARKERS
-        )
-        for cell in nb.cells
-        if is_solution(cell)
-    }
+    return {cell.metadata.nbgrader["grade_id"]: without_markers(cell.source) for cell in nb.cells if is_solution(cell)}

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
@@ -48,9 +50,10 @@ class ReleaseOrderError(ValueError):
     """The released list cannot be read or changed as asked; the message says why."""
 
 
-def _directory(root: Path) -> CourseDirectory:
-    """nbgrader's CourseDirectory of the course at ``root``, as its nbgrader_config.py sets it
-    (nbgrader's defaults with this course's two renamed folders where there is none)."""
+def course_config(root: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """The nbgrader configuration of the course at ``root``: its nbgrader_config.py (nbgrader's
+    defaults with this course's two renamed folders where there is none), rooted at ``root``,
+    with ``overrides`` (section -> trait -> value: a run's options) on top."""
     config = Config()
     config.CourseDirectory.source_directory = "solutions"
     config.CourseDirectory.release_directory = "notebooks"
@@ -59,7 +62,8 @@ def _directory(root: Path) -> CourseDirectory:
 
         config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
     config.CourseDirectory.root = str(root)
-    return CourseDirectory(config=config)
+    config.merge(Config({section: dict(traits) for section, traits in (overrides or {}).items()}))
+    return config
 
 
 @dataclass(frozen=True)
@@ -140,14 +144,6 @@ class Course:
     def released_file(self) -> Path:
         return self.source_dir / RELEASED_NAME
 
-    def shipped_files(self) -> dict[str, list[str]]:
-        """Shipped module -> the milestones whose folders carry it (every one after its sources)."""
-        out: dict[str, list[str]] = {}
-        for module, sources in SHIPPED.items():
-            first = MILESTONES.index(sources[-1]) + 1
-            out[module] = list(MILESTONES[first:])
-        return out
-
     # ----------------------------------------------------------------- milestones, in order
     def present(self) -> list[str]:
         """The milestones whose instructor notebook exists, in course order."""
@@ -202,4 +198,4 @@ class Course:
 
 @functools.cache
 def _course(root: Path) -> Course:
-    return Course(root, _directory(root))
+    return Course(root, CourseDirectory(config=course_config(root)))

@@ -13,7 +13,7 @@ import pytest
 from conftest import COURSE, MILESTONES, ROOT, copy_course, nbgrader
 
 from course_grader.authoring import release
-from course_grader.authoring.engine_export import MARKERS
+from course_grader.cells import MARKERS
 from course_grader.isolation.run_notebook import execute
 from course_grader.layout import Course
 from course_grader.measuring.submissions import CHALLENGE_PREFIX, fill, solution_cells

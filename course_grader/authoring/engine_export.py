@@ -14,8 +14,9 @@ from pathlib import Path
 
 import nbformat
 
+from course_grader.cells import without_markers
+
 EXPORT_TAG = "export"
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def exported_sources(notebook: Path) -> list[str]:
@@ -24,8 +25,7 @@ def exported_sources(notebook: Path) -> list[str]:
     out = []
     for cell in nb.cells:
         if cell.cell_type == "code" and EXPORT_TAG in cell.get("metadata", {}).get("tags", []):
-            lines = [ln for ln in cell.source.splitlines() if ln.strip() not in MARKERS]
-            out.append("\n".join(lines))
+            out.append(without_markers(cell.source))
     return out
 
 

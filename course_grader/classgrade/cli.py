@@ -26,14 +26,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from course_grader.classgrade import intake
-from course_grader.classgrade.config import gradebook_url, load_config
+from course_grader.classgrade.config import gradebook_url
 from course_grader.classgrade.gradebook import cell_summary, ensure_assignment, export_csv, use_wal
 from course_grader.classgrade.report import Progress, print_summary
 from course_grader.classgrade.state import read_state, select, state_path, submission_key, write_state
 from course_grader.classgrade.workers import Job, retry_timeouts_alone, run_pool
 from course_grader.isolation import sandbox
 from course_grader.judging import reference
-from course_grader.layout import ROOT, Course
+from course_grader.layout import ROOT, Course, course_config
 
 
 def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
@@ -103,7 +103,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         },
         "Autograde": {"create_student": True},
     }
-    config = load_config(root, overrides)
+    config = course_config(root, overrides)
     course = Course.at(root)
     if not course.source(args.assignment).is_dir():
         raise SystemExit(f"no assignment {args.assignment!r} in {config.CourseDirectory.source_directory}/")

@@ -9,19 +9,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from course_grader.layout import course_config
+
 if TYPE_CHECKING:
     from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
-
-
-def load_config(root: Path, overrides: dict) -> Config:
-    """nbgrader_config.py of the course, with this run's overrides on top."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.merge(Config(overrides))
-    return config
 
 
 def gradebook_url(root: Path, db_url: str | None) -> str:
@@ -37,5 +28,5 @@ def nbgrader_api(root: str, overrides: str) -> NbGraderAPI:
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    config = load_config(Path(root), json.loads(overrides))
+    config = course_config(Path(root), json.loads(overrides))
     return NbGraderAPI(CourseDirectory(config=config), config=config)

@@ -30,20 +30,11 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import setenv
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
 
 from course_grader.cells import grade_id, graded_tests
-from course_grader.layout import Course
+from course_grader.layout import Course, course_config
 
 _students = itertools.count()
-
-
-def course_config(course: Course, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
-    """The course's nbgrader_config.py, with ``overrides`` (section -> trait -> value) on top."""
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
-    config.CourseDirectory.root = str(course.root)
-    config.merge(Config({k: dict(v) for k, v in (overrides or {}).items()}))
-    return config
 
 
 def _run(steps: list[type], config: Config, nb: NotebookNode, resources: dict) -> NotebookNode:
@@ -54,14 +45,15 @@ def _run(steps: list[type], config: Config, nb: NotebookNode, resources: dict) -
 
 
 @functools.cache
-def _gradebook(root: Path, milestone: str) -> str:
+def _gradebook(root: Path, milestone: str) -> tuple[str, frozenset[str | None]]:
     """A scratch gradebook of this process that knows ``milestone`` as generate_assignment
-    would have recorded it (the source cells, hidden tests included, with checksums)."""
+    would have recorded it (the source cells, hidden tests included, with checksums), and
+    the grade_ids of the milestone's graded test cells."""
     course = Course.at(root)
     folder = Path(tempfile.mkdtemp(prefix="gradebook-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     url = f"sqlite:///{folder / 'gradebook.db'}"
-    config = course_config(course, {"CourseDirectory": {"db_url": url}})
+    config = course_config(course.root, {"CourseDirectory": {"db_url": url}})
     with Gradebook(url, config.CourseDirectory.course_id) as gb:
         gb.update_or_create_assignment(milestone)
     generate = GenerateAssignment(coursedir=CourseDirectory(config=config), config=config)
@@ -70,8 +62,9 @@ def _gradebook(root: Path, milestone: str) -> str:
         "nbgrader": {"assignment": milestone, "notebook": milestone, "db_url": url},
         "metadata": {"path": str(course.source(milestone))},
     }
+    tests = frozenset(grade_id(cell) for cell in graded_tests(source))
     _run(generate.preprocessors, config, source, resources)
-    return url
+    return url, tests
 
 
 def autograde(
@@ -87,8 +80,8 @@ def autograde(
 def _autograde(
     notebook: Path, milestone: str, course: Course, overrides: Mapping[str, Mapping[str, Any]] | None
 ) -> dict[str, float]:
-    url = _gradebook(course.root, milestone)
-    config = course_config(course, {**(overrides or {}), "CourseDirectory": {"db_url": url}})
+    url, tests = _gradebook(course.root, milestone)
+    config = course_config(course.root, {**(overrides or {}), "CourseDirectory": {"db_url": url}})
     course_id = config.CourseDirectory.course_id
     student = f"score-{next(_students)}"
     with Gradebook(url, course_id) as gb:
@@ -105,7 +98,6 @@ def _autograde(
     nbformat.write(nb, notebook)  # autograding reads the sanitized notebook, as nbgrader's does
     with setenv(NBGRADER_EXECUTION="autograde"):
         _run(grading.autograde_preprocessors, config, nb, resources)
-    tests = {grade_id(cell) for cell in graded_tests(nbformat.read(course.source_notebook(milestone), as_version=4))}
     with Gradebook(url, course_id) as gb:
         graded = gb.find_submission_notebook(milestone, milestone, student)
         return {g.name: float(g.score or 0.0) for g in graded.grades if g.name in tests}
