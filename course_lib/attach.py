@@ -6,6 +6,7 @@ defines the function and the decorator sets it on the class, exactly as if it ha
 written in the class body.
 """
 
+import builtins
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -21,6 +22,8 @@ def attach(cls: type) -> Callable[[F], F]:
         if not callable(fn) or not hasattr(fn, "__name__"):
             raise TypeError(f"@attach({cls.__name__}) goes above a def; got {fn!r}")
         setattr(cls, fn.__name__, fn)
-        return fn
+        # A method named like a builtin (Tensor.sum) must not shadow it in the notebook:
+        # after the cell, `sum([1, 2])` still means Python's sum. The class has the method.
+        return getattr(builtins, fn.__name__, fn)
 
     return decorator

@@ -16,7 +16,7 @@ from typing import TypeGuard
 
 from course_lib import explain
 
-__all__ = ["CheckFailed", "check_close", "check_raises", "check_true", "passed"]
+__all__ = ["CheckFailed", "check_array", "check_close", "check_raises", "check_true", "passed"]
 
 
 class CheckFailed(AssertionError):
@@ -93,6 +93,70 @@ def check_close(
             likely = f"your answer is what {mistake} gives."
             break
     raise CheckFailed(_message(what, given, _fmt(expected), _fmt(got), likely))
+
+
+def _array_text(x: object) -> str:
+    """An array as a short, stable text: its shape and its rounded values."""
+    import numpy as np  # here: milestones 1-4 never need it
+
+    a = np.asarray(x)
+    body = np.array2string(a, precision=6, suppress_small=True, threshold=20, max_line_width=100)
+    return f"shape {a.shape}: " + " ".join(body.split())
+
+
+def check_array(
+    got: object,
+    expected: object,
+    *,
+    what: str,
+    given: str = "",
+    hint: str = "",
+    pitfalls: Mapping[str, object] | None = None,
+    rel: float = 1e-7,
+    abs_tol: float = 1e-9,
+) -> None:
+    """Fail with a teaching message unless ``got`` is a NumPy array of ``expected``'s shape
+    with values close to it (NaN nowhere, infinities where ``expected`` has them).
+
+    A wrong *shape* is the most common tensor mistake (a gradient of the broadcast shape, a
+    sum that dropped an axis), so it is named first; ``pitfalls`` (mistake -> the array it
+    gives) names a wrong value the way ``check_close`` does.
+    """
+    import numpy as np
+
+    want = np.asarray(expected, dtype=np.float64)
+    if isinstance(got, np.generic) and got.dtype.kind in "biuf":
+        got = np.asarray(got)  # NumPy's own scalar (what a full reduction returns): a 0-d array
+    if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
+        kind = f"{type(got).__name__}" + (f" of dtype {got.dtype}" if isinstance(got, np.ndarray) else "")
+        raise CheckFailed(
+            _message(
+                what,
+                given,
+                _array_text(want),
+                kind,
+                "this should be a NumPy array of numbers." + (f" {hint}" if hint else ""),
+            )
+        )
+    if got.shape != want.shape:
+        raise CheckFailed(
+            _message(
+                what,
+                given,
+                f"shape {want.shape}",
+                f"shape {got.shape}",
+                hint or "a gradient has the shape of the tensor it belongs to",
+            )
+        )
+    if np.allclose(got, want, rtol=rel, atol=abs_tol, equal_nan=False) and not np.isnan(got).any():
+        return
+    likely = hint
+    for mistake, value in (pitfalls or {}).items():
+        candidate = np.asarray(value, dtype=np.float64)
+        if candidate.shape == got.shape and np.allclose(got, candidate, rtol=1e-9, atol=1e-12):
+            likely = f"your answer is what {mistake} gives."
+            break
+    raise CheckFailed(_message(what, given, _array_text(want), _array_text(got), likely))
 
 
 def check_true(

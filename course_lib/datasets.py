@@ -9,7 +9,7 @@ Seeded, so every run of a notebook trains on the same points and prints the same
 import math
 import random
 
-__all__ = ["make_moons"]
+__all__ = ["make_moons", "make_spiral"]
 
 
 def make_moons(n: int = 40, noise: float = 0.1, seed: int = 0) -> tuple[list[list[float]], list[float]]:
@@ -33,4 +33,30 @@ def make_moons(n: int = 40, noise: float = 0.1, seed: int = 0) -> tuple[list[lis
             x0, x1, label = 1.0 - math.cos(t), 0.5 - math.sin(t), 1.0
         X.append([x0 + rng.gauss(0.0, noise), x1 + rng.gauss(0.0, noise)])
         y.append(label)
+    return X, y
+
+
+def make_spiral(
+    n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0
+) -> tuple[list[list[float]], list[int]]:
+    """``classes`` interleaved spiral arms of ``n_per_class`` points each (CS231n's toy set).
+
+    Why: the moons are two classes a few dozen points can show; a spiral of several hundred
+    points and three classes needs a wider network and many more steps, which is where the
+    scalar engine runs out of patience and the tensor engine does not. Returns ``(X, y)``:
+    ``X`` a list of ``[x0, x1]``, ``y`` the class of each point, ``0 .. classes - 1``.
+    """
+    if n_per_class < 1 or classes < 2:
+        raise ValueError(f"make_spiral needs at least 1 point per class and 2 classes, got {n_per_class}, {classes}")
+    if noise < 0:
+        raise ValueError(f"noise is a standard deviation and cannot be negative, got {noise}")
+    rng = random.Random(seed)
+    X: list[list[float]] = []
+    y: list[int] = []
+    for i in range(n_per_class):
+        r = i / max(n_per_class - 1, 1)  # from the centre outwards
+        for k in range(classes):
+            t = 4.0 * r + 2 * math.pi * k / classes + rng.gauss(0.0, noise)
+            X.append([r * math.sin(t), r * math.cos(t)])
+            y.append(k)
     return X, y

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-__all__ = ["compare_curves", "decision_boundary", "loss_curve", "scatter"]
+__all__ = ["class_regions", "compare_curves", "decision_boundary", "loss_curve", "scatter", "timings"]
 
 COLORS = {-1.0: "#d95f02", 1.0: "#1b9e77"}
 
@@ -89,4 +89,63 @@ def decision_boundary(
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlim(lo0, hi0)
     ax.set_ylim(lo1, hi1)
+    return ax
+
+
+CLASS_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e")
+
+
+def class_regions(
+    predict: Callable[[list[list[float]]], Sequence[int]],
+    X: Sequence[Sequence[float]],
+    y: Sequence[int],
+    ax: Axes | None = None,
+    steps: int = 80,
+    margin: float = 0.2,
+    title: str = "the class a network picks",
+) -> Axes:
+    """Colour the plane by the class ``predict`` picks for each point of a grid (one call for
+    the whole grid: a tensor model predicts a batch at once), with the points on top."""
+    ax = _axes(ax)
+    xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
+    lo0, hi0 = min(xs0) - margin, max(xs0) + margin
+    lo1, hi1 = min(xs1) - margin, max(xs1) + margin
+    g0 = [lo0 + (hi0 - lo0) * i / (steps - 1) for i in range(steps)]
+    g1 = [lo1 + (hi1 - lo1) * j / (steps - 1) for j in range(steps)]
+    classes = list(predict([[a, b] for b in g1 for a in g0]))
+    k = max([*y, *classes]) + 1
+    z = [classes[j * steps : (j + 1) * steps] for j in range(steps)]
+    colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(k)]
+    ax.contourf(g0, g1, z, levels=[c - 0.5 for c in range(k + 1)], colors=colors, alpha=0.25)
+    for c in range(k):
+        pts = [p for p, t in zip(X, y, strict=True) if t == c]
+        ax.scatter(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            c=colors[c],
+            s=12,
+            edgecolors="k",
+            linewidths=0.3,
+            label=f"class {c}",
+        )
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlim(lo0, hi0)
+    ax.set_ylim(lo1, hi1)
+    ax.legend(loc="upper right", fontsize=7)
+    ax.set_title(title)
+    return ax
+
+
+def timings(seconds: Mapping[str, float], ax: Axes | None = None, title: str = "time per training step") -> Axes:
+    """Horizontal bars of seconds per step, on a log scale (the engines differ by orders of
+    magnitude), each labelled with its time."""
+    ax = _axes(ax, (5.5, 1.0 + 0.5 * len(seconds)))
+    names = list(seconds)
+    values = [seconds[n] for n in names]
+    ax.barh(names, values, color=CLASS_COLORS[: len(names)])
+    ax.set_xscale("log")
+    for i, v in enumerate(values):
+        ax.text(v, i, f"  {v * 1e3:.3g} ms", va="center", fontsize=8)
+    ax.set_xlabel("seconds per step (log scale)")
+    ax.set_title(title)
     return ax

@@ -7,7 +7,7 @@ import pytest
 
 from course_lib import graph
 from course_lib.attach import attach
-from course_lib.checks import CheckFailed, check_close, check_raises, check_true, passed
+from course_lib.checks import CheckFailed, check_array, check_close, check_raises, check_true, passed
 from course_lib.tables import show_grad_check
 
 pytestmark = pytest.mark.unit
@@ -30,6 +30,33 @@ def test_attach_sets_the_method_on_the_class():
 
     assert Box().double() == 2
     assert double.__name__ == "double"
+
+
+def test_attach_keeps_a_builtin_name_meaning_the_builtin():
+    class Box:
+        def __init__(self, items):
+            self.items = items
+
+    @attach(Box)
+    def sum(self, axis=None):  # the very case: a method named like a builtin
+        return -1
+
+    assert Box([1]).sum() == -1
+    assert sum([1, 2]) == 3  # the cell's name still means Python's sum
+
+
+def test_check_array_names_shape_then_value_then_pitfall():
+    import numpy as np
+
+    check_array(np.array([1.0, 2.0]), [1.0, 2.0 + 1e-12], what="ok")
+    with pytest.raises(CheckFailed, match=r"expected: shape \(3,\)"):
+        check_array(np.ones((2, 3)), np.ones(3), what="bias gradient")
+    with pytest.raises(CheckFailed, match="a NumPy array"):
+        check_array([1.0], [1.0], what="a list is not an array")
+    with pytest.raises(CheckFailed, match="what forgetting to sum gives"):
+        check_array(np.array([2.0, 2.0]), [4.0, 4.0], what="sum", pitfalls={"forgetting to sum": [2.0, 2.0]})
+    with pytest.raises(CheckFailed):
+        check_array(np.array([np.nan]), [np.nan], what="NaN never passes")
 
 
 def test_attach_refuses_a_non_class():
