@@ -1,0 +1,194 @@
+"""The hidden tests of m5_tensors, run in this process on the reference solution, on its
+correct variants and on its pitfalls, without nbgrader: every probe passes on the reference
+and records plain data; every correct variant passes every probe with records the judge
+(``judging/verdict.py``) accepts against the reference's; every pitfall loses the cells it
+names (its probe fails, or its record differs from the reference's)."""
+
+import functools
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from variants import apply_edits
+from variants import m5_tensors as variants
+
+from course_grader.judging.verdict import verdict
+from course_grader.probes import m5, records
+from course_grader.probes.common import HiddenTestFailure
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / ".m5spec" / "m5_solution.py"
+NOTEBOOK = ROOT / "solutions" / "m5_tensors" / "m5_tensors.ipynb"
+ENGINE = ROOT / "solutions" / "m4_training"  # engine.topo_sort, which the given backward() uses
+
+if not SPEC.exists() and not NOTEBOOK.exists():
+    pytest.skip("no m5_tensors reference solution yet", allow_module_level=True)
+
+_MARKER = re.compile(r"^# (STUDENT \[(?P<name>\w+)\]|GIVEN)")
+
+
+def reference_cells() -> list[tuple[str | None, str]]:
+    """The reference solution's code cells in notebook order: (grade_id of an answer cell, or
+    None for code the notebook gives, source). Read from the ``.m5spec`` file, split at its
+    ``# STUDENT [name]`` and ``# GIVEN`` markers (a line ending in ``# GIVEN`` inside an answer
+    is given code of its own); the notebook's cells can replace this once it exists
+    (``course_grader.measuring.submissions.solution_cells`` gives the answers by grade_id)."""
+    cells: list[tuple[str | None, list[str]]] = [(None, [])]
+    for line in SPEC.read_text().splitlines(keepends=True):
+        m = _MARKER.match(line)
+        if m:
+            name = m.group("name")
+            cells.append((name, []) if name else (None, [line]))
+        elif cells[-1][0] is not None and line.rstrip().endswith("# GIVEN"):
+            cells.append((None, [line]))
+            cells.append((cells[-2][0], []))  # the answer's remaining lines, if any
+        else:
+            cells[-1][1].append(line)
+    out: list[tuple[str | None, str]] = []
+    for name, lines in cells:
+        text = "".join(lines)
+        if name is not None and out and out[-1][0] == name:  # rejoin an answer split by a given line
+            out[-1] = (name, out[-1][1] + text)
+        elif text.strip() or name is not None:
+            out.append((name, text))
+    return out
+
+
+def answers() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, src in reference_cells():
+        if name is not None:
+            found[name] = found.get(name, "") + src
+    return found
+
+
+def namespace(edited: dict[str, str] | None = None) -> dict[str, Any]:
+    """The notebook's names after running its cells, answer cells replaced by ``edited``."""
+    if str(ENGINE) not in sys.path:
+        sys.path.insert(0, str(ENGINE))
+    ns: dict[str, Any] = {"__name__": "m5_notebook"}
+    done: set[str] = set()
+    for name, src in reference_cells():
+        if name is not None and edited is not None:
+            if name in done:
+                continue
+            src = edited[name]
+            done.add(name)
+        exec(compile(src, f"<cell {name or 'given'}>", "exec"), ns)  # noqa: S102 - the course's own code
+    return ns
+
+
+def train(ns: dict[str, Any], lr: float = 0.05, steps: int = 300) -> tuple:
+    """An MLP(2, [8, 8, 1]) trained with Adam on the moons, as the notebook trains it."""
+    from course_lib.datasets import make_moons
+
+    Xl, yl = make_moons(40, noise=0.1, seed=0)
+    X, y = np.array(Xl), np.array(yl).reshape(-1, 1)
+    model = ns["MLP"](2, [8, 8, 1], np.random.default_rng(0))
+    opt = ns["Adam"](model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = ((model(ns["Tensor"](X)) - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.data))
+    return model, X, y, losses
+
+
+PROBES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "test_unbroadcast": lambda ns: m5.probe_unbroadcast(ns["unbroadcast"]),
+    "test_add": lambda ns: m5.probe_add(ns["Tensor"]),
+    "test_mul": lambda ns: m5.probe_mul(ns["Tensor"]),
+    "test_pow": lambda ns: m5.probe_pow(ns["Tensor"]),
+    "test_matmul": lambda ns: m5.probe_matmul(ns["Tensor"]),
+    "test_sum": lambda ns: m5.probe_sum(ns["Tensor"]),
+    "test_mean": lambda ns: m5.probe_mean(ns["Tensor"]),
+    "test_reshape_transpose": lambda ns: m5.probe_reshape_transpose(ns["Tensor"]),
+    "test_exp_log": lambda ns: m5.probe_exp_log(ns["Tensor"]),
+    "test_tanh_relu": lambda ns: m5.probe_tanh_relu(ns["Tensor"]),
+    "test_log_softmax": lambda ns: m5.probe_log_softmax(ns["Tensor"], ns["log_softmax"]),
+    "test_cross_entropy": lambda ns: m5.probe_cross_entropy(ns["Tensor"], ns["cross_entropy"]),
+    "test_grad_check": lambda ns: m5.probe_grad_check(ns["Tensor"], ns["grad_check"]),
+    "test_linear": lambda ns: m5.probe_linear(ns["Tensor"], ns["Linear"]),
+    "test_mlp": lambda ns: m5.probe_mlp(ns["Tensor"], ns["MLP"]),
+    "test_sgd": lambda ns: m5.probe_sgd(ns["Tensor"], ns["SGD"]),
+    "test_adam": lambda ns: m5.probe_adam(ns["Tensor"], ns["Adam"]),
+    "test_trained": lambda ns: m5.probe_trained(*train(ns)),
+}
+
+
+def run(ns: dict[str, Any], test_id: str) -> dict[str, Any] | str:
+    """The record a probe emits, or the message it failed with."""
+    with records.collecting() as found:
+        try:
+            PROBES[test_id](ns)
+        except HiddenTestFailure as failure:
+            return str(failure)
+    assert len(found) == 1, f"{test_id} emitted {len(found)} records"
+    return found[0]
+
+
+@functools.cache
+def reference() -> dict[str, dict[str, Any]]:
+    ns = namespace()
+    out = {}
+    for test_id in PROBES:
+        got = run(ns, test_id)
+        assert isinstance(got, dict), f"{test_id} fails on the reference solution:\n{got}"
+        out[test_id] = got
+    return out
+
+
+def test_splitting_finds_every_answer_cell():
+    cells = answers()
+    assert list(cells) == [
+        "unbroadcast", "tensor_add", "tensor_mul", "tensor_pow", "tensor_matmul", "tensor_sum", "tensor_mean",
+        "tensor_reshape", "tensor_transpose", "tensor_exp_log", "tensor_tanh_relu", "log_softmax", "cross_entropy",
+        "grad_check", "linear", "mlp", "sgd", "adam",
+    ]  # fmt: skip
+    assert "# GIVEN" not in cells["tensor_transpose"] and "Tensor.T = property" not in cells["tensor_transpose"]
+    assert cells["tensor_add"].lstrip().startswith("@attach(Tensor)")
+    ns = namespace(cells)  # the answers run as cells of their own give the reference back
+    assert ns["Tensor"](np.ones((2, 3))).T.shape == (3, 2)
+
+
+@pytest.mark.parametrize("test_id", list(PROBES))
+def test_reference_passes_and_records_plain_data(test_id):
+    rec = reference()[test_id]
+    assert rec["cell"] == test_id and rec["cases"]
+    assert records.plain(rec) == rec
+    assert verdict(test_id, rec, [run(namespace(), test_id)]) is None  # deterministic
+
+
+def test_every_alternative_passes_with_the_reference_records():
+    ns = namespace(apply_edits(answers(), variants.ALTERNATIVE))
+    for test_id in PROBES:
+        got = run(ns, test_id)
+        assert isinstance(got, dict), f"{test_id} fails on the alternative solution:\n{got}"
+        assert verdict(test_id, reference()[test_id], [got]) is None, test_id
+
+
+@pytest.mark.parametrize("cell", list(variants.ALTERNATIVE))
+def test_each_alternative_alone(cell):
+    ns = namespace(apply_edits(answers(), {cell: variants.ALTERNATIVE[cell]}))
+    for test_id in PROBES:
+        got = run(ns, test_id)
+        assert isinstance(got, dict), f"{test_id} fails with the alternative {cell}:\n{got}"
+        assert verdict(test_id, reference()[test_id], [got]) is None, (cell, test_id)
+
+
+@pytest.mark.parametrize("pitfall", list(variants.PITFALLS))
+def test_pitfall_loses_its_cells(pitfall):
+    edits, loses = variants.PITFALLS[pitfall]
+    ns = namespace(apply_edits(answers(), edits))
+    for test_id in loses:
+        got = run(ns, test_id)
+        if isinstance(got, dict):
+            assert verdict(test_id, reference()[test_id], [got]) is not None, f"{pitfall} passes {test_id}"
