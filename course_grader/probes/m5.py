@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from course_grader.probes.common import (
+    FORWARD_TOL,
     GRAD_TOL,
     H,
     array,
@@ -102,7 +103,7 @@ def _scalar(x: object, what: str) -> float:
 def _flag(x: object, what: str) -> bool:
     if type(x) is bool:
         return x
-    if type_name(x) == "bool_":
+    if type_name(x) in ("bool", "bool_"):  # NumPy's bool: numpy.bool_ (numpy.bool in NumPy 2)
         got = call(lambda: bool(x), f"reading {what}")
         if type(got) is bool:
             return got
@@ -372,7 +373,7 @@ def _binary(Tensor: type, spec: _Binary, seed: int) -> None:
         data = _data(out, f"({expr})", None)
         if data.shape != want.shape:
             fail(f"{expr} broadcasts its operands", given, f"shape {want.shape}", f"shape {data.shape}")
-        if not _close(data, want, 1e-12, 1e-12):
+        if not _close(data, want, FORWARD_TOL, 1e-12):
             fail(f"forward value of {expr}", given, _show(want), _show(data))
         G = _draw(rng, want.shape, -1.0, 1.0)
         _backprop(out, G, expr, spec.hint or UNBROADCAST)
@@ -452,7 +453,7 @@ def probe_pow(Tensor: type) -> None:
         _is_tensor(Tensor, out, f"a ** {p!r}", given)
         want = A**p
         data = _data(out, f"(a ** {p!r})", want.shape)
-        if not _close(data, want, 1e-12, 1e-12):
+        if not _close(data, want, FORWARD_TOL, 1e-12):
             fail(f"forward value of a ** {p!r}", given + f"; a = {_show(A)}", _show(want), _show(data))
         G = _draw(rng, want.shape, -1.0, 1.0)
         _backprop(out, G, f"a ** {p!r}")
@@ -555,7 +556,7 @@ def _reduction(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
                 f"shape {data.shape}",
                 "as NumPy's: the axis summed disappears, or stays with size 1 when keepdims=True",
             )
-        if not _close(data, want, 1e-12, 1e-12):
+        if not _close(data, want, FORWARD_TOL, 1e-12):
             hint = ""
             if mean and axis is not None and _close(data, want * A.shape[axis] / max(A.size, 1), 1e-9, 1e-12):
                 hint = "mean over an axis divides by that axis's length, not by the number of all elements"
@@ -599,7 +600,7 @@ def _then_broadcast(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
         out = call(lambda a=a, axis=axis, keepdims=keepdims, C=C: getattr(a, name)(axis=axis, keepdims=keepdims) * C, given)
         want = f(A, axis=axis, keepdims=keepdims) * C
         data = _data(out, f"({expr})", want.shape)
-        if not _close(data, want, 1e-12, 1e-12):
+        if not _close(data, want, FORWARD_TOL, 1e-12):
             fail(f"forward value of {expr}", given, _show(want), _show(data))
         G = _draw(rng, want.shape, -1.0, 1.0)
         _backprop(out, G, expr, SUM_AXIS)
@@ -702,7 +703,7 @@ def _unary(Tensor: type, spec: _Unary, inputs: list[Array], rng: np.random.Gener
         with np.errstate(all="ignore"):
             want = spec.f(A)
         data = _data(out, f"({expr})", A.shape)
-        if not _close(data, want, 1e-12, 1e-300):
+        if not _close(data, want, FORWARD_TOL, 1e-300):
             fail(f"forward value of {expr}", given, _show(want), _show(data))
         G = _draw(rng, A.shape, -1.0, 1.0, 0.1)
         _backprop(out, G, expr)
