@@ -73,14 +73,7 @@ def namespace(edited: dict[str, str] | None = None) -> dict[str, Any]:
     if str(ENGINE) not in sys.path:
         sys.path.insert(0, str(ENGINE))
     ns: dict[str, Any] = {"__name__": "m5_notebook"}
-    done: set[str] = set()
-    for name, src in reference_cells():
-        if name is not None and edited is not None:
-            if name in done:
-                continue
-            src = edited[name]
-            done.add(name)
-        exec(compile(src, f"<cell {name or 'given'}>", "exec"), ns)  # noqa: S102 - the course's own code
+    exec(compile(notebook_code(edited), "<m5 notebook>", "exec"), ns)  # noqa: S102 - the course's own code
     return ns
 
 
@@ -192,3 +185,119 @@ def test_pitfall_loses_its_cells(pitfall):
         got = run(ns, test_id)
         if isinstance(got, dict):
             assert verdict(test_id, reference()[test_id], [got]) is not None, f"{pitfall} passes {test_id}"
+
+
+def notebook_code(edited: dict[str, str] | None = None) -> str:
+    """The notebook's code in one piece, answer cells replaced by ``edited``."""
+    parts, done = [], set()
+    for name, src in reference_cells():
+        if name is not None and edited is not None:
+            if name in done:
+                continue
+            src, _ = edited[name], done.add(name)
+        parts.append(src)
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("solution", ["reference", "alternative"])
+def test_probes_over_the_grader_link(tmp_path, solution):
+    """As the grader runs them: each probe in this process, the solution's objects in another
+    (``isolation/replay.py``'s agent, unsandboxed here), every value read over the link. The
+    records agree with the in-process reference's."""
+    from course_grader.isolation.replay import Agent
+
+    agent = Agent(tmp_path, sandboxed=False)
+    try:
+        link = agent.link
+        link.deadline = float("inf")
+        edited = None if solution == "reference" else apply_edits(answers(), variants.ALTERNATIVE)
+        code = notebook_code(edited)
+        link.ask("exec", f"import sys\nsys.path[:0] = [{str(ROOT)!r}, {str(ENGINE)!r}]\n", "<path>")
+        link.ask("exec", code, "<m5 reference>")
+        link.ask("exec", TRAINING, "<training>")
+        args = {
+            "test_unbroadcast": ["unbroadcast"],
+            "test_log_softmax": ["Tensor", "log_softmax"],
+            "test_cross_entropy": ["Tensor", "cross_entropy"],
+            "test_grad_check": ["Tensor", "grad_check"],
+            "test_linear": ["Tensor", "Linear"],
+            "test_mlp": ["Tensor", "MLP"],
+            "test_sgd": ["Tensor", "SGD"],
+            "test_adam": ["Tensor", "Adam"],
+            "test_trained": ["model", "X", "y", "losses"],
+        }
+        for test_id in PROBES:
+            probe = getattr(m5, "probe_" + test_id.removeprefix("test_"))
+            names = args.get(test_id, ["Tensor"])
+            try:
+                with records.collecting() as found:
+                    probe(*[link.ask("global", n) for n in names])
+            finally:
+                link.revoke()
+            assert len(found) == 1, test_id
+            assert verdict(test_id, reference()[test_id], found) is None, test_id
+    finally:
+        agent.close()
+
+
+TRAINING = """
+from course_lib.datasets import make_moons
+_Xl, _yl = make_moons(40, noise=0.1, seed=0)
+X, y = np.array(_Xl), np.array(_yl).reshape(-1, 1)
+model = MLP(2, [8, 8, 1], np.random.default_rng(0))
+_opt = Adam(model.parameters(), lr=0.05)
+losses = []
+for _ in range(300):
+    _loss = ((model(Tensor(X)) - y) ** 2).mean()
+    _opt.zero_grad()
+    _loss.backward()
+    _opt.step()
+    losses.append(_loss.data.item())
+"""
+
+
+HOSTILE = {
+    # an answer that returns the wrong kind of thing, or NaN, or the wrong shape: a failure
+    # with a message, never a crash of the probe or a hang
+    "unbroadcast": "def unbroadcast(grad, shape):\n    return grad.tolist()\n",
+    "tensor_add": (
+        "@attach(Tensor)\ndef __add__(self, other):\n    return 3.0\n"
+    ),
+    "tensor_mul": (
+        "@attach(Tensor)\ndef __mul__(self, other):\n    other = as_tensor(other)\n"
+        "    return Tensor(np.full(np.broadcast_shapes(self.shape, other.shape), np.nan), (self, other))\n"
+    ),
+    "tensor_matmul": (
+        "@attach(Tensor)\ndef __matmul__(self, other):\n    return Tensor(np.zeros((7, 7)), (self,))\n"
+    ),
+    "tensor_sum": (
+        "@attach(Tensor)\ndef sum(self, axis=None, keepdims=False):\n"
+        "    out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,))\n"
+        "    def _backward():\n        self.grad = 'no'\n    out._backward = _backward\n    return out\n"
+    ),
+    "grad_check": "def grad_check(f, arrays, h=1e-6, tol=1e-5):\n    return None\n",
+    "sgd": "class SGD:\n    def __init__(self, params, lr):\n        raise RuntimeError('boom')\n",
+    "adam": (
+        "class Adam:\n    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8):\n"
+        "        self.params = list(params)\n    def step(self):\n"
+        "        for p in self.params:\n            p.data = object()\n    def zero_grad(self):\n        pass\n"
+    ),
+}
+HOSTILE_LOSES = {
+    "unbroadcast": ["test_unbroadcast"],
+    "tensor_add": ["test_add"],
+    "tensor_mul": ["test_mul"],
+    "tensor_matmul": ["test_matmul"],
+    "tensor_sum": ["test_sum"],
+    "grad_check": ["test_grad_check"],
+    "sgd": ["test_sgd"],
+    "adam": ["test_adam"],
+}
+
+
+@pytest.mark.parametrize("cell", list(HOSTILE))
+def test_hostile_answers_fail_with_a_message(cell):
+    ns = namespace({**answers(), cell: HOSTILE[cell]})
+    for test_id in HOSTILE_LOSES[cell]:
+        got = run(ns, test_id)
+        assert isinstance(got, str) and got, (cell, test_id)

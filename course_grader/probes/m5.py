@@ -171,15 +171,20 @@ def _reduce(g: Array, shape: Shape) -> Array:
 
 
 def _close(got: Array, want: Array, rtol: float = 1e-12, atol: float = 1e-12) -> bool:
+    """Same shape, and each entry equal or within ``rtol`` (relative) plus ``atol``; NaN never."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
         return False
     with np.errstate(invalid="ignore", over="ignore"):
-        return bool(np.all(np.abs(got - want) <= rtol * np.maximum(np.abs(got), np.abs(want)) + atol))
+        near = np.abs(got - want) <= rtol * np.maximum(np.abs(got), np.abs(want)) + atol
+        return bool(np.all(near | (got == want)))
 
 
 def _show(a: object) -> str:
-    if isinstance(a, np.ndarray):
+    if isinstance(a, (np.ndarray, np.generic)):
+        a = np.asarray(a)
+        if a.ndim == 0:
+            return fmt(float(a))
         return np.array2string(a, precision=6, separator=", ", threshold=24, max_line_width=100).replace("\n", "")
     return fmt(a)
 
@@ -952,7 +957,8 @@ def _probe_function(Tensor: type, spec: _Checked) -> Callable[[Any], Any]:
             g = float(_grad(out, "f's output", ()).reshape(()))
             for t, d, s in zip(ts, local, spec.shapes, strict=True):
                 now = _grad(t, "an input Tensor", s)
-                call(lambda t=t, v=now + g * np.asarray(d): setattr(t, "grad", v), "setting an input's grad")
+                v = np.array(now + g * np.asarray(d), dtype=np.float64)  # an array (NumPy makes 0-d sums scalars)
+                call(lambda t=t, v=v: setattr(t, "grad", v), "setting an input's grad")
 
         call(lambda: setattr(out, "_backward", _backward), "setting _backward")
         return out
