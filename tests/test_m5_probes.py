@@ -73,7 +73,7 @@ def namespace(edited: dict[str, str] | None = None) -> dict[str, Any]:
     if str(ENGINE) not in sys.path:
         sys.path.insert(0, str(ENGINE))
     ns: dict[str, Any] = {"__name__": "m5_notebook"}
-    exec(compile(notebook_code(edited), "<m5 notebook>", "exec"), ns)  # noqa: S102 - the course's own code
+    exec(compile(notebook_code(edited), "<m5 notebook>", "exec"), ns)  # the course's own code
     return ns
 
 
@@ -260,16 +260,12 @@ HOSTILE = {
     # an answer that returns the wrong kind of thing, or NaN, or the wrong shape: a failure
     # with a message, never a crash of the probe or a hang
     "unbroadcast": "def unbroadcast(grad, shape):\n    return grad.tolist()\n",
-    "tensor_add": (
-        "@attach(Tensor)\ndef __add__(self, other):\n    return 3.0\n"
-    ),
+    "tensor_add": ("@attach(Tensor)\ndef __add__(self, other):\n    return 3.0\n"),
     "tensor_mul": (
         "@attach(Tensor)\ndef __mul__(self, other):\n    other = as_tensor(other)\n"
         "    return Tensor(np.full(np.broadcast_shapes(self.shape, other.shape), np.nan), (self, other))\n"
     ),
-    "tensor_matmul": (
-        "@attach(Tensor)\ndef __matmul__(self, other):\n    return Tensor(np.zeros((7, 7)), (self,))\n"
-    ),
+    "tensor_matmul": ("@attach(Tensor)\ndef __matmul__(self, other):\n    return Tensor(np.zeros((7, 7)), (self,))\n"),
     "tensor_sum": (
         "@attach(Tensor)\ndef sum(self, axis=None, keepdims=False):\n"
         "    out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,))\n"

@@ -14,6 +14,7 @@ from it is validated (``_arr``): in the grader's replay it is a proxy, and an ar
 it a copy that travelled by value.
 """
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,10 +46,7 @@ UNBROADCAST = (
 )
 ACCUMULATE = "the tensor already held gradient and yours replaced it: accumulate with +=, not ="
 NEVER_ARRIVED = "no gradient arrived: does the op set out._backward, and does it update this input's grad?"
-TWICE = (
-    "one tensor used twice gets both contributions: with `=` the second overwrites the first; "
-    "accumulate with +="
-)
+TWICE = "one tensor used twice gets both contributions: with `=` the second overwrites the first; accumulate with +="
 SUM_AXIS = (
     "sum(axis=k) without keepdims drops axis k, so out.grad has one axis fewer: put it back first "
     "(np.expand_dims(out.grad, axis)), then broadcast to the input's shape. Broadcasting the "
@@ -195,6 +193,10 @@ def _draw(rng: np.random.Generator, shape: Shape, lo: float = -2.0, hi: float = 
     if gap:
         a = np.where(np.abs(a) < gap, np.copysign(gap, a) + a, a)
     return np.array(a, dtype=np.float64)
+
+
+def _const(a: Array) -> Callable[[], Array]:
+    return lambda: a
 
 
 def _check_grad(
@@ -384,14 +386,22 @@ def _binary(Tensor: type, spec: _Binary, seed: int) -> None:
         _backprop(out, G, expr, spec.hint or UNBROADCAST)
         gout = _grad(out, f"({expr})", want.shape)
         if not _close(gout, G, 0, 0):
-            fail(f"the backward pass of {expr} changed out.grad", given, _show(G), _show(gout), "_backward reads out.grad")
+            fail(
+                f"the backward pass of {expr} changed out.grad",
+                given,
+                _show(G),
+                _show(gout),
+                "_backward reads out.grad",
+            )
         rec: dict[str, Any] = {"form": form, "A": A.tolist(), "B": B.tolist(), "G": G.tolist(), "out": data.tolist()}
         given_g = f"{given}; out.grad random; prior grads "
         if form == "same":
             ga = _grad(a, "a", None)
             (fd,) = _fd(lambda x: spec.f(x, x), [A], G)
-            wrongs = [(lambda fd=fd: fd / 2, TWICE), (lambda fd=fd, pa=pa: pa + fd / 2, TWICE)]
-            _check_grad(ga, pa, fd, f"gradient of {expr} reaching a (used twice)", given_g + _show(pa), wrongs)
+            wrongs = [(lambda: fd / 2, TWICE), (lambda: pa + fd / 2, TWICE)]
+            _check_grad(
+                ga, pa, fd, f"gradient of {expr} reaching a (used twice)", given_g + f"a.grad = {_show(pa)}", wrongs
+            )
             rec["ga"] = ga.tolist()
         else:
             inputs = [A, B]
@@ -469,7 +479,9 @@ def probe_pow(Tensor: type) -> None:
             (lambda: prior + A ** (p - 1) * G, "the power rule: d(a**k)/da = k * a**(k - 1) (the factor k?)"),
             (lambda: prior + p * A ** (p - 1), "multiply by out.grad (the chain rule)"),
         ]
-        _check_grad(ga, prior, fd, f"gradient of a ** {p!r}", given + f"; a = {_show(A)}, a.grad = {_show(prior)}", wrongs)
+        _check_grad(
+            ga, prior, fd, f"gradient of a ** {p!r}", given + f"; a = {_show(A)}, a.grad = {_show(prior)}", wrongs
+        )
         cases.append({"p": p, "A": A.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()})
     emit("test_pow", cases)
 
@@ -597,12 +609,16 @@ def _then_broadcast(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     f = np.mean if name == "mean" else np.sum
     cases = []
-    for shape, axis, keepdims, cshape in (((3, 4), 1, True, (3, 4)), ((3, 4), 0, False, (2, 4)), ((3, 3), 1, False, (3, 3))):
+    for shape, axis, keepdims, cshape in (
+        ((3, 4), 1, True, (3, 4)),
+        ((3, 4), 0, False, (2, 4)),
+        ((3, 3), 1, False, (3, 3)),
+    ):
         A, C = _draw(rng, shape), _draw(rng, cshape)
         a = _tensor(Tensor, A, "A")
         expr = f"a.{name}(axis={axis}, keepdims={keepdims}) * C"
         given = f"a = Tensor of shape {shape}, C an array of shape {cshape}; {expr}"
-        out = call(lambda a=a, axis=axis, keepdims=keepdims, C=C: getattr(a, name)(axis=axis, keepdims=keepdims) * C, given)
+        out = call(lambda: getattr(a, name)(axis=axis, keepdims=keepdims) * C, given)
         want = f(A, axis=axis, keepdims=keepdims) * C
         data = _data(out, f"({expr})", want.shape)
         if not _close(data, want, FORWARD_TOL, 1e-12):
@@ -610,7 +626,7 @@ def _then_broadcast(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
         G = _draw(rng, want.shape, -1.0, 1.0)
         _backprop(out, G, expr, SUM_AXIS)
         ga = _grad(a, "a", shape)
-        (fd,) = _fd(lambda x, C=C, axis=axis, keepdims=keepdims: f(x, axis=axis, keepdims=keepdims) * C, [A], G)
+        (fd,) = _fd(lambda x: f(x, axis=axis, keepdims=keepdims) * C, [A], G)
         _check_grad(ga, np.zeros(shape), fd, f"gradient of {expr}", given, shape_hint=SUM_AXIS)
         cases.append({"A": A.tolist(), "C": C.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()})
     return cases
@@ -670,7 +686,12 @@ def probe_reshape_transpose(Tensor: type) -> None:
         want = f(A)
         data = _data(out, f"({expr})", None)
         if not _close(data, want, 0, 0):
-            fail(f"forward value of {expr}", given, f"shape {want.shape}: {_show(want)}", f"shape {data.shape}: {_show(data)}")
+            fail(
+                f"forward value of {expr}",
+                given,
+                f"shape {want.shape}: {_show(want)}",
+                f"shape {data.shape}: {_show(data)}",
+            )
         G = _draw(rng, want.shape, -1.0, 1.0)
         hint = TRANSPOSE if op != "reshape" else "reshape's backward reshapes out.grad back to the input's shape"
         _backprop(out, G, expr, hint)
@@ -678,9 +699,11 @@ def probe_reshape_transpose(Tensor: type) -> None:
         (fd,) = _fd(f, [A], G)
         wrongs: list[tuple[Callable[[], Array], str]] = []
         if op == "transpose" and args:
-            wrongs.append((lambda G=G, args=args: prior + G.transpose(args), TRANSPOSE))
+            wrongs.append((lambda: prior + G.transpose(args), TRANSPOSE))
         _check_grad(ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {_show(prior)}", wrongs, shape_hint=hint)
-        cases.append({"op": op, "args": list(args), "A": A.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()})
+        cases.append(
+            {"op": op, "args": list(args), "A": A.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()}
+        )
     emit("test_reshape_transpose", cases)
 
 
@@ -703,7 +726,7 @@ def _unary(Tensor: type, spec: _Unary, inputs: list[Array], rng: np.random.Gener
         a = _tensor(Tensor, A, "A", prior)
         expr = f"a.{spec.name}()"
         given = f"a = Tensor({_show(A)}); {expr}"
-        out = call(lambda a=a: getattr(a, spec.name)(), given)
+        out = call(lambda: getattr(a, spec.name)(), given)
         _is_tensor(Tensor, out, expr, given)
         with np.errstate(all="ignore"):
             want = spec.f(A)
@@ -718,7 +741,7 @@ def _unary(Tensor: type, spec: _Unary, inputs: list[Array], rng: np.random.Gener
         if spec.exact is not None and np.any(kink):
             fd = np.where(kink, spec.exact(A) * G, fd)
         with np.errstate(all="ignore"):
-            wrongs = [(lambda c=c: prior + c, h) for c, h in spec.wrong(A, G)]
+            wrongs = [(_const(prior + c), h) for c, h in spec.wrong(A, G)]
         _check_grad(ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {_show(prior)}", wrongs)
         cases.append({"op": spec.name, "A": A.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()})
     return cases
@@ -745,7 +768,12 @@ def probe_exp_log(Tensor: type) -> None:
             (np.log(np.maximum(x, LOG_CLAMP)) * g, "d log(x)/dx = 1/x, not log(x)"),
         ],
     )
-    exps = [_draw(rng, (3, 4), -3, 3), _draw(rng, (), -3, 3), _draw(rng, (2, 3, 2), -3, 3), np.array([0.0, 10.0, -20.0])]
+    exps = [
+        _draw(rng, (3, 4), -3, 3),
+        _draw(rng, (), -3, 3),
+        _draw(rng, (2, 3, 2), -3, 3),
+        np.array([0.0, 10.0, -20.0]),
+    ]
     logs = [
         _draw(rng, (3, 4), 0.05, 5),
         _draw(rng, (), 0.05, 5),
@@ -815,12 +843,17 @@ def probe_log_softmax(Tensor: type, log_softmax: Callable) -> None:
         prior = _draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
         x = _tensor(Tensor, X, "logits", prior)
         given = f"logits = Tensor({_show(X)})"
-        out = call(lambda x=x: log_softmax(x), f"log_softmax({given})")
+        out = call(lambda: log_softmax(x), f"log_softmax({given})")
         _is_tensor(Tensor, out, "log_softmax(logits)", given)
         want = _log_softmax(X)
         data = _data(out, "log_softmax(logits)", None)
         if data.shape != want.shape:
-            fail("log_softmax keeps the logits' shape (over the last axis)", given, f"shape {want.shape}", f"shape {data.shape}")
+            fail(
+                "log_softmax keeps the logits' shape (over the last axis)",
+                given,
+                f"shape {want.shape}",
+                f"shape {data.shape}",
+            )
         if not np.all(np.isfinite(data)) or not _close(data, want, 1e-9, 1e-12):
             fail("log_softmax over the last axis", given, _show(want), _show(data), STABLE)
         G = _draw(rng, X.shape, -1.0, 1.0)
@@ -854,12 +887,17 @@ def probe_cross_entropy(Tensor: type, cross_entropy: Callable) -> None:
         prior = _draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
         x = _tensor(Tensor, X, "logits", prior)
         given = f"logits = Tensor({_show(X)}), targets = {t.tolist()}"
-        out = call(lambda x=x, t=t: cross_entropy(x, t.copy()), f"cross_entropy({given})")
+        out = call(lambda: cross_entropy(x, t.copy()), f"cross_entropy({given})")
         _is_tensor(Tensor, out, "cross_entropy(logits, targets)", given)
         want = _cross_entropy(X, t)
         data = _data(out, "the loss", None)
         if data.size != 1:
-            fail("cross_entropy returns a single number (a Tensor of one element)", given, "1 element", f"shape {data.shape}")
+            fail(
+                "cross_entropy returns a single number (a Tensor of one element)",
+                given,
+                "1 element",
+                f"shape {data.shape}",
+            )
         loss = float(data.reshape(()))
         if not (math.isfinite(loss) and abs(loss - want) <= 1e-9 * max(abs(want), 1.0)):
             hint = STABLE
@@ -869,11 +907,19 @@ def probe_cross_entropy(Tensor: type, cross_entropy: Callable) -> None:
                 hint = "the MEAN over the batch, not the sum"
             elif math.isfinite(loss) and abs(loss + want) <= 1e-9 * max(abs(want), 1.0):
                 hint = "cross-entropy is MINUS the log-probability of the target class"
-            fail("cross_entropy: the mean over the batch of -log_softmax(logits)[i, target i]", given, fmt(want), fmt(loss), hint)
-        call(lambda out=out: out.backward(), "backward() from the cross-entropy loss")
+            fail(
+                "cross_entropy: the mean over the batch of -log_softmax(logits)[i, target i]",
+                given,
+                fmt(want),
+                fmt(loss),
+                hint,
+            )
+        call(lambda: out.backward(), "backward() from the cross-entropy loss")
         gx = _grad(x, "logits", X.shape)
-        (fd,) = _fd(lambda z, t=t: np.array(_cross_entropy(z, t)), [X], np.array(1.0))
-        _check_grad(gx, prior, fd, "gradient of cross_entropy reaching the logits", given + f"; logits.grad = {_show(prior)}")
+        (fd,) = _fd(lambda z: np.array(_cross_entropy(z, t)), [X], np.array(1.0))
+        _check_grad(
+            gx, prior, fd, "gradient of cross_entropy reaching the logits", given + f"; logits.grad = {_show(prior)}"
+        )
         cases.append({"X": X.tolist(), "targets": t.tolist(), "loss": loss, "grad": gx.tolist()})
     emit("test_cross_entropy", cases)
 
@@ -958,7 +1004,7 @@ def _probe_function(Tensor: type, spec: _Checked) -> Callable[[Any], Any]:
             for t, d, s in zip(ts, local, spec.shapes, strict=True):
                 now = _grad(t, "an input Tensor", s)
                 v = np.array(now + g * np.asarray(d), dtype=np.float64)  # an array (NumPy makes 0-d sums scalars)
-                call(lambda t=t, v=v: setattr(t, "grad", v), "setting an input's grad")
+                call(lambda: setattr(t, "grad", v), "setting an input's grad")
 
         call(lambda: setattr(out, "_backward", _backward), "setting _backward")
         return out
@@ -982,10 +1028,12 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
     for spec in _grad_check_cases():
         arrays = [_draw(rng, s, -1.0, 1.0, 0.2) for s in spec.shapes]
         h, tol = spec.kwargs.get("h", H), spec.kwargs.get("tol", GRAD_TOL)
-        given = f"f = {spec.describe}; arrays {[_show(a) for a in arrays]}" + (f"; {spec.kwargs}" if spec.kwargs else "")
+        given = f"f = {spec.describe}; arrays {[_show(a) for a in arrays]}" + (
+            f"; {spec.kwargs}" if spec.kwargs else ""
+        )
         f = _probe_function(Tensor, spec)
-        rows = call(lambda f=f, arrays=arrays: grad_check(f, [a.copy() for a in arrays], **spec.kwargs), f"grad_check({given})")
-        rows = list(call(lambda rows=rows: list(rows), "grad_check's rows"))
+        rows = call(lambda: grad_check(f, [a.copy() for a in arrays], **spec.kwargs), f"grad_check({given})")
+        rows = list(call(lambda: list(rows), "grad_check's rows"))
         if len(rows) != len(arrays):
             fail("grad_check returns one row per input array", given, str(len(arrays)), str(len(rows)))
         analytic_want = spec.grads(*arrays)
@@ -993,9 +1041,9 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
         rec_rows = []
         for i, row in enumerate(rows):
             what = f"row {i} of grad_check"
-            if call(lambda row=row: len(row), f"the length of {what}") != 4:
+            if call(lambda: len(row), f"the length of {what}") != 4:
                 fail(f"{what} is (analytic, numeric, worst relative error, passed)", given)
-            parts = [call(lambda row=row, j=j: row[j], f"{what}[{j}]") for j in range(4)]
+            parts = [call(lambda: row[j], f"{what}[{j}]") for j in range(4)]
             shape = spec.shapes[i]
             analytic = _arr(parts[0], f"the analytic gradient in {what}", shape)
             numeric = _arr(parts[1], f"the numerical gradient in {what}", shape)
@@ -1010,7 +1058,9 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
                 one_sided = _one_sided(spec.f, arrays, i, h)
                 hint = f"(f(x + h) - f(x - h)) / (2 * h) for each entry, with h = {h}"
                 if _close(numeric, one_sided, 1e-6, 1e-9):
-                    hint = "use the CENTRAL difference (f(x + h) - f(x - h)) / (2h): the one-sided one is far less accurate"
+                    hint = (
+                        "use the CENTRAL difference (f(x + h) - f(x - h)) / (2h): a one-sided one is far less accurate"
+                    )
                 fail(f"{what}: the numerical gradient", given, _show(numeric_want[i]), _show(numeric), hint)
             with np.errstate(all="ignore"):
                 errs = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1e-8)
@@ -1030,7 +1080,11 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
                 )
             # the worst error of a right gradient is rounding noise: recorded as 0 below 1e-6
             rec_rows.append(
-                {"analytic": analytic.tolist(), "worst": float(f"{worst:.3g}") if worst > 1e-6 else 0.0, "passed": passed}
+                {
+                    "analytic": analytic.tolist(),
+                    "worst": float(f"{worst:.3g}") if worst > 1e-6 else 0.0,
+                    "passed": passed,
+                }
             )
         cases.append({"f": spec.describe, "arrays": [a.tolist() for a in arrays], "rows": rec_rows})
     emit("test_grad_check", cases)
@@ -1044,7 +1098,7 @@ def _draws(seed: int, sizes: Sequence[int]) -> list[Array]:
     W (nin, nout) then b (nout,), each rng.uniform(-1/sqrt(nin), 1/sqrt(nin))."""
     rng = np.random.default_rng(seed)
     out = []
-    for nin, nout in zip(sizes, sizes[1:], strict=False):
+    for nin, nout in itertools.pairwise(sizes):
         bound = 1.0 / math.sqrt(nin)
         out.append(rng.uniform(-bound, bound, size=(nin, nout)))
         out.append(rng.uniform(-bound, bound, size=(nout,)))
@@ -1143,7 +1197,7 @@ def probe_linear(Tensor: type, Linear: type) -> None:
     rng = np.random.default_rng(527)
     cases = []
     for nin, nout, batch, seed in ((3, 2, 4, 1), (1, 4, 3, 2), (5, 1, 2, 3), (4, 4, 5, 4), (2, 3, 1, 5)):
-        rec = _network(Tensor, lambda r, nin=nin, nout=nout: Linear(nin, nout, r), [nin, nout], seed,
+        rec = _network(Tensor, lambda r: Linear(nin, nout, r), [nin, nout], seed,
                        f"Linear({nin}, {nout}, rng)", batch, rng)  # fmt: skip
         layer, params = rec["model"], rec["params"]
         again = _parameters(layer, "the layer")
@@ -1158,10 +1212,10 @@ def probe_mlp(Tensor: type, MLP: type) -> None:
     cases = []
     for nin, nouts, batch, seed in ((2, [3, 1], 4, 11), (3, [4, 4, 2], 3, 12), (1, [1], 2, 13), (2, [8, 8, 1], 5, 14)):
         what = f"MLP({nin}, {nouts}, rng)"
-        rec = _network(Tensor, lambda r, nin=nin, nouts=nouts: MLP(nin, list(nouts), r), [nin, *nouts], seed, what,
+        rec = _network(Tensor, lambda r: MLP(nin, list(nouts), r), [nin, *nouts], seed, what,
                        batch, rng)  # fmt: skip
         model, params = rec["model"], rec["params"]
-        call(lambda model=model: model.zero_grad(), f"{what}.zero_grad()")
+        call(lambda: model.zero_grad(), f"{what}.zero_grad()")
         again = _parameters(model, what)
         if len(again) != len(params) or any(p is not q for p, q in zip(again, params, strict=False)):
             fail(f"{what}.parameters() returns the same tensors every time (the model's own)")
@@ -1194,7 +1248,7 @@ def _leaves(Tensor: type, rng: np.random.Generator) -> tuple[list[Any], list[Arr
 
 def _set_grads(params: list[Any], grads: list[Array]) -> None:
     for p, g in zip(params, grads, strict=True):
-        call(lambda p=p, g=g: setattr(p, "grad", g.copy()), "setting a parameter's grad")
+        call(lambda: setattr(p, "grad", g.copy()), "setting a parameter's grad")
 
 
 def _datas(params: list[Any]) -> list[Array]:
@@ -1205,7 +1259,7 @@ def _same_leaves(params: list[Any], originals: list[Any], name: str) -> None:
     if len(params) != len(originals) or any(p is not q for p, q in zip(params, originals, strict=True)):
         fail(f"{name} changes p.data in place: the parameters stay the same Tensors", hint="never replace them")
     for p in params:
-        if len(list(call(lambda p=p: list(p._prev), "a parameter's _prev"))):
+        if len(list(call(lambda: list(p._prev), "a parameter's _prev"))):
             fail(
                 f"{name}.step() changes p.data in place: a parameter stays a leaf",
                 hint="p.data -= lr * p.grad; a Tensor built by p - lr * p.grad is not the model's parameter",
@@ -1232,10 +1286,10 @@ def probe_sgd(Tensor: type, SGD: type) -> None:
         originals = list(params)
         grads = [_draw(rng, d.shape, -3.0, 3.0) for d in datas]
         _set_grads(params, grads)
-        opt = call(lambda lr=lr: SGD(params, lr), f"SGD(params, lr={lr})")
+        opt = call(lambda: SGD(params, lr), f"SGD(params, lr={lr})")
         trail = []
         for step in range(2):
-            call(lambda opt=opt: opt.step(), f"SGD.step() number {step + 1}")
+            call(lambda: opt.step(), f"SGD.step() number {step + 1}")
             _same_leaves(params, originals, "SGD")
             after = _datas(params)
             for i, (d, g, a) in enumerate(zip(datas, grads, after, strict=True)):
@@ -1252,7 +1306,7 @@ def probe_sgd(Tensor: type, SGD: type) -> None:
             datas = after
             trail.append([a.tolist() for a in after])
         zeroed = _zero_grad(opt, params, "SGD")
-        call(lambda opt=opt: opt.step(), "SGD.step() after zero_grad()")
+        call(lambda: opt.step(), "SGD.step() after zero_grad()")
         still = _datas(params)
         if not all(_close(s, a, 0, 0) for s, a in zip(still, datas, strict=True)):
             fail("a step with zero gradients changes nothing", expected=str([_show(a) for a in datas]),
@@ -1273,7 +1327,7 @@ def probe_adam(Tensor: type, Adam: type) -> None:
     for kwargs, steps in settings:
         params, datas = _leaves(Tensor, rng)
         originals = list(params)
-        opt = call(lambda kwargs=kwargs: Adam(params, **kwargs), f"Adam(params, {kwargs})")
+        opt = call(lambda: Adam(params, **kwargs), f"Adam(params, {kwargs})")
         lr, (b1, b2), eps = kwargs.get("lr", 1e-3), kwargs.get("betas", (0.9, 0.999)), kwargs.get("eps", 1e-8)
         m = [np.zeros(d.shape) for d in datas]
         v = [np.zeros(d.shape) for d in datas]
@@ -1285,7 +1339,7 @@ def probe_adam(Tensor: type, Adam: type) -> None:
             grads[0][1] = 1e-12
             _set_grads(params, grads)
             before = _datas(params)
-            call(lambda opt=opt: opt.step(), f"Adam.step() number {t}")
+            call(lambda: opt.step(), f"Adam.step() number {t}")
             _same_leaves(params, originals, "Adam")
             after = _datas(params)
             for i, g in enumerate(grads):
@@ -1329,11 +1383,11 @@ def probe_adam(Tensor: type, Adam: type) -> None:
     for other in (0.5, -3.0):
         a = _tensor(Tensor, np.array([0.3, -0.2]), "a")
         b = _tensor(Tensor, np.array([0.3, -0.2]), "b")
-        opt = call(lambda a=a, b=b: Adam([a, b], lr=0.01), "Adam([a, b], lr=0.01)")
-        for g in (1.0, -0.5, 2.0):
-            call(lambda a=a, g=g: setattr(a, "grad", np.array([g, -g])), "setting a.grad")
-            call(lambda b=b, g=g, other=other: setattr(b, "grad", np.array([other * g, g])), "setting b.grad")
-            call(lambda opt=opt: opt.step(), "Adam.step()")
+        opt = call(lambda: Adam([a, b], lr=0.01), "Adam([a, b], lr=0.01)")
+        for gv in (1.0, -0.5, 2.0):
+            call(lambda: setattr(a, "grad", np.array([gv, -gv])), "setting a.grad")
+            call(lambda: setattr(b, "grad", np.array([other * gv, gv])), "setting b.grad")
+            call(lambda: opt.step(), "Adam.step()")
         twins.append(_data(a, "a", (2,)))
     if not _close(twins[0], twins[1], 0, 0):
         fail(

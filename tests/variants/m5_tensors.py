@@ -384,7 +384,11 @@ PITFALLS = {
         ["test_reshape_transpose"],
     ),
     "tanh_overwrites_grad": (
-        {"tensor_tanh_relu": [("self.grad += (1 - out.data**2) * out.grad", "self.grad = (1 - out.data**2) * out.grad")]},
+        {
+            "tensor_tanh_relu": [
+                ("self.grad += (1 - out.data**2) * out.grad", "self.grad = (1 - out.data**2) * out.grad")
+            ]
+        },
         ["test_tanh_relu"],
     ),
     "log_overwrites_grad": (
@@ -453,8 +457,8 @@ PITFALLS = {
         {
             "grad_check": [
                 (
-                    "err = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1e-8)",
-                    "err = np.abs(analytic - numeric)",
+                    "err = np.abs(analytic - numeric) / np.maximum(",
+                    "err = np.abs(analytic - numeric) + 0 * np.maximum(",
                 )
             ]
         },
