@@ -39,6 +39,8 @@ def reference_cells() -> list[tuple[str | None, str]]:
     ``# STUDENT [name]`` and ``# GIVEN`` markers (a line ending in ``# GIVEN`` inside an answer
     is given code of its own); the notebook's cells can replace this once it exists
     (``course_grader.measuring.submissions.solution_cells`` gives the answers by grade_id)."""
+    if not SPEC.exists():
+        return notebook_cells()
     cells: list[tuple[str | None, list[str]]] = [(None, [])]
     for line in SPEC.read_text().splitlines(keepends=True):
         m = _MARKER.match(line)
@@ -57,6 +59,25 @@ def reference_cells() -> list[tuple[str | None, str]]:
             out[-1] = (name, out[-1][1] + text)
         elif text.strip() or name is not None:
             out.append((name, text))
+    return out
+
+
+def notebook_cells() -> list[tuple[str | None, str]]:
+    """The same from the instructor notebook: its answer cells by grade_id (solution markers
+    removed), its other code cells as given code, its graded test cells left out."""
+    import nbformat
+
+    from course_grader.cells import answers as answer_sources
+    from course_grader.cells import grade_id, is_graded_test
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    sources = answer_sources(nb)
+    out: list[tuple[str | None, str]] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or is_graded_test(cell):
+            continue
+        name = grade_id(cell)
+        out.append((name, sources[name]) if name in sources else (None, cell.source))
     return out
 
 
@@ -297,3 +318,33 @@ def test_hostile_answers_fail_with_a_message(cell):
     for test_id in HOSTILE_LOSES[cell]:
         got = run(ns, test_id)
         assert isinstance(got, str) and got, (cell, test_id)
+
+
+def trained_record(ns: dict[str, Any], lr: float, steps: int) -> dict[str, Any] | str:
+    with records.collecting() as found:
+        try:
+            m5.probe_trained(*train(ns, lr, steps))
+        except HiddenTestFailure as failure:
+            return str(failure)
+    return found[0]
+
+
+def test_another_training_run_is_judged_by_its_loss():
+    """Another learning rate and length: other parameters, but the judge recomputes the loss
+    from them and accepts it."""
+    got = trained_record(namespace(), 0.02, 400)
+    assert isinstance(got, dict), got
+    assert got["cases"][0]["params"] != reference()["test_trained"]["cases"][0]["params"]
+    assert verdict("test_trained", reference()["test_trained"], [got]) is None
+
+
+@pytest.mark.parametrize(("lr", "steps", "says"), [(1e-5, 300, "below 0.01"), (0.05, 60, "at least 100")])
+def test_training_that_falls_short_fails(lr, steps, says):
+    got = trained_record(namespace(), lr, steps)
+    assert isinstance(got, str) and says in got, got
+
+
+def test_a_trained_record_with_other_data_is_refused():
+    rec = reference()["test_trained"]
+    forged = {**rec, "cases": [{**rec["cases"][0], "X": [[0.0, 0.0]] * len(rec["cases"][0]["X"])}]}
+    assert verdict("test_trained", rec, [forged]) is not None

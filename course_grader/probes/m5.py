@@ -379,7 +379,13 @@ def _binary(Tensor: type, spec: _Binary, seed: int) -> None:
         want = np.asarray(spec.f(A, B), dtype=np.float64)
         data = _data(out, f"({expr})", None)
         if data.shape != want.shape:
-            fail(f"{expr} broadcasts its operands", given, f"shape {want.shape}", f"shape {data.shape}")
+            fail(
+                f"the shape of {expr}",
+                given,
+                f"shape {want.shape}",
+                f"shape {data.shape}",
+                "NumPy's shape for the same operation on the arrays",
+            )
         if not _close(data, want, FORWARD_TOL, 1e-12):
             fail(f"forward value of {expr}", given, _show(want), _show(data))
         G = _draw(rng, want.shape, -1.0, 1.0)
@@ -1429,7 +1435,9 @@ def probe_trained(
     Xa = _arr(X, "X")
     if Xa.ndim != 2 or Xa.shape[1] != sizes[0] or len(Xa) == 0:
         fail(f"X holds the points, shape (n, {sizes[0]})", got=f"shape {Xa.shape}")
-    ya = _arr(y, "y", (len(Xa), 1))
+    ya = _arr(y, "y")
+    if ya.size != len(Xa) or ya.ndim not in (1, 2):
+        fail("y holds one label per point, shape (n, 1)", expected=f"shape ({len(Xa)}, 1)", got=f"shape {ya.shape}")
     params = _parameters(model, "the model")
     if len(params) != 2 * (len(sizes) - 1):
         fail(f"MLP{tuple(sizes)}.parameters() lists W and b of each layer", expected=str(2 * (len(sizes) - 1)),
