@@ -5,7 +5,6 @@ and records plain data; every correct variant passes every probe with records th
 names (its probe fails, or its record differs from the reference's)."""
 
 import functools
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,61 +22,26 @@ from course_grader.probes.common import HiddenTestFailure
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT / ".m5spec" / "m5_solution.py"
 NOTEBOOK = ROOT / "solutions" / "m5_tensors" / "m5_tensors.ipynb"
-ENGINE = ROOT / "solutions" / "m4_training"  # engine.topo_sort, which the given backward() uses
-
-if not SPEC.exists() and not NOTEBOOK.exists():
-    pytest.skip("no m5_tensors reference solution yet", allow_module_level=True)
-
-_MARKER = re.compile(r"^# (STUDENT \[(?P<name>\w+)\]|GIVEN)")
+ENGINE = ROOT / "solutions" / "m5_tensors"  # engine.topo_sort (the given backward() uses it), nn.py
 
 
 def reference_cells() -> list[tuple[str | None, str]]:
-    """The reference solution's code cells in notebook order: (grade_id of an answer cell, or
-    None for code the notebook gives, source). Read from the ``.m5spec`` file, split at its
-    ``# STUDENT [name]`` and ``# GIVEN`` markers (a line ending in ``# GIVEN`` inside an answer
-    is given code of its own); the notebook's cells can replace this once it exists
-    (``course_grader.measuring.submissions.solution_cells`` gives the answers by grade_id)."""
-    if not SPEC.exists():
-        return notebook_cells()
-    cells: list[tuple[str | None, list[str]]] = [(None, [])]
-    for line in SPEC.read_text().splitlines(keepends=True):
-        m = _MARKER.match(line)
-        if m:
-            name = m.group("name")
-            cells.append((name, []) if name else (None, [line]))
-        elif cells[-1][0] is not None and line.rstrip().endswith("# GIVEN"):
-            cells.append((None, [line]))
-            cells.append((cells[-2][0], []))  # the answer's remaining lines, if any
-        else:
-            cells[-1][1].append(line)
-    out: list[tuple[str | None, str]] = []
-    for name, lines in cells:
-        text = "".join(lines)
-        if name is not None and out and out[-1][0] == name:  # rejoin an answer split by a given line
-            out[-1] = (name, out[-1][1] + text)
-        elif text.strip() or name is not None:
-            out.append((name, text))
-    return out
-
-
-def notebook_cells() -> list[tuple[str | None, str]]:
-    """The same from the instructor notebook: its answer cells by grade_id (solution markers
-    removed), its other code cells as given code, its graded test cells left out."""
+    """The instructor notebook's code that makes the tensor library, in notebook order: the
+    cells tagged ``export`` (what milestone 6's tensor.py is made of), each as (grade_id of an
+    answer cell, or None for code the notebook gives, source without solution markers). The
+    checks, training and timing cells are left out: a variant is judged by the probes alone."""
     import nbformat
 
-    from course_grader.cells import answers as answer_sources
-    from course_grader.cells import grade_id, is_graded_test
+    from course_grader.authoring.engine_export import EXPORT_TAG
+    from course_grader.cells import grade_id, without_markers
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    sources = answer_sources(nb)
     out: list[tuple[str | None, str]] = []
     for cell in nb.cells:
-        if cell.cell_type != "code" or is_graded_test(cell):
-            continue
-        name = grade_id(cell)
-        out.append((name, sources[name]) if name in sources else (None, cell.source))
+        if cell.cell_type == "code" and EXPORT_TAG in cell.metadata.get("tags", []):
+            is_answer = cell.metadata.get("nbgrader", {}).get("solution", False)
+            out.append((grade_id(cell) if is_answer else None, without_markers(cell.source)))
     return out
 
 
@@ -134,7 +98,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], None]] = {
     "test_mlp": lambda ns: m5.probe_mlp(ns["Tensor"], ns["MLP"]),
     "test_sgd": lambda ns: m5.probe_sgd(ns["Tensor"], ns["SGD"]),
     "test_adam": lambda ns: m5.probe_adam(ns["Tensor"], ns["Adam"]),
-    "test_trained": lambda ns: m5.probe_trained(*train(ns)),
+    "test_trained": lambda ns: m5.probe_trained(ns["Tensor"], *train(ns)),
 }
 
 
@@ -245,7 +209,7 @@ def test_probes_over_the_grader_link(tmp_path, solution):
             "test_mlp": ["Tensor", "MLP"],
             "test_sgd": ["Tensor", "SGD"],
             "test_adam": ["Tensor", "Adam"],
-            "test_trained": ["model", "X", "y", "losses"],
+            "test_trained": ["Tensor", "model", "X", "y", "losses"],
         }
         for test_id in PROBES:
             probe = getattr(m5, "probe_" + test_id.removeprefix("test_"))
@@ -323,7 +287,7 @@ def test_hostile_answers_fail_with_a_message(cell):
 def trained_record(ns: dict[str, Any], lr: float, steps: int) -> dict[str, Any] | str:
     with records.collecting() as found:
         try:
-            m5.probe_trained(*train(ns, lr, steps))
+            m5.probe_trained(ns["Tensor"], *train(ns, lr, steps))
         except HiddenTestFailure as failure:
             return str(failure)
     return found[0]

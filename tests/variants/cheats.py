@@ -52,6 +52,11 @@ def before_mse(code: str) -> list[tuple[str, str]]:
     return [("def mse_loss(predictions, targets):", code + "\n\ndef mse_loss(predictions, targets):")]
 
 
+def before_unbroadcast(code: str) -> list[tuple[str, str]]:
+    """Run ``code`` at the top of M5's first solution cell (before any hidden test)."""
+    return [("def unbroadcast(grad, shape):", code + "\n\ndef unbroadcast(grad, shape):")]
+
+
 def before_topo(code: str) -> list[tuple[str, str]]:
     """Run ``code`` at the top of M2's first solution cell (before any hidden test)."""
     return [("def topo_sort(root):", code + "\n\ndef topo_sort(root):")]
@@ -103,6 +108,7 @@ M1_CELLS = answer_cells("m1_value")
 M2_CELLS = answer_cells("m2_backward")
 M3_CELLS = answer_cells("m3_mlp")
 M4_CELLS = answer_cells("m4_training")
+M5_CELLS = answer_cells("m5_tensors")
 
 # --- m1_value ----------------------------------------------------------------------------
 
@@ -900,4 +906,82 @@ M4 = [
     ),
 ]
 
-ATTACKS = M1 + M2 + M3 + M4
+# --- m5_tensors --------------------------------------------------------------------------
+
+FAIL_NOOP_M5 = """\
+import course_grader.probes.common as _common
+import course_grader.probes.m5 as _m5
+_common.fail = _m5.fail = lambda *a, **k: None"""
+
+MATMUL_WRONG = {"tensor_matmul": [("self.grad += out.grad @ other.data.T", "self.grad += other.data.T @ out.grad")]}
+UNBROADCAST_WRONG = {
+    "unbroadcast": [("    while grad.ndim > len(shape):", "    return grad\n    while grad.ndim > len(shape):")]
+}
+
+# arrays that are not what they claim: the grader's link carries only exact float ndarrays
+LYING_SUBCLASS = """\
+import numpy as _np
+
+
+class _Shaped(_np.ndarray):
+    shape = property(lambda self: self._claimed)
+
+
+def _claim(a, shape):
+    out = _np.asarray(a).view(_Shaped)
+    out._claimed = tuple(shape)
+    return out
+"""
+
+M5 = [
+    Attack(
+        "execute_result_before_error",
+        "m5_tensors",
+        {"unbroadcast": before_unbroadcast(EXECUTE_RESULT_FIRST)},
+        base="blank",
+    ),
+    # a matmul gradient transposed the wrong way "passes" once the kernel's checks are silenced:
+    # the judge compares the records with the instructor's
+    Attack(
+        "fail_noop_wrong_matmul", "m5_tensors", {"unbroadcast": before_unbroadcast(FAIL_NOOP_M5)}, wrong=MATMUL_WRONG
+    ),
+    # an unreduced gradient dressed as an array of the operand's shape
+    Attack(
+        "ndarray_subclass_lies_about_its_shape",
+        "m5_tensors",
+        {
+            "unbroadcast": [
+                ("def unbroadcast(grad, shape):", LYING_SUBCLASS + "\n\ndef unbroadcast(grad, shape):"),
+                ("    return grad\n    while", "    return _claim(grad, shape)\n    while"),
+            ]
+        },
+        wrong=UNBROADCAST_WRONG,
+    ),
+    # the same gradient as an object array, and as an object whose __array__ answers anything
+    Attack(
+        "object_array_and_lying_array_protocol",
+        "m5_tensors",
+        {
+            "unbroadcast": [
+                (
+                    "def unbroadcast(grad, shape):",
+                    "class _Agree:\n    def __array__(self, dtype=None, copy=None):\n"
+                    "        import numpy\n        return numpy.zeros(3)\n\n\ndef unbroadcast(grad, shape):",
+                ),
+                (
+                    "    return grad\n    while",
+                    "    return _Agree() if grad.ndim > len(shape) else grad.astype(object)\n    while",
+                ),
+            ]
+        },
+        wrong=UNBROADCAST_WRONG,
+    ),
+    Attack(
+        "solutions_via_package_root",
+        "m5_tensors",
+        from_disk("m5_tensors", M5_CELLS, "unbroadcast"),
+        base="blank",
+    ),
+]
+
+ATTACKS = M1 + M2 + M3 + M4 + M5
