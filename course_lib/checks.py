@@ -159,6 +159,11 @@ def check_array(
     raise CheckFailed(_message(what, given, _array_text(want), _array_text(got), likely))
 
 
+def _numpy_true(ok: object) -> bool:
+    kind = type(ok)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_") and bool(ok)
+
+
 def check_true(
     ok: bool,
     *,
@@ -168,8 +173,11 @@ def check_true(
     got: str = "",
     hint: str = "",
 ) -> None:
-    """Fail with a teaching message unless ``ok`` is true (for non-numeric facts)."""
-    if ok is not True:
+    """Fail with a teaching message unless ``ok`` is true (for non-numeric facts).
+
+    ``True`` itself, or NumPy's true (``np.float64(x) < 1`` is one), never merely a truthy
+    object: a check must not pass on something that only claims to be true."""
+    if not (ok is True or _numpy_true(ok)):
         raise CheckFailed(_message(what, given, expected, got, hint))
 
 

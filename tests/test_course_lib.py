@@ -59,6 +59,16 @@ def test_check_array_names_shape_then_value_then_pitfall():
         check_array(np.array([np.nan]), [np.nan], what="NaN never passes")
 
 
+def test_check_true_takes_numpy_truth_but_not_a_truthy_object():
+    import numpy as np
+
+    check_true(np.float64(0.5) < 1, what="a NumPy comparison")
+    with pytest.raises(CheckFailed):
+        check_true(np.float64(2.0) < 1, what="NumPy's false")
+    with pytest.raises(CheckFailed):
+        check_true([1], what="a truthy list is not True")  # type: ignore[arg-type]
+
+
 def test_attach_refuses_a_non_class():
     with pytest.raises(TypeError, match="takes a class"):
         attach(3)

@@ -29,6 +29,7 @@ from course_grader.probes.common import (
     array,
     backprop,
     call,
+    children,
     emit,
     fail,
     fmt,
@@ -127,6 +128,24 @@ def _tensor(Tensor: type, a: Array, what: str, prior: Array | None = None) -> An
 def _is_tensor(Tensor: type, out: object, expr: str, given: str) -> None:
     if not call(lambda: isinstance(out, Tensor), f"isinstance({expr}, Tensor)"):
         fail(f"{expr} should return a new Tensor", given, "a Tensor", type_name(out))
+
+
+def _remembers(out: Any, tensors: Sequence[tuple[str, Any]], expr: str, given: str) -> None:
+    """Milestone 1's design, kept: ``out`` lists its tensor operands as children (``_prev``,
+    which ``backward()`` walks to reach them) and names its operation (``_op``)."""
+    kids = {id(k) for k in children(out, expr)}
+    missing = [name for name, t in tensors if id(t) not in kids]
+    if missing:
+        fail(
+            f"children (_prev) of {expr}",
+            given,
+            f"{' and '.join(missing)} among them",
+            f"{len(kids)} child(ren) without {' and '.join(missing)}",
+            "pass the operands as _children when you build out: backward() walks _prev to reach them",
+        )
+    op = call(lambda: out._op, f"({expr})._op")
+    if type(op) is not str or not op:
+        fail(f"_op of {expr}", given, "a short name of the operation, e.g. '+' or 'sum'", repr(op))
 
 
 def _backprop(out: Any, g: Array, what: str, hint: str = "") -> None:
@@ -376,6 +395,7 @@ def _binary(Tensor: type, spec: _Binary, seed: int) -> None:
         given = f"{shown}; computing {expr}"
         out = call(lambda: spec.apply(*operands), f"{expr} with {shown}")
         _is_tensor(Tensor, out, expr, given)
+        _remembers(out, [(n, t) for n, t in (("a", a), ("b", b)) if t is not None], expr, given)
         want = np.asarray(spec.f(A, B), dtype=np.float64)
         data = _data(out, f"({expr})", None)
         if data.shape != want.shape:
@@ -472,6 +492,7 @@ def probe_pow(Tensor: type) -> None:
         given = f"a = Tensor of shape {shape}, a ** {p!r}"
         out = call(lambda: a**p, given)
         _is_tensor(Tensor, out, f"a ** {p!r}", given)
+        _remembers(out, [("a", a)], f"a ** {p!r}", given)
         want = A**p
         data = _data(out, f"(a ** {p!r})", want.shape)
         if not _close(data, want, FORWARD_TOL, 1e-12):
@@ -569,6 +590,8 @@ def _reduction(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
 
         out = call(apply, given)
         _is_tensor(Tensor, out, expr, given)
+        if name == "sum":  # mean may be built from sum and a product: its children are theirs
+            _remembers(out, [("a", a)], expr, given)
         want = np.asarray(f(A, axis=axis, keepdims=keepdims), dtype=np.float64)
         data = _data(out, f"({expr})", None)
         if data.shape != want.shape:
@@ -683,6 +706,7 @@ def probe_reshape_transpose(Tensor: type) -> None:
 
         out = call(apply, given)
         _is_tensor(Tensor, out, expr, given)
+        _remembers(out, [("a", a)], expr, given)
 
         def f(x: Array, op: str = op, args: tuple = args) -> Array:
             if op == "reshape":
@@ -734,6 +758,7 @@ def _unary(Tensor: type, spec: _Unary, inputs: list[Array], rng: np.random.Gener
         given = f"a = Tensor({_show(A)}); {expr}"
         out = call(lambda: getattr(a, spec.name)(), given)
         _is_tensor(Tensor, out, expr, given)
+        _remembers(out, [("a", a)], expr, given)
         with np.errstate(all="ignore"):
             want = spec.f(A)
         data = _data(out, f"({expr})", A.shape)
@@ -944,6 +969,7 @@ class _Checked:
     grads: Callable[..., list[Array]]  # the analytic gradient the probe's _backward hands over
     shapes: list[Shape]
     kwargs: dict[str, float] = field(default_factory=dict)
+    integers: bool = False  # inputs handed over as integer arrays (grad_check must nudge floats)
 
 
 def _grad_check_cases() -> list[_Checked]:
@@ -993,6 +1019,31 @@ def _grad_check_cases() -> list[_Checked]:
             lambda a: [5 * np.exp(5 * a) * (1 + 2e-4)],
             [(3,)],
         ),
+        _Checked(
+            "sum(a**2) with the default tol, its gradient off by 5e-5 (relative): just over tol",
+            lambda a: float(np.sum(a**2)),
+            lambda a: [2 * a * (1 + 5e-5)],
+            [(2, 2)],
+        ),
+        _Checked(
+            "1e-10 * sum(a**2), its gradient 1.5 times too big: values below the 1e-8 floor",
+            lambda a: float(1e-10 * np.sum(a**2)),
+            lambda a: [3e-10 * a],
+            [(3,)],
+        ),
+        _Checked(
+            "sum(sin(100 * a)), its gradient right (a step other than h = 1e-6 shows)",
+            lambda a: float(np.sum(np.sin(100 * a))),
+            lambda a: [100 * np.cos(100 * a)],
+            [(4,)],
+        ),
+        _Checked(
+            "0.3 * sum(a**3 * b) on integer arrays, its gradient right (nudge a float copy)",
+            lambda a, b: float(0.3 * np.sum(a**3 * b)),
+            lambda a, b: [0.9 * a**2 * b, 0.3 * a**3],
+            [(2, 2), (2, 2)],
+            integers=True,
+        ),
     ]
 
 
@@ -1033,6 +1084,8 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
     cases = []
     for spec in _grad_check_cases():
         arrays = [_draw(rng, s, -1.0, 1.0, 0.2) for s in spec.shapes]
+        if spec.integers:
+            arrays = [np.where(a < 0, -1, 1) * rng.integers(1, 4, size=a.shape) for a in arrays]
         h, tol = spec.kwargs.get("h", H), spec.kwargs.get("tol", GRAD_TOL)
         given = f"f = {spec.describe}; arrays {[_show(a) for a in arrays]}" + (
             f"; {spec.kwargs}" if spec.kwargs else ""
@@ -1042,8 +1095,9 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
         rows = list(call(lambda: list(rows), "grad_check's rows"))
         if len(rows) != len(arrays):
             fail("grad_check returns one row per input array", given, str(len(arrays)), str(len(rows)))
-        analytic_want = spec.grads(*arrays)
-        numeric_want = _fd(lambda *xs: np.array(spec.f(*xs)), arrays, np.array(1.0), h)
+        floats = [a.astype(np.float64) for a in arrays]
+        analytic_want = spec.grads(*floats)
+        numeric_want = _fd(lambda *xs: np.array(spec.f(*xs)), floats, np.array(1.0), h)
         rec_rows = []
         for i, row in enumerate(rows):
             what = f"row {i} of grad_check"
@@ -1061,7 +1115,7 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
                     given, _show(analytic_want[i]), _show(analytic),
                 )  # fmt: skip
             if not _close(numeric, numeric_want[i], 1e-8, 1e-10):
-                one_sided = _one_sided(spec.f, arrays, i, h)
+                one_sided = _one_sided(spec.f, floats, i, h)
                 hint = f"(f(x + h) - f(x - h)) / (2 * h) for each entry, with h = {h}"
                 if _close(numeric, one_sided, 1e-6, 1e-9):
                     hint = (
