@@ -347,3 +347,16 @@ def test_a_trained_record_with_other_predictions_is_refused():
     assert "accuracy" in (verdict("test_trained", rec, [forged]) or "")
     other_targets = {**rec, "cases": [{**case, "targets": [*case["predictions"][:-1], 0]}]}
     assert verdict("test_trained", rec, [other_targets]) is not None
+
+
+@pytest.mark.parametrize("pitfall", variants.ROUND_TRIP)
+def test_a_round_trip_pitfall_fails_in_the_kernel_where_it_loses(pitfall):
+    """Graded by stock nbgrader too, a pitfall loses exactly what the judge takes: wherever
+    its record would differ from the reference's, the probe itself fails (in the kernel)."""
+    edits, loses = variants.PITFALLS[pitfall]
+    ns = namespace(apply_edits(answers(), edits))
+    for test_id in _layer_probes():
+        got = run(ns, test_id)
+        if isinstance(got, dict):
+            assert test_id not in loses, f"{pitfall} passes {test_id} in the kernel"
+            assert verdict(test_id, reference()[test_id], [got]) is None, (pitfall, test_id)
