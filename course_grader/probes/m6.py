@@ -277,7 +277,7 @@ def probe_matmul(Tensor: type) -> None:
             fail("forward value of a @ b", shown, _show(want), _show(data), "np.matmul(a.data, b.data)")
         G = _draw(rng, want.shape, -1.0, 1.0)
         _backprop(out, G, "a @ b", MATMUL)
-        rec: dict[str, Any] = {"form": form, "A": A.tolist(), "B": B.tolist(), "G": G.tolist(), "out": data.tolist()}
+        rec: dict[str, Any] = {"form": form, "shapes": [list(sa), list(sb)], "out": data.tolist()}
         if form == "same":
             (fd,) = _fd(lambda x: np.matmul(x, x), [A], G)
             ga = _grad(a, "a", None)
@@ -366,7 +366,7 @@ def probe_softmax(Tensor: type, softmax: Callable) -> None:
         _check_grad(gx, prior, fd, f"gradient of {expr} reaching x", given + f"; x.grad = {_show(prior)}", wrongs)
         if np.any((gx - prior)[want == 0.0] != 0.0):
             fail(f"{expr}: no gradient reaches an entry whose weight is exactly 0", given, "0.0", _show(gx - prior))
-        cases.append({"X": X.tolist(), "axis": axis, "G": G.tolist(), "out": data.tolist(), "grad": gx.tolist()})
+        cases.append({"axis": axis, "out": data.tolist(), "grad": gx.tolist()})
     emit("test_softmax", cases)
 
 
@@ -416,9 +416,7 @@ def probe_embedding(Tensor: type, embedding: Callable, Embedding: type) -> None:
             given + f"; table.grad = {_show(prior)}; out.grad random",
             [(_const(overwritten), EMBEDDING), (_const(assigned), EMBEDDING)],
         )
-        cases.append(
-            {"table": Tb.tolist(), "ids": ids.tolist(), "G": G.tolist(), "out": data.tolist(), "grad": gt.tolist()}
-        )
+        cases.append({"ids": ids.tolist(), "out": data.tolist(), "grad": gt.tolist()})
     for vocab, dim, seed in ((20, 8, 3), (5, 2, 4), (12, 6, 5)):
         what = f"Embedding({vocab}, {dim}, rng)"
         layer = call(lambda: Embedding(vocab, dim, np.random.default_rng(seed)), what)
@@ -462,7 +460,7 @@ def probe_embedding(Tensor: type, embedding: Callable, Embedding: type) -> None:
 
 def probe_positional_encoding(positional_encoding: Callable) -> None:
     cases = []
-    for T, d in ((1, 2), (2, 2), (3, 4), (4, 6), (8, 32), (5, 16), (50, 64), (7, 10)):
+    for T, d in ((1, 2), (2, 2), (3, 4), (4, 6), (8, 32), (5, 16), (30, 64), (7, 10)):
         given = f"positional_encoding({T}, {d})"
         got = _arr(call(lambda: positional_encoding(T, d), given), f"{given}'s result", None)
         want = _np_positions(T, d)
@@ -550,10 +548,6 @@ def probe_layer_norm(Tensor: type, LayerNorm: type) -> None:
         cases.append(
             {
                 "dim": dim,
-                "X": X.tolist(),
-                "gain": gain.tolist(),
-                "bias": bias.tolist(),
-                "G": G.tolist(),
                 "out": data.tolist(),
                 "gx": gx.tolist(),
                 "ggain": ggain.tolist(),
@@ -650,10 +644,6 @@ def probe_attention(Tensor: type, attention: Callable) -> None:
         cases.append(
             {
                 "label": label,
-                "Q": Q.tolist(),
-                "K": K.tolist(),
-                "V": V.tolist(),
-                "G": G.tolist(),
                 "weights": w.tolist(),
                 "out": data.tolist(),
                 "grads": [g.tolist() for g in grads],
@@ -723,11 +713,9 @@ def probe_split_merge_heads(Tensor: type, split_heads: Callable, merge_heads: Ca
         )
         cases.append(
             {
-                "X": X.tolist(),
                 "heads": heads,
                 "split": pdata.tolist(),
                 "gx": gx.tolist(),
-                "Y": Y.tolist(),
                 "merged": mdata.tolist(),
                 "gy": gy.tolist(),
             }
@@ -805,7 +793,7 @@ def _layer_case(
     fds = _fd_sampled(f, [X, *values], G, got, rng, most)
     for g, fd, name in zip(got, fds, ["x", *names], strict=True):
         _check_grad(g, np.zeros(g.shape), fd, f"gradient of {what}(x) reaching {name}", given + "; out.grad random")
-    return {"X": X.tolist(), "G": G.tolist(), "out": data.tolist(), "grads": [g.tolist() for g in got]}
+    return {"out": data.tolist(), "grads": [g.tolist() for g in got]}
 
 
 def _set_values(params: list[Any], values: Params) -> None:
@@ -1050,7 +1038,7 @@ def probe_encoder(Tensor: type, Encoder: type) -> None:
             _check_grad(
                 g, np.zeros(g.shape), fd, f"gradient of {what}(ids) reaching {name}", given + "; out.grad random"
             )
-        cases.append({"G": G.tolist(), "grads": [g.tolist() for g in got]})
+        cases.append({"grads": [g.tolist() for g in got]})
     emit("test_encoder", cases)
 
 
