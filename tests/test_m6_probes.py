@@ -186,6 +186,15 @@ def test_each_alternative_alone(cell):
         assert verdict(test_id, reference()[test_id], [got]) is None, (cell, test_id)
 
 
+@pytest.mark.parametrize("name", list(variants.ALTERNATIVES))
+def test_each_named_alternative(name):
+    ns = namespace(apply_edits(answers(), variants.ALTERNATIVES[name]))
+    for test_id in _layer_probes():
+        got = run(ns, test_id)
+        assert isinstance(got, dict), f"{test_id} fails with the alternative {name}:\n{got}"
+        assert verdict(test_id, reference()[test_id], [got]) is None, (name, test_id)
+
+
 def test_the_alternative_trains_and_is_judged_by_its_accuracy():
     """The alternative solution's own training run: other rounding, so other parameters, but
     the judge recomputes held-out accuracy from them and accepts it."""

@@ -230,6 +230,23 @@ class Encoder:
 """,
 }
 
+# more correct answers, each graded alone in the round trip (alt_<name>) and in-process
+ALTERNATIVES = {
+    # softmax as exp(log_softmax): milestone 5's stable log_softmax works on the last axis,
+    # so another axis is moved there and back
+    "softmax_from_log_softmax": {
+        "softmax": """
+def softmax(x, axis=-1):
+    n = len(x.shape)
+    axis = axis % n
+    if axis == n - 1:
+        return log_softmax(x).exp()
+    order = [a for a in range(n) if a != axis] + [axis]
+    return log_softmax(x.transpose(*order)).exp().transpose(*np.argsort(order).tolist())
+"""
+    },
+}
+
 PITFALLS = {
     # (1) the seed transformer's softmax backward: the Jacobian's diagonal only
     "softmax_diagonal_backward": (
