@@ -1130,8 +1130,6 @@ def probe_trained(Tensor: type, model: Any, heads: int) -> None:
                 "targets": targets.tolist(),
                 "predictions": predicted.tolist(),
                 "heads": heads,
-                "blocks": blocks,
-                "dim": int(dim),
             }
         ],
     )
