@@ -210,7 +210,8 @@ def test_pitfall_loses_its_cells(pitfall):
     edits, loses = variants.PITFALLS[pitfall]
     ns = namespace(apply_edits(answers(), edits))
     for test_id in loses:
-        got = run(ns, test_id)
+        with np.errstate(all="ignore"):  # an unshifted softmax overflows, as it should
+            got = run(ns, test_id)
         if isinstance(got, dict):
             assert verdict(test_id, reference()[test_id], [got]) is not None, f"{pitfall} passes {test_id}"
 
