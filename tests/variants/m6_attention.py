@@ -410,9 +410,10 @@ SAYS = {
 
 CHEAT_CELL = "tensor_matmul"
 
-# The pitfalls graded through nbgrader in the round trip (the nine the milestone is about but
-# the batched @'s, which fails in the same cell as others of milestone 5 did); every pitfall
-# above is judged in-process by tests/test_m6_probes.py, against the same probes and judge.
+# The pitfalls graded through nbgrader in the round trip (the milestone's own: the seed's
+# softmax backward, attention's scale and mask, repeated tokens, LayerNorm's eps, merging
+# heads, positions, post-LN); every pitfall above is judged in-process by
+# tests/test_m6_probes.py, against the same probes and judge, in seconds.
 ROUND_TRIP = (
     "softmax_diagonal_backward",
     "attention_unscaled",
