@@ -9,7 +9,10 @@ One module per job:
 - ``explain`` - an error the student's code raises inside a check, said in course words;
 - ``tables``  - the printed table of a gradient check;
 - ``datasets``- small seeded datasets (two moons) to train on;
-- ``plots``   - data, loss curves, decision boundaries, optimizers compared (matplotlib);
+- ``digit_tasks`` - milestone 6's task (``Max ( 5 3 9 )`` -> ``9``): vocabulary, examples,
+  padded batches, per-operation accuracy;
+- ``plots``   - data, loss curves, decision boundaries, optimizers compared, attention
+  heatmaps (matplotlib);
 - ``memory``  - fast training with flat memory: a paused collector and freed graphs;
 - ``progress``- a live loss print for training loops.
 

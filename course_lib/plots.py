@@ -1,5 +1,5 @@
-"""The pictures of milestone 4: the data, the loss as training goes, the decision
-boundary a trained network draws, and optimizers compared.
+"""The pictures of milestones 4-6: the data, the loss as training goes, the decision
+boundary a trained network draws, optimizers compared, and where attention looks.
 
 Each function draws on a matplotlib ``Axes`` (a new figure when none is given) and
 returns it, so a notebook cell can combine several side by side and end with
@@ -11,7 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-__all__ = ["class_regions", "compare_curves", "decision_boundary", "loss_curve", "scatter", "timings"]
+__all__ = [
+    "attention_heatmap",
+    "class_regions",
+    "compare_curves",
+    "decision_boundary",
+    "loss_curve",
+    "scatter",
+    "timings",
+]
 
 COLORS = {-1.0: "#d95f02", 1.0: "#1b9e77"}
 
@@ -148,4 +156,34 @@ def timings(seconds: Mapping[str, float], ax: Axes | None = None, title: str = "
         ax.text(v, i, f"  {v * 1e3:.3g} ms", va="center", fontsize=8)
     ax.set_xlabel("seconds per step (log scale)")
     ax.set_title(title)
+    return ax
+
+
+def attention_heatmap(
+    weights: Sequence[Sequence[float]],
+    tokens: Sequence[str],
+    ax: Axes | None = None,
+    title: str = "",
+    label_rows: bool = True,
+) -> Axes:
+    """One attention map: row i is what query token i looks at, a distribution over the key
+    tokens (columns), from 0 (white) to 1 (dark). Padding is left out by passing only the
+    real tokens' rows and columns.
+
+    Why a heatmap: each row sums to 1, so a dark cell is where one token takes its
+    information from; a trained model's maps show each operation's strategy at a glance."""
+    import numpy as np
+
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape[0] != len(tokens) or w.shape[1] != len(tokens):
+        raise ValueError(f"a ({len(tokens)}, {len(tokens)}) map for {len(tokens)} tokens, got shape {w.shape}")
+    ax = _axes(ax, (3.2, 3.0))
+    ax.imshow(w, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(tokens)), list(tokens), rotation=90, fontsize=7)
+    ax.set_yticks(range(len(tokens)), list(tokens) if label_rows else [""] * len(tokens), fontsize=7)
+    ax.set_xlabel("looks at (keys)", fontsize=7)
+    if label_rows:
+        ax.set_ylabel("query", fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=8)
     return ax

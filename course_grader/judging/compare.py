@@ -1,7 +1,9 @@
 """Comparing a submission's record with the reference's: numbers within tight tolerances,
-structures field by field, and two kinds of answer that have more than one right form (a
+structures field by field, and kinds of answer that have more than one right form (a
 topological order valid for the reference's edges; a trained network whose loss, recomputed
-here from its parameters, is below the reference's threshold).
+here from its parameters, is below the reference's threshold; a trained classifier whose
+predictions on held-out examples, recomputed by the probe from its parameters, reach the
+reference's accuracy on the reference's targets).
 
 Pure functions of plain data: the first difference, worded for the student, or None.
 """
@@ -50,6 +52,8 @@ def compare(ref: Any, got: Any, path: str = "record", rtol: float = RTOL, atol: 
         return _compare_order(ref, got, path, rtol, atol)
     if isinstance(ref, dict) and ref.get("recompute") == "mlp_mse" and isinstance(got, dict):
         return _compare_trained(ref, got, path, rtol, atol)
+    if isinstance(ref, dict) and ref.get("recompute") == "heldout_accuracy" and isinstance(got, dict):
+        return _compare_accuracy(ref, got, path, rtol, atol)
     if isinstance(ref, dict):
         if set(ref) != set(got):
             return f"{path}: expected fields {sorted(ref)}, got {sorted(got)}"
@@ -106,5 +110,32 @@ def _compare_trained(ref: dict, got: dict, path: str, rtol: float, atol: float) 
         return (
             f"{path}: the trained network's loss, recomputed from its parameters, is {loss:.6g} "
             f"(it should be below {ref['threshold']})"
+        )
+    return None
+
+
+def _compare_accuracy(ref: dict, got: dict, path: str, rtol: float, atol: float) -> str | None:
+    """A trained classifier is right when its predictions on the held-out examples (computed
+    by the probe from its parameters, not by its own forward pass) get at least the
+    reference's threshold of the reference's targets right, whatever its training path."""
+    if got.get("recompute") != "heldout_accuracy":
+        return f"{path}: not a record of a trained classifier"
+    rest = compare(
+        {k: v for k, v in ref.items() if k not in ("predictions", "recompute")},
+        {k: v for k, v in got.items() if k not in ("predictions", "recompute")},
+        path,
+        rtol,
+        atol,
+    )
+    if rest:
+        return rest
+    targets, predicted = ref["targets"], got.get("predictions")
+    if not isinstance(predicted, list) or len(predicted) != len(targets) or not all(type(p) is int for p in predicted):
+        return f"{path}: one predicted token per held-out example is expected"
+    accuracy = sum(p == t for p, t in zip(predicted, targets, strict=True)) / len(targets)
+    if not accuracy >= ref["threshold"]:
+        return (
+            f"{path}: the trained model's accuracy on held-out examples, recomputed from its parameters, is "
+            f"{accuracy:.1%} (it should be at least {ref['threshold']:.0%})"
         )
     return None

@@ -109,6 +109,7 @@ M2_CELLS = answer_cells("m2_backward")
 M3_CELLS = answer_cells("m3_mlp")
 M4_CELLS = answer_cells("m4_training")
 M5_CELLS = answer_cells("m5_tensors")
+M6_CELLS = answer_cells("m6_attention")
 
 # --- m1_value ----------------------------------------------------------------------------
 
@@ -984,4 +985,46 @@ M5 = [
     ),
 ]
 
-ATTACKS = M1 + M2 + M3 + M4 + M5
+# --- m6_attention ------------------------------------------------------------------------
+
+FAIL_NOOP_M6 = """\
+import course_grader.probes.common as _common
+import course_grader.probes.m6 as _m6
+_common.fail = _m6.fail = lambda *a, **k: None"""
+
+# the seed transformer's softmax backward: the diagonal of the Jacobian only
+SOFTMAX_WRONG = {
+    "softmax": [("x.grad += y * (g - (g * y).sum(axis=axis, keepdims=True))", "x.grad += y * (1 - y) * g")]
+}
+
+
+def before_matmul(code: str) -> list[tuple[str, str]]:
+    """Run ``code`` at the top of M6's first solution cell (before any hidden test)."""
+    head = "@attach(Tensor)\ndef __matmul__(self, other):"
+    return [(head, code + "\n\n" + head)]
+
+
+M6 = [
+    Attack(
+        "execute_result_before_error",
+        "m6_attention",
+        {"tensor_matmul": before_matmul(EXECUTE_RESULT_FIRST)},
+        base="blank",
+    ),
+    # a softmax backward missing the Jacobian's off-diagonal terms "passes" once the kernel's
+    # checks are silenced: the grader runs the probes itself, with their failures intact
+    Attack(
+        "fail_noop_wrong_softmax_backward",
+        "m6_attention",
+        {"tensor_matmul": before_matmul(FAIL_NOOP_M6)},
+        wrong=SOFTMAX_WRONG,
+    ),
+    Attack(
+        "solutions_via_package_root",
+        "m6_attention",
+        from_disk("m6_attention", M6_CELLS, "tensor_matmul"),
+        base="blank",
+    ),
+]
+
+ATTACKS = M1 + M2 + M3 + M4 + M5 + M6
