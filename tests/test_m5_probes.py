@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import probe_harness
 import pytest
 from variants import apply_edits
 from variants import m5_tensors as variants
@@ -27,30 +28,15 @@ ENGINE = ROOT / "solutions" / "m5_tensors"  # engine.topo_sort (the given backwa
 
 
 def reference_cells() -> list[tuple[str | None, str]]:
-    """The instructor notebook's code that makes the tensor library, in notebook order: the
-    cells tagged ``export`` (what milestone 6's tensor.py is made of), each as (grade_id of an
-    answer cell, or None for code the notebook gives, source without solution markers). The
-    checks, training and timing cells are left out: a variant is judged by the probes alone."""
-    import nbformat
-
-    from course_grader.authoring.engine_export import EXPORT_TAG
-    from course_grader.cells import grade_id, without_markers
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    out: list[tuple[str | None, str]] = []
-    for cell in nb.cells:
-        if cell.cell_type == "code" and EXPORT_TAG in cell.metadata.get("tags", []):
-            is_answer = cell.metadata.get("nbgrader", {}).get("solution", False)
-            out.append((grade_id(cell) if is_answer else None, without_markers(cell.source)))
-    return out
+    return probe_harness.library_cells(NOTEBOOK)
 
 
 def answers() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name, src in reference_cells():
-        if name is not None:
-            found[name] = found.get(name, "") + src
-    return found
+    return probe_harness.answers(reference_cells())
+
+
+def notebook_code(edited: dict[str, str] | None = None) -> str:
+    return probe_harness.library_code(reference_cells(), edited)
 
 
 def namespace(edited: dict[str, str] | None = None) -> dict[str, Any]:
@@ -103,14 +89,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], None]] = {
 
 
 def run(ns: dict[str, Any], test_id: str) -> dict[str, Any] | str:
-    """The record a probe emits, or the message it failed with."""
-    with records.collecting() as found:
-        try:
-            PROBES[test_id](ns)
-        except HiddenTestFailure as failure:
-            return str(failure)
-    assert len(found) == 1, f"{test_id} emitted {len(found)} records"
-    return found[0]
+    return probe_harness.run(PROBES, ns, test_id)
 
 
 @functools.cache
@@ -170,18 +149,6 @@ def test_pitfall_loses_its_cells(pitfall):
         got = run(ns, test_id)
         if isinstance(got, dict):
             assert verdict(test_id, reference()[test_id], [got]) is not None, f"{pitfall} passes {test_id}"
-
-
-def notebook_code(edited: dict[str, str] | None = None) -> str:
-    """The notebook's code in one piece, answer cells replaced by ``edited``."""
-    parts, done = [], set()
-    for name, src in reference_cells():
-        if name is not None and edited is not None:
-            if name in done:
-                continue
-            src, _ = edited[name], done.add(name)
-        parts.append(src)
-    return "\n".join(parts)
 
 
 @pytest.mark.parametrize("solution", ["reference", "alternative"])

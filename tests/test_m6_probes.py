@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import probe_harness
 import pytest
 from variants import apply_edits
 from variants import m6_attention as variants
 
 from course_grader.judging.verdict import verdict
 from course_grader.probes import m6, records
-from course_grader.probes.common import HiddenTestFailure
 
 pytestmark = pytest.mark.unit
 
@@ -27,36 +27,15 @@ SHIPPED = ROOT / "solutions" / "m6_attention"  # tensor.py (milestone 5's answer
 
 
 def reference_cells() -> list[tuple[str | None, str]]:
-    """The instructor notebook's library code, in notebook order: the cells tagged ``export``
-    (imports, answers, given helpers), each as (grade_id of an answer cell, or None for code
-    the notebook gives, source without solution markers). Checks, pictures and training are
-    left out: a variant is judged by the probes alone."""
-    import nbformat
-
-    from course_grader.authoring.engine_export import EXPORT_TAG
-    from course_grader.cells import grade_id, without_markers
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    out: list[tuple[str | None, str]] = []
-    for cell in nb.cells:
-        if cell.cell_type == "code" and EXPORT_TAG in cell.metadata.get("tags", []):
-            is_answer = cell.metadata.get("nbgrader", {}).get("solution", False)
-            out.append((grade_id(cell) if is_answer else None, without_markers(cell.source)))
-    return out
+    return probe_harness.library_cells(NOTEBOOK)
 
 
 def answers() -> dict[str, str]:
-    return {name: src for name, src in reference_cells() if name is not None}
+    return probe_harness.answers(reference_cells())
 
 
 def notebook_code(edited: dict[str, str] | None = None) -> str:
-    """The notebook's library code in one piece, answer cells replaced by ``edited``."""
-    parts = []
-    for name, src in reference_cells():
-        if name is not None and edited is not None:
-            src = edited[name]
-        parts.append(src)
-    return "\n".join(parts)
+    return probe_harness.library_code(reference_cells(), edited)
 
 
 @functools.cache
@@ -123,14 +102,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], None]] = {
 
 
 def run(ns: dict[str, Any], test_id: str) -> dict[str, Any] | str:
-    """The record a probe emits, or the message it failed with."""
-    with records.collecting() as found:
-        try:
-            PROBES[test_id](ns)
-        except HiddenTestFailure as failure:
-            return str(failure)
-    assert len(found) == 1, f"{test_id} emitted {len(found)} records"
-    return found[0]
+    return probe_harness.run(PROBES, ns, test_id)
 
 
 @functools.cache
