@@ -268,13 +268,23 @@ def probe_merge_grad_check(Value: type, merge_grad_check: Callable) -> None:
             numeric = num(parts[1], f"the numerical gradient in {what}")
             status = parts[2]
             if abs(analytic - grads[i]) > 1e-12 * max(1.0, abs(grads[i])):
-                fail(f"{what}: the analytic gradient is input {i}'s .grad after backward()", given, fmt(grads[i]), fmt(analytic))
+                fail(
+                    f"{what}: the analytic gradient is input {i}'s .grad after backward()",
+                    given,
+                    fmt(grads[i]),
+                    fmt(analytic),
+                )
             up = [*xs[:i], xs[i] + h, *xs[i + 1 :]]
             down = [*xs[:i], xs[i] - h, *xs[i + 1 :]]
             (lu, gu, _), (ld, gd, _) = _merge_loss(up, threshold), _merge_loss(down, threshold)
             want_numeric = (lu - ld) / (2 * h)
             if abs(numeric - want_numeric) > 1e-6 * max(1.0, abs(want_numeric)):
-                fail(f"{what}: the numerical gradient is the central difference with h = {h}", given, fmt(want_numeric), fmt(numeric))
+                fail(
+                    f"{what}: the numerical gradient is the central difference with h = {h}",
+                    given,
+                    fmt(want_numeric),
+                    fmt(numeric),
+                )
             if gu != base or gd != base:
                 want = "flipped"
             elif rel_error(analytic, want_numeric) <= tol:
@@ -341,7 +351,9 @@ def probe_ste_gate(Value: type, ste_gate: Callable) -> None:
                     fmt(got),
                     hint,
                 )
-        cases.append({"sim": sim_x, "threshold": thr_x, "temperature": T, "gate": hard, "grads": [d_sim, d_thr], "exact": exact})
+        cases.append(
+            {"sim": sim_x, "threshold": thr_x, "temperature": T, "gate": hard, "grads": [d_sim, d_thr], "exact": exact}
+        )
     emit("test_ste_gate", cases)
 
 
@@ -392,7 +404,9 @@ def probe_expected_loss(Value: type, expected_loss: Callable) -> None:
         grads = [num(p.grad, "a probability's grad") for p in probs]
         for k in range(n):
             wk = math.fsum(
-                (1 if g[k] else -1) * _prob([p for i, p in enumerate(ps) if i != k], [x for i, x in enumerate(g) if i != k]) * v
+                (1 if g[k] else -1)
+                * _prob([p for i, p in enumerate(ps) if i != k], [x for i, x in enumerate(g) if i != k])
+                * v
                 for g, v in table.items()
             )
             if abs(grads[k] - wk) > 1e-9 * max(1.0, abs(wk)):
@@ -463,7 +477,9 @@ def probe_reinforce(reinforce_grad: Callable) -> None:
         mean_loss = math.fsum(p * table[g] for g, p in zip(patterns, probs, strict=True))
         given = f"sims {sims}, threshold {thr}, temperature {T}"
 
-        def estimates(baseline: Callable[[tuple[int, ...]], float], given: str = given, sims: list = sims) -> list[float]:
+        def estimates(
+            baseline: Callable[[tuple[int, ...]], float], given: str = given, sims: list = sims
+        ) -> list[float]:
             out = []
             for g in patterns:
                 b = baseline(g)
