@@ -38,14 +38,12 @@ def shifted(frac: float) -> Estimator:
     """An estimator off by ``frac`` of the exact gradient's size (a constant bias)."""
 
     def est(sims, thr, T, gates, loss, b):  # type: ignore[no-untyped-def]
-        table = {g: loss for g in [gates]}
-        del table
         return correct(sims, thr, T, gates, loss, b) + frac * SIZE[tuple(sims)]
 
     return est
 
 
-SIZE: dict[tuple[float, ...], float] = {}
+SIZE: dict[tuple[float, ...], float] = {}  # |exact gradient| of each case, filled by verdict()
 
 ESTIMATORS: dict[str, Estimator] = {
     "correct": correct,

@@ -15,6 +15,7 @@ probe's own draws. ``bench/estimator_rates.py`` measures how often a correct est
 fails and a biased one passes over many seeds.
 """
 
+import functools
 import itertools
 import math
 import random
@@ -53,14 +54,14 @@ def _groups(sims: Sequence[float], threshold: float, n: int) -> list[list[int]]:
 
 
 def _values(Value: type, xs: Sequence[float]) -> list[Any]:
-    return [call(lambda x=x: Value(x), f"Value({x})") for x in xs]
+    return [call(functools.partial(Value, x), f"Value({x})") for x in xs]
 
 
 def _pairs(group: Any, what: str) -> list[tuple[int, float]]:
     items = call(lambda: list(group), f"{what} (a list of (input index, weight) pairs)")
     out = []
     for item in items:
-        pair = call(lambda item=item: list(item), f"an entry of {what} ((input index, weight))")
+        pair = call(functools.partial(list, item), f"an entry of {what} ((input index, weight))")
         if len(pair) != 2:
             fail(f"each entry of {what} is a pair (input index, weight)", got=repr(pair))
         j, w = pair
@@ -225,7 +226,7 @@ def _checked_function(Value: type, threshold: float, broken: int | None) -> Call
             g = num(out.grad, "the loss's grad")
             for v, d in zip(vs, grads, strict=True):
                 now = num(v.grad, "an input's grad")
-                call(lambda v=v, val=now + g * d: setattr(v, "grad", val), "setting an input's grad")
+                call(functools.partial(setattr, v, "grad", now + g * d), "setting an input's grad")
 
         call(lambda: setattr(out, "_backward", _backward), "setting _backward")
         return out, gates
@@ -261,7 +262,7 @@ def probe_merge_grad_check(Value: type, merge_grad_check: Callable) -> None:
         rec = []
         for i, row in enumerate(rows):
             what = f"row {i} of merge_grad_check"
-            parts = call(lambda row=row: list(row), what)
+            parts = call(functools.partial(list, row), what)
             if len(parts) != 3:
                 fail(f"{what} is (analytic, numeric, status)", given, got=repr(parts))
             analytic = num(parts[0], f"the analytic gradient in {what}")
@@ -382,7 +383,7 @@ def probe_expected_loss(Value: type, expected_loss: Callable) -> None:
         leaves: dict[tuple[int, ...], Any] = {}
 
         def pattern_loss(gates: Any, n: int = n, table: dict = table, leaves: dict = leaves) -> Any:
-            key = tuple(1 if call(lambda v=v: bool(v), "a gate") else 0 for v in list(gates))
+            key = tuple(1 if call(functools.partial(bool, v), "a gate") else 0 for v in list(gates))
             if len(key) != n:
                 fail("expected_loss calls pattern_loss with one gate per probability", given, str(n), str(len(key)))
             if key not in leaves:
@@ -484,7 +485,7 @@ def probe_reinforce(reinforce_grad: Callable) -> None:
             for g in patterns:
                 b = baseline(g)
                 est = call(
-                    lambda g=g, b=b: reinforce_grad(list(sims), thr, T, list(g), table[g], b),
+                    functools.partial(reinforce_grad, list(sims), thr, T, list(g), table[g], b),
                     f"reinforce_grad({given}, gates {list(g)}, loss {fmt(table[g])}, baseline {fmt(b)})",
                 )
                 out.append(num(est, "reinforce_grad's estimate"))
@@ -494,7 +495,7 @@ def probe_reinforce(reinforce_grad: Callable) -> None:
         again = estimates(lambda g: 0.0)
         if again != plain:
             fail("reinforce_grad is a function of its arguments: the same sample gives the same estimate", given)
-        based = estimates(lambda g, m=mean_loss: m)
+        based = estimates(lambda g: mean_loss)
         acting = estimates(lambda g: 0.5 * table[g])  # a baseline that depends on the sampled action
         runs = {
             "no baseline": mc_check(plain, probs, exact, seed),
