@@ -32,7 +32,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent  # this repository
-MILESTONES = ("m1_value", "m2_backward", "m3_mlp", "m4_training", "m5_tensors", "m6_attention")
+MILESTONES = ("m1_value", "m2_backward", "m3_mlp", "m4_training", "m5_tensors", "m6_attention", "m7_discrete")
 # A shipped module -> the milestones whose exported solution cells make it, and so the
 # first milestone that ships it is the one after the last of them (engine.py: m3_mlp).
 SHIPPED = {"engine.py": ("m1_value", "m2_backward"), "nn.py": ("m3_mlp",), "tensor.py": ("m5_tensors",)}

@@ -57,6 +57,11 @@ def before_unbroadcast(code: str) -> list[tuple[str, str]]:
     return [("def unbroadcast(grad, shape):", code + "\n\ndef unbroadcast(grad, shape):")]
 
 
+def before_merge(code: str) -> list[tuple[str, str]]:
+    """Run ``code`` at the top of M7's first solution cell (before any hidden test)."""
+    return [("def merge_forward(acts, sims, threshold):", code + "\n\ndef merge_forward(acts, sims, threshold):")]
+
+
 def before_topo(code: str) -> list[tuple[str, str]]:
     """Run ``code`` at the top of M2's first solution cell (before any hidden test)."""
     return [("def topo_sort(root):", code + "\n\ndef topo_sort(root):")]
@@ -110,6 +115,7 @@ M3_CELLS = answer_cells("m3_mlp")
 M4_CELLS = answer_cells("m4_training")
 M5_CELLS = answer_cells("m5_tensors")
 M6_CELLS = answer_cells("m6_attention")
+M7_CELLS = answer_cells("m7_discrete")
 
 # --- m1_value ----------------------------------------------------------------------------
 
@@ -1027,4 +1033,40 @@ M6 = [
     ),
 ]
 
-ATTACKS = M1 + M2 + M3 + M4 + M5 + M6
+# --- m7_discrete --------------------------------------------------------------------------
+
+FAIL_NOOP_M7 = """\
+import course_grader.probes.common as _common
+import course_grader.probes.m7 as _m7
+_common.fail = _m7.fail = lambda *a, **k: None"""
+
+SCORE_SIGN_WRONG = {
+    "reinforce_grad": [
+        ("        score += (g - p) * (-1.0 / temperature)", "        score += (g - p) * (1.0 / temperature)")
+    ]
+}
+
+M7 = [
+    Attack(
+        "execute_result_before_error",
+        "m7_discrete",
+        {"merge_forward": before_merge(EXECUTE_RESULT_FIRST)},
+        base="blank",
+    ),
+    # a score function of the wrong sign "passes" once the kernel's checks are silenced: the
+    # grader runs the statistical check itself, and the judge compares the records
+    Attack(
+        "fail_noop_wrong_score_sign",
+        "m7_discrete",
+        {"merge_forward": before_merge(FAIL_NOOP_M7)},
+        wrong=SCORE_SIGN_WRONG,
+    ),
+    Attack(
+        "solutions_via_package_root",
+        "m7_discrete",
+        from_disk("m7_discrete", M7_CELLS, "merge_forward"),
+        base="blank",
+    ),
+]
+
+ATTACKS = M1 + M2 + M3 + M4 + M5 + M6 + M7
