@@ -4,7 +4,7 @@ probe run on the names it defines, its record or its failure message returned.
 
 Why: a milestone with dozens of pitfalls and correct variants cannot grade each through
 nbgrader in the suite's time; the probes and the judge are the same functions either way
-(``tests/test_m5_probes.py``, ``tests/test_m6_probes.py`` use this; the round trip grades a
+(``tests/test_m5_probes.py``, ``test_m6_probes.py``, ``test_m7_probes.py`` use this; the round trip grades a
 few of each through nbgrader as well).
 """
 

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import probe_harness
 import pytest
 from variants import apply_edits
 from variants import m7_discrete as variants
 
 from course_grader.judging.verdict import verdict
 from course_grader.probes import m7, records
-from course_grader.probes.common import HiddenTestFailure
 
 pytestmark = pytest.mark.unit
 
@@ -28,33 +28,15 @@ ENGINE = ROOT / "solutions" / "m7_discrete"  # engine.py, as the release ships i
 
 
 def reference_cells() -> list[tuple[str | None, str]]:
-    """The instructor notebook's code tagged ``export``, in order: (grade_id of an answer
-    cell, or None for code the notebook gives, source without solution markers)."""
-    import nbformat
-
-    from course_grader.authoring.engine_export import EXPORT_TAG
-    from course_grader.cells import grade_id, without_markers
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    out: list[tuple[str | None, str]] = []
-    for cell in nb.cells:
-        if cell.cell_type == "code" and EXPORT_TAG in cell.metadata.get("tags", []):
-            is_answer = cell.metadata.get("nbgrader", {}).get("solution", False)
-            out.append((grade_id(cell) if is_answer else None, without_markers(cell.source)))
-    return out
+    return probe_harness.library_cells(NOTEBOOK)
 
 
 def answers() -> dict[str, str]:
-    return {name: src for name, src in reference_cells() if name is not None}
+    return probe_harness.answers(reference_cells())
 
 
 def notebook_code(edited: dict[str, str] | None = None) -> str:
-    parts = []
-    for name, src in reference_cells():
-        if name is not None and edited is not None:
-            src = edited[name]
-        parts.append(src)
-    return "\n".join(parts)
+    return probe_harness.library_code(reference_cells(), edited)
 
 
 def namespace(edited: dict[str, str] | None = None) -> dict[str, Any]:
@@ -85,14 +67,7 @@ ARGS = {
 
 
 def run(ns: dict[str, Any], test_id: str) -> dict[str, Any] | str:
-    """The record a probe emits, or the message it failed with."""
-    with records.collecting() as found:
-        try:
-            PROBES[test_id](ns)
-        except HiddenTestFailure as failure:
-            return str(failure)
-    assert len(found) == 1, f"{test_id} emitted {len(found)} records"
-    return found[0]
+    return probe_harness.run(PROBES, ns, test_id)
 
 
 @functools.cache
