@@ -20,6 +20,7 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from course_grader.probes.common import call, emit, fail, fmt, num, rel_error, type_name, uniform
@@ -210,16 +211,34 @@ def _merge_loss(x: Sequence[float], threshold: float) -> tuple[float, tuple[int,
     return loss, gates, grads
 
 
-def _checked_function(Value: type, threshold: float, broken: int | None) -> Callable[[Any], Any]:
-    """f(values) -> (loss, decisions): a Value whose _backward this probe writes (input
-    ``broken``'s gradient deliberately wrong, when given), and the merge decisions."""
+@dataclass(frozen=True)
+class _Checked:
+    """A function handed to the student's merge_grad_check: the merge loss times ``scale``,
+    input ``broken``'s gradient (when given) made ``factor`` * g + ``shift``."""
+
+    xs: list[float]
+    broken: int | None = None
+    kwargs: dict[str, float] = field(default_factory=dict)
+    factor: float = 1.5
+    shift: float = 0.1
+    scale: float = 1.0
+
+    def loss(self, xs: Sequence[float], threshold: float) -> tuple[float, tuple[int, ...], list[float]]:
+        loss, gates, grads = _merge_loss(xs, threshold)
+        grads = [self.scale * g for g in grads]
+        if self.broken is not None:
+            grads[self.broken] = grads[self.broken] * self.factor + self.shift
+        return self.scale * loss, gates, grads
+
+
+def _checked_function(Value: type, threshold: float, spec: _Checked) -> Callable[[Any], Any]:
+    """f(values) -> (loss, decisions): a Value whose _backward this probe writes (a gradient
+    deliberately wrong, when the spec says so), and the merge decisions."""
 
     def f(values: Any) -> Any:
         vs = list(call(lambda: list(values), "merge_grad_check calls f with a list of Values"))
         xs = [num(getattr(v, "data", None), "an input Value's data") for v in vs]
-        loss, gates, grads = _merge_loss(xs, threshold)
-        if broken is not None:
-            grads[broken] = grads[broken] * 1.5 + 0.1
+        loss, gates, grads = spec.loss(xs, threshold)
         out = call(lambda: Value(loss, tuple(vs), "merge_loss"), "Value(data, children, op)")
 
         def _backward() -> None:
@@ -237,28 +256,36 @@ def _checked_function(Value: type, threshold: float, broken: int | None) -> Call
 def probe_merge_grad_check(Value: type, merge_grad_check: Callable) -> None:
     rng = random.Random(719)
     threshold = 0.2
-    specs: list[tuple[list[float], int | None, dict[str, float]]] = []
+    specs: list[_Checked] = []
     # a decision on the edge: tanh(x0) * tanh(x1) = threshold + 3e-7, so x1 +- 1e-6 flips it
     x0 = 0.8
     x1 = math.atanh((threshold + 3e-7) / math.tanh(x0))
-    specs.append(([x0, x1, -0.9], None, {}))
-    specs.append(([x0, x1, -0.9], 2, {}))  # flipped and a wrong gradient elsewhere
+    specs.append(_Checked([x0, x1, -0.9]))
+    specs.append(_Checked([x0, x1, -0.9], 2))  # flipped and a wrong gradient elsewhere
     for _ in range(3):
-        specs.append(([uniform(rng, -1.5, 1.5) for _ in range(3)], None, {}))
-    specs.append(([uniform(rng, -1.5, 1.5) for _ in range(4)], 1, {}))
-    specs.append(([uniform(rng, -1.5, 1.5) for _ in range(3)], 0, {"tol": 0.5}))  # a looser tol
-    specs.append(([x0, x1, -0.9], None, {"h": 1e-8}))  # a smaller h: nothing flips
+        specs.append(_Checked([uniform(rng, -1.5, 1.5) for _ in range(3)]))
+    specs.append(_Checked([uniform(rng, -1.5, 1.5) for _ in range(4)], 1))
+    specs.append(_Checked([uniform(rng, -1.5, 1.5) for _ in range(3)], 0, {"tol": 0.5}))  # a looser tol
+    specs.append(_Checked([x0, x1, -0.9], kwargs={"h": 1e-8}))  # a smaller h: nothing flips
+    # the relative error, exactly: 5e-5 off is a mismatch at the default tol of 1e-5; 5e-7 off
+    # on gradients near 50 is fine (an error |a - n| times the size would say otherwise)
+    specs.append(_Checked([uniform(rng, -1.5, 1.5) for _ in range(3)], 1, factor=1 + 5e-5, shift=0.0))
+    specs.append(_Checked([uniform(rng, -1.5, 1.5) for _ in range(3)], 1, factor=1 + 5e-7, shift=0.0, scale=50.0))
+    # below the 1e-8 floor of the relative error: gradients near 1e-11 and 1e-12, 5% off
+    specs.append(_Checked([uniform(rng, -1.5, 1.5) for _ in range(3)], 0, factor=1.05, shift=0.0, scale=1e-11))
+    specs.append(_Checked([uniform(rng, -1.5, 1.5) for _ in range(3)], 0, factor=1.05, shift=0.0, scale=1e-12))
     cases = []
-    for xs, broken, kwargs in specs:
+    for spec in specs:
+        xs, kwargs = spec.xs, spec.kwargs
         h, tol = kwargs.get("h", 1e-6), kwargs.get("tol", 1e-5)
         given = f"xs {xs}" + (f", {kwargs}" if kwargs else "")
-        f = _checked_function(Value, threshold, broken)
+        if spec.scale != 1.0:
+            given += f"; the loss times {spec.scale:g}"
+        f = _checked_function(Value, threshold, spec)
         rows = call(lambda: list(merge_grad_check(f, list(xs), **kwargs)), f"merge_grad_check({given})")
         if len(rows) != len(xs):
             fail("merge_grad_check returns one row per input", given, str(len(xs)), str(len(rows)))
-        _, base, grads = _merge_loss(xs, threshold)
-        if broken is not None:
-            grads[broken] = grads[broken] * 1.5 + 0.1
+        _, base, grads = spec.loss(xs, threshold)
         rec = []
         for i, row in enumerate(rows):
             what = f"row {i} of merge_grad_check"
@@ -268,7 +295,7 @@ def probe_merge_grad_check(Value: type, merge_grad_check: Callable) -> None:
             analytic = num(parts[0], f"the analytic gradient in {what}")
             numeric = num(parts[1], f"the numerical gradient in {what}")
             status = parts[2]
-            if abs(analytic - grads[i]) > 1e-12 * max(1.0, abs(grads[i])):
+            if abs(analytic - grads[i]) > 1e-12 * max(spec.scale, abs(grads[i])):
                 fail(
                     f"{what}: the analytic gradient is input {i}'s .grad after backward()",
                     given,
@@ -277,9 +304,9 @@ def probe_merge_grad_check(Value: type, merge_grad_check: Callable) -> None:
                 )
             up = [*xs[:i], xs[i] + h, *xs[i + 1 :]]
             down = [*xs[:i], xs[i] - h, *xs[i + 1 :]]
-            (lu, gu, _), (ld, gd, _) = _merge_loss(up, threshold), _merge_loss(down, threshold)
+            (lu, gu, _), (ld, gd, _) = spec.loss(up, threshold), spec.loss(down, threshold)
             want_numeric = (lu - ld) / (2 * h)
-            if abs(numeric - want_numeric) > 1e-6 * max(1.0, abs(want_numeric)):
+            if abs(numeric - want_numeric) > 1e-6 * max(spec.scale, abs(want_numeric)):
                 fail(
                     f"{what}: the numerical gradient is the central difference with h = {h}",
                     given,
@@ -310,14 +337,26 @@ def probe_merge_grad_check(Value: type, merge_grad_check: Callable) -> None:
 
 def probe_ste_gate(Value: type, ste_gate: Callable) -> None:
     rng = random.Random(727)
-    specs = [(0.7, 0.5, 0.1), (0.3, 0.5, 0.1), (0.2, 0.25, 1.0), (0.9, -0.4, 0.05), (0.1, 0.1 + 2e-3, 0.01)]
+    # (0.4, 0.4): a tie is not "above the threshold", as in merge_forward
+    specs = [
+        (0.7, 0.5, 0.1),
+        (0.3, 0.5, 0.1),
+        (0.2, 0.25, 1.0),
+        (0.9, -0.4, 0.05),
+        (0.1, 0.1 + 2e-3, 0.01),
+        (0.4, 0.4, 0.1),
+    ]
     for T in (0.05, 0.2, 0.5, 2.0, 5.0):
         thr = uniform(rng, -0.5, 0.5)
         specs.append((uniform(rng, -1, 1, avoid=[thr], gap=0.01), thr, T))
-    cases = []
+    cases: list[dict[str, Any]] = []
     for sim_x, thr_x, T in specs:
         given = f"sim {sim_x}, threshold {thr_x}, temperature {T}"
         sim, thr = _values(Value, [sim_x, thr_x])
+        # gradients already there (from other uses of sim and threshold) are added to, not replaced
+        prior = (uniform(rng, -1, 1), uniform(rng, -1, 1)) if len(cases) % 2 else (0.0, 0.0)
+        call(functools.partial(setattr, sim, "grad", prior[0]), "setting sim.grad")
+        call(functools.partial(setattr, thr, "grad", prior[1]), "setting threshold.grad")
         out = call(lambda: ste_gate(sim, thr, T), f"ste_gate({given})")
         data = num(getattr(out, "data", None), "ste_gate's result (a Value)")
         hard = 1.0 if sim_x > thr_x else 0.0
@@ -331,8 +370,8 @@ def probe_ste_gate(Value: type, ste_gate: Callable) -> None:
             )
         g = uniform(rng, 0.5, 2.0)
         call(lambda: (out * g).backward(), "backward() through ste_gate")
-        d_sim = num(sim.grad, "sim.grad")
-        d_thr = num(thr.grad, "threshold.grad")
+        d_sim = num(sim.grad, "sim.grad") - prior[0]
+        d_thr = num(thr.grad, "threshold.grad") - prior[1]
 
         z = (sim_x - thr_x) / T
         slope = _sigmoid_slope_fd(z) / T  # the surrogate's central difference, in sim
@@ -345,9 +384,11 @@ def probe_ste_gate(Value: type, ste_gate: Callable) -> None:
                     hint = "the chain rule through z = (sim - threshold) / temperature brings a factor 1/temperature"
                 elif abs(got + want) <= 1e-5 * abs(want) + 1e-15:
                     hint = "z falls when the threshold rises: its gradient has the opposite sign of sim's"
+                elif any(prior) and abs(got + prior[0 if name == "sim" else 1] - want) <= 1e-5 * abs(want) + 1e-15:
+                    hint = "add to the gradient (+=): sim and threshold may be used elsewhere too"
                 fail(
                     f"the gradient reaching {name} (the surrogate's central difference)",
-                    given + f"; d(loss)/d(gate) = {fmt(g)}",
+                    given + f"; d(loss)/d(gate) = {fmt(g)}; grads before: {fmt(prior[0])}, {fmt(prior[1])}",
                     fmt(want),
                     fmt(got),
                     hint,
@@ -383,7 +424,12 @@ def probe_expected_loss(Value: type, expected_loss: Callable) -> None:
         leaves: dict[tuple[int, ...], Any] = {}
 
         def pattern_loss(gates: Any, n: int = n, table: dict = table, leaves: dict = leaves) -> Any:
-            key = tuple(1 if call(functools.partial(bool, v), "a gate") else 0 for v in list(gates))
+            seen = [float(v) if type(v) is bool else num(v, "a gate") for v in list(gates)]
+            if any(x not in (0.0, 1.0) for x in seen):
+                fail(
+                    "expected_loss calls pattern_loss with one gate per probability, each 0 or 1", given, got=str(seen)
+                )
+            key = tuple(int(x) for x in seen)
             if len(key) != n:
                 fail("expected_loss calls pattern_loss with one gate per probability", given, str(n), str(len(key)))
             if key not in leaves:
@@ -492,9 +538,21 @@ def probe_reinforce(reinforce_grad: Callable) -> None:
             return out
 
         plain = estimates(lambda g: 0.0)
-        again = estimates(lambda g: 0.0)
+        again = []  # the same samples again, the baseline left to its default (0.0, no baseline)
+        for g in patterns:
+            est = call(
+                functools.partial(reinforce_grad, list(sims), thr, T, list(g), table[g]),
+                f"reinforce_grad({given}, gates {list(g)}, loss {fmt(table[g])}) without a baseline",
+            )
+            again.append(num(est, "reinforce_grad's estimate"))
         if again != plain:
-            fail("reinforce_grad is a function of its arguments: the same sample gives the same estimate", given)
+            fail(
+                "reinforce_grad is a function of its arguments, and without a baseline the baseline is 0.0: "
+                "the same sample gives the same estimate",
+                given,
+                str([fmt(x) for x in plain]),
+                str([fmt(x) for x in again]),
+            )
         based = estimates(lambda g: mean_loss)
         acting = estimates(lambda g: 0.5 * table[g])  # a baseline that depends on the sampled action
         runs = {
