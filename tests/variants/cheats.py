@@ -14,6 +14,7 @@ grader package is a stand-in. It may patch anything in those processes, but neve
 outside its own scratch folder.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from variants import answer_cells
@@ -37,34 +38,19 @@ class Attack:
 # --- building blocks ---------------------------------------------------------------------
 
 
-def before_class(code: str) -> list[tuple[str, str]]:
-    """Run ``code`` at the top of M1's first solution cell (before any hidden test)."""
-    return [("class Value:", code + "\n\nclass Value:")]
+def before(first_line: str) -> Callable[[str], list[tuple[str, str]]]:
+    """An edit that runs ``code`` at the top of the solution cell beginning with ``first_line``
+    (a milestone's first answer cell: before any hidden test)."""
+    return lambda code: [(first_line, code + "\n\n" + first_line)]
 
 
-def before_neuron(code: str) -> list[tuple[str, str]]:
-    """Run ``code`` at the top of M3's first solution cell (before any hidden test)."""
-    return [("class Neuron:", code + "\n\nclass Neuron:")]
-
-
-def before_mse(code: str) -> list[tuple[str, str]]:
-    """Run ``code`` at the top of M4's first solution cell (before any hidden test)."""
-    return [("def mse_loss(predictions, targets):", code + "\n\ndef mse_loss(predictions, targets):")]
-
-
-def before_unbroadcast(code: str) -> list[tuple[str, str]]:
-    """Run ``code`` at the top of M5's first solution cell (before any hidden test)."""
-    return [("def unbroadcast(grad, shape):", code + "\n\ndef unbroadcast(grad, shape):")]
-
-
-def before_merge(code: str) -> list[tuple[str, str]]:
-    """Run ``code`` at the top of M7's first solution cell (before any hidden test)."""
-    return [("def merge_forward(acts, sims, threshold):", code + "\n\ndef merge_forward(acts, sims, threshold):")]
-
-
-def before_topo(code: str) -> list[tuple[str, str]]:
-    """Run ``code`` at the top of M2's first solution cell (before any hidden test)."""
-    return [("def topo_sort(root):", code + "\n\ndef topo_sort(root):")]
+before_class = before("class Value:")  # m1
+before_topo = before("def topo_sort(root):")  # m2
+before_neuron = before("class Neuron:")  # m3
+before_mse = before("def mse_loss(predictions, targets):")  # m4
+before_unbroadcast = before("def unbroadcast(grad, shape):")  # m5
+before_matmul = before("@attach(Tensor)\ndef __matmul__(self, other):")  # m6
+before_merge = before("def merge_forward(acts, sims, threshold):")  # m7
 
 
 TANH_WRONG = {"value_tanh": [("(1 - t * t)", "(1 - self.data**2)")]}  # a classic pitfall
@@ -1002,12 +988,6 @@ _common.fail = _m6.fail = lambda *a, **k: None"""
 SOFTMAX_WRONG = {
     "softmax": [("x.grad += y * (g - (g * y).sum(axis=axis, keepdims=True))", "x.grad += y * (1 - y) * g")]
 }
-
-
-def before_matmul(code: str) -> list[tuple[str, str]]:
-    """Run ``code`` at the top of M6's first solution cell (before any hidden test)."""
-    head = "@attach(Tensor)\ndef __matmul__(self, other):"
-    return [(head, code + "\n\n" + head)]
 
 
 M6 = [
