@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable
 
 from course_grader.probes import m7
+from course_grader.probes.common import sigmoid
 
 Estimator = Callable[[list[float], float, float, tuple[int, ...], float, float], float]
 
 
 def score(sims: list[float], thr: float, T: float, gates: tuple[int, ...]) -> float:
-    return sum((g - m7._sigmoid((s - thr) / T)) * (-1.0 / T) for s, g in zip(sims, gates, strict=True))
+    return sum((g - sigmoid((s - thr) / T)) * (-1.0 / T) for s, g in zip(sims, gates, strict=True))
 
 
 def correct(sims, thr, T, gates, loss, b):  # type: ignore[no-untyped-def]

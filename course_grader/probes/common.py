@@ -90,6 +90,14 @@ def close(a: float, b: float, rel: float = FORWARD_TOL, abs_tol: float = 1e-12) 
     return math.isfinite(a) and abs(a - b) <= rel * max(abs(a), abs(b)) + abs_tol
 
 
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^-x) without overflow for any float x: the exponent is never positive."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
 def central_difference(f: Callable[[float], float], x: float, h: float = H) -> float:
     return (f(x + h) - f(x - h)) / (2 * h)
 

@@ -25,6 +25,7 @@ from course_grader.probes.common import (
     fmt,
     num,
     rel_error,
+    sigmoid,
     type_name,
     uniform,
 )
@@ -340,13 +341,6 @@ DIV = Op(
 )
 
 
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 TANH = Op(
     "test_tanh",
     "a.tanh()",
@@ -391,12 +385,12 @@ SIGMOID = Op(
     "test_sigmoid",
     "a.sigmoid()",
     lambda p: p.sigmoid(),
-    _sigmoid,
+    sigmoid,
     1,
     lambda _: "sigmoid",
     wrong_left={
-        "d sigmoid(x)/dx = s * (1 - s) with s = out.data; you used s alone": lambda x: _sigmoid(x),
-        "d sigmoid(x)/dx = s * (1 - s), not 1 - s**2 (that is tanh's)": lambda x: 1 - _sigmoid(x) ** 2,
+        "d sigmoid(x)/dx = s * (1 - s) with s = out.data; you used s alone": lambda x: sigmoid(x),
+        "d sigmoid(x)/dx = s * (1 - s), not 1 - s**2 (that is tanh's)": lambda x: 1 - sigmoid(x) ** 2,
     },
 )
 

@@ -23,25 +23,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from course_grader.probes.common import call, emit, fail, fmt, num, rel_error, type_name, uniform
+from course_grader.probes.common import call, emit, fail, fmt, num, rel_error, sigmoid, type_name, uniform
 
 Z = 4.0  # standard errors a Monte-Carlo mean may stray from the exact gradient
 DRAWS = 400_000  # patterns drawn per statistical check (cheap: the estimates are tabulated)
-
-
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
 
 
 def _sigmoid_slope_fd(z: float, h: float = 1e-6) -> float:
     """The central difference of sigmoid at z, taken on the side where sigmoid is small (so
     that it keeps its digits far from 0: sigmoid(z) = 1 - sigmoid(-z))."""
     if z > 0:
-        return (_sigmoid(-(z - h)) - _sigmoid(-(z + h))) / (2 * h)
-    return (_sigmoid(z + h) - _sigmoid(z - h)) / (2 * h)
+        return (sigmoid(-(z - h)) - sigmoid(-(z + h))) / (2 * h)
+    return (sigmoid(z + h) - sigmoid(z - h)) / (2 * h)
 
 
 def _groups(sims: Sequence[float], threshold: float, n: int) -> list[list[int]]:
@@ -376,7 +369,7 @@ def probe_ste_gate(Value: type, ste_gate: Callable) -> None:
         z = (sim_x - thr_x) / T
         slope = _sigmoid_slope_fd(z) / T  # the surrogate's central difference, in sim
         want_sim, want_thr = g * slope, -g * slope
-        exact = g * _sigmoid(z) * (1 - _sigmoid(z)) / T
+        exact = g * sigmoid(z) * (1 - sigmoid(z)) / T
         for name, got, want in (("sim", d_sim, want_sim), ("threshold", d_thr, want_thr)):
             if abs(got - want) > 1e-5 * abs(want) + 1e-15:
                 hint = "the gradient of sigmoid((sim - threshold) / temperature)"
@@ -473,7 +466,7 @@ def probe_expected_loss(Value: type, expected_loss: Callable) -> None:
 
 def exact_threshold_grad(sims: Sequence[float], threshold: float, T: float, table: dict) -> float:
     """d E[loss] / d threshold, by enumerating every pattern (the probe's own, in floats)."""
-    p = [_sigmoid((s - threshold) / T) for s in sims]
+    p = [sigmoid((s - threshold) / T) for s in sims]
     total = []
     for g, loss in table.items():
         # d P(g)/d threshold = P(g) * sum_k (g_k - p_k) * (-1/T)
@@ -511,7 +504,7 @@ def reinforce_case(i: int) -> tuple[list[float], float, float, dict, list[tuple[
     rng = random.Random(739 + i)
     patterns = _patterns(len(sims))
     table = {g: 3.0 + uniform(rng, -1, 1) for g in patterns}
-    p = [_sigmoid((s - thr) / T) for s in sims]
+    p = [sigmoid((s - thr) / T) for s in sims]
     return sims, thr, T, table, patterns, [_prob(p, g) for g in patterns]
 
 
