@@ -211,3 +211,113 @@ def test_a_folder_name_that_cannot_be_a_student_id_is_named():
     assert intake.id_problem("jsmith") is None and intake.id_problem("j.smith@uni+1") is None
     for bad in ('"><img src=x onerror=alert(1)>', "a b", "x[1]*", "", "\x1b]0;t\x07"):
         assert "cannot be a student id" in intake.id_problem(bad), bad
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+def test_files_that_would_become_one_student_are_never_merged(tmp_path):
+    """`alice` and `alice~`, `josé` and `josè`, `Ann` and `ann` (one folder on a
+    case-insensitive file system), `dan.ipynb` and `dan_m1_value.ipynb`: neither file is
+    graded, both are named with the id; a student already imported keeps that submission."""
+    src, submitted = tmp_path / "export", tmp_path / "submitted"
+    earlier = notebook(submitted / "alice" / M / EXPECTED).read_bytes()
+    for name in (f"alice_{M}.ipynb", f"alice~_{M}.ipynb", f"josé_{M}.ipynb", f"josè_{M}.ipynb"):
+        notebook(src / name)
+    for name in (f"Ann_{M}.ipynb", f"ann_{M}.ipynb", "dan.ipynb", f"dan_{M}.ipynb", f"erin_{M}.ipynb"):
+        notebook(src / name)
+    got = notes(intake.import_submissions(src, M, submitted, EXPECTED))
+    assert got["erin"] == []
+    for student, files in {
+        "alice": (f"alice_{M}.ipynb", f"alice~_{M}.ipynb"),
+        "jose": (f"josé_{M}.ipynb", f"josè_{M}.ipynb"),
+        "Ann": (f"Ann_{M}.ipynb", f"ann_{M}.ipynb"),
+        "dan": ("dan.ipynb", f"dan_{M}.ipynb"),
+    }.items():
+        line = got[student][0]
+        assert line.startswith("not graded: ") and f"{student!r}" in line, line
+        assert all(repr(f) in line for f in files), line
+    assert "the ids 'alice', 'alice~' all become 'alice'" in got["alice"][0]
+    assert got["alice"][1] == "the submission an earlier import brought stays as it was"
+    assert (submitted / "alice" / M / EXPECTED).read_bytes() == earlier
+    assert sorted(p.name for p in submitted.iterdir()) == ["alice", "erin"]
+
+
+def test_an_id_is_folded_to_ascii_and_says_so_and_a_later_import_that_replaces_says_so(tmp_path):
+    src, submitted = tmp_path / "export", tmp_path / "submitted"
+    notebook(src / f"josé_{M}.ipynb")
+    notebook(src / f"fay_{M}.ipynb")
+    assert notes(intake.import_submissions(src, M, submitted, EXPECTED)) == {
+        "jose": ["student id 'jose' made from the file name's 'josé'"],
+        "fay": [],
+    }
+    again = notes(intake.import_submissions(src, M, submitted, EXPECTED))
+    assert again["fay"] == []  # the same files: nothing replaced
+    nb = nbformat.read(src / f"fay_{M}.ipynb", as_version=4)
+    nb.cells[-1].source += "\n# edited"
+    nbformat.write(nb, src / f"fay_{M}.ipynb")
+    later = notes(intake.import_submissions(src, M, submitted, EXPECTED))
+    assert later["fay"] == ["replaced the submission an earlier import brought (its files differ)"]
+
+
+def _zip(path: Path, members: dict[str, bytes], **infos: zipfile.ZipInfo) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(infos.get(name) or name, data)
+    return path
+
+
+def test_a_zip_written_by_python_with_long_odd_and_duplicate_names_imports_everyone_else(tmp_path, monkeypatch):
+    """One member's name, path or size costs that member a line; everyone else is imported.
+    zipfile.writestr's members carry no file-type bits: they are regular files."""
+    good = notebook(tmp_path / "nb.ipynb").read_bytes()
+    long_name = "carol_" + "x" * 260 + ".ipynb"
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"ann_{M}.ipynb", good)  # permission bits 0o600, no type bits
+        z.writestr(long_name, good)
+        z.writestr("/abs/ben_m1_value.ipynb", good)  # an absolute path stays inside
+        z.writestr(f"../out_{M}.ipynb", good)
+        z.writestr(f"dup_{M}.ipynb", good)
+        z.writestr(f"dup_{M}.ipynb", b"{}")
+        z.writestr(f"big_{M}.ipynb", good + b" " * 4096)
+    assert all(stat.S_IFMT(i.external_attr >> 16) == 0 for i in zipfile.ZipFile(archive).infolist())
+    monkeypatch.setattr(intake, "MAX_MEMBER_BYTES", len(good) + 1024)
+    submitted = tmp_path / "submitted"
+    got = notes(intake.import_submissions(archive, M, submitted, EXPECTED))
+    for student in ("ann", "carol", "ben"):
+        assert intake.read_notebook(submitted / student / M / EXPECTED).cells, student
+    refused = got[intake.REFUSED]
+    assert any(line.startswith("shortened the name of carol_xxx") for line in refused), refused
+    assert f"refused ../out_{M}.ipynb: its path leads out of the archive (..)" in refused
+    assert f"refused dup_{M}.ipynb: 2 members of the zip have this name" in refused
+    assert any(line.startswith(f"refused big_{M}.ipynb: larger than") for line in refused), refused
+    assert sorted(p.name for p in submitted.iterdir()) == ["ann", "ben", "carol"]
+    assert not (tmp_path / f"out_{M}.ipynb").exists()
+
+
+def test_a_corrupt_member_or_a_corrupt_zip_costs_a_line(tmp_path):
+    good = notebook(tmp_path / "nb.ipynb").read_bytes()
+    archive = _zip(tmp_path / "class.zip", {f"ann_{M}.ipynb": good, f"bad_{M}.ipynb": good})
+    data = bytearray(archive.read_bytes())
+    second = data.index(b'"nbformat"', data.index(f"bad_{M}".encode()))  # bad's stored bytes
+    data[second] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    got = notes(intake.import_submissions(archive, M, tmp_path / "submitted", EXPECTED))
+    assert got["ann"] == []
+    assert [line for line in got[intake.REFUSED] if line.startswith(f"refused bad_{M}.ipynb: ")], got
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(archive.read_bytes()[:-30])  # no central directory: not a zip any more
+    with pytest.raises(FileNotFoundError, match="neither a folder nor a zip"):
+        intake.import_submissions(truncated, M, tmp_path / "submitted", EXPECTED)
+
+
+def test_a_name_past_the_file_system_s_limit_has_a_state_file(tmp_path):
+    from course_grader.classgrade import state
+
+    long_id = "x" * 300
+    path = state.state_path(tmp_path, M, long_id)
+    assert len(path.name) < 64 and path == state.state_path(tmp_path, M, long_id)
+    state.write_state(tmp_path, M, long_id, refused=["r"])
+    assert state.read_state(tmp_path, M, long_id) == {"refused": ["r"]}
+    assert "cannot be a student id" in intake.id_problem(long_id)

@@ -124,9 +124,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.submissions:
         for nobody in (intake.NO_ID, intake.REFUSED):  # what an earlier import could not place
             state_path(root, args.assignment, nobody).unlink(missing_ok=True)
-        for got in intake.import_submissions(
-            args.submissions.resolve(), args.assignment, course.submitted_dir, expected, args.id_pattern
-        ):
+        source = args.submissions.resolve()
+        if not source.exists():
+            raise SystemExit(f"no such folder or zip of submissions: {args.submissions}")
+        try:
+            got_all = intake.import_submissions(
+                source, args.assignment, course.submitted_dir, expected, args.id_pattern
+            )
+        except Exception as exc:  # noqa: BLE001 - a broken export stops the import, not the grading
+            got_all = [intake.Intake(intake.REFUSED, [f"the import stopped: {type(exc).__name__}: {str(exc)[:160]}"])]
+        for got in got_all:
             write_state(root, args.assignment, got.student, imported=got.notes, refused=[])
             imported.append(got.student)
     # Links and special files never reach nbgrader (which would follow them) nor a kernel,

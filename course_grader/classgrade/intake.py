@@ -17,6 +17,7 @@ import re
 import shutil
 import stat
 import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,12 @@ DEFAULT_ID_PATTERN = r"^(?P<student_id>[^_\s]+)"
 NO_ID = "(no student id)"  # where files whose name holds no student id are reported
 REFUSED = "(refused at import)"  # where links and special files nobody's submission can own are reported
 SAFE_ID = re.compile(r"[^A-Za-z0-9._@+-]")
+MAX_ID_CHARS = 128  # an LMS id or an e-mail address fits; a file name of it (.grading/<id>.json) too
+# A file name longer than this (in bytes) is shortened at import: most file systems stop at
+# 255, and the notebook's name is rewritten to the assignment's anyway.
+MAX_NAME_BYTES = 200
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one file of a zip, uncompressed: twice the largest notebook
+MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024  # everything a zip unpacks to: a class of large notebooks
 # What nbgrader's exchange adds to every submission it collects: not the student's files.
 EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 
@@ -244,20 +251,31 @@ def id_problem(student: str) -> str | None:
     """Why the name of a folder in submitted/ cannot be graded as a student id, or None.
     nbgrader's formgrader pastes ids into its pages unescaped, and finds a student's folder
     with the id as a glob pattern; nbgrader's exchange takes the id from the name of a folder
-    the student makes. An id is what an LMS import makes of a file name (``_student_id``)."""
-    if student and not SAFE_ID.search(student):
+    the student makes. An id is what an LMS import makes of a file name (``clean_id``)."""
+    if student and not SAFE_ID.search(student) and len(student) <= MAX_ID_CHARS:
         return None
+    shown = student if len(student) <= 60 else f"{student[:40]}… ({len(student)} characters)"
     return (
-        f"refused: {student!r} cannot be a student id (only letters, digits and ._@+-); "
+        f"refused: {shown!r} cannot be a student id (only letters, digits and ._@+-, at most {MAX_ID_CHARS}); "
         "rename the folder to the student's id to grade it"
     )
 
 
-def _student_id(stem: str, pattern: re.Pattern[str]) -> str | None:
+def clean_id(raw: str) -> str | None:
+    """The student id a file name's id part becomes: accents folded to their letters
+    (``josé`` -> ``jose``), anything else outside SAFE_ID made a dash, dots and dashes
+    trimmed from the ends. None when nothing is left or the id is too long to be one."""
+    folded = unicodedata.normalize("NFKD", raw.strip()).encode("ascii", "ignore").decode()
+    cleaned = SAFE_ID.sub("-", folded).strip(".-")
+    return cleaned if cleaned and len(cleaned) <= MAX_ID_CHARS else None
+
+
+def _raw_id(stem: str, pattern: re.Pattern[str]) -> tuple[str, int] | None:
+    """The id part of a file name as written, and where the rest of the name begins."""
     m = pattern.search(stem)
     if not m or not m.group("student_id"):
         return None
-    return SAFE_ID.sub("-", m.group("student_id").strip()).strip(".-") or None
+    return m.group("student_id").strip(), m.end()
 
 
 def _is_nbgrader_layout(source: Path, assignment: str) -> bool:
@@ -265,7 +283,8 @@ def _is_nbgrader_layout(source: Path, assignment: str) -> bool:
 
 
 def _place(student: str, files: list[tuple[Path, str]], dest: Path, expected: str, intake: Intake) -> None:
-    """Copy one student's files to dest/, the notebook under its expected name."""
+    """Copy one student's files to dest/, the notebook under its expected name. A file that
+    cannot be copied (a name the file system refuses, a read error) costs a line, no more."""
     notebooks = [(p, name) for p, name in files if name.endswith(".ipynb")]
     if notebooks and not any(name == expected for _, name in notebooks):
         best = max(notebooks, key=lambda pn: (expected[: -len(".ipynb")] in pn[1], pn[0].stat().st_mtime))
@@ -273,9 +292,147 @@ def _place(student: str, files: list[tuple[Path, str]], dest: Path, expected: st
         intake.notes.append(f"renamed notebook: graded {best[1]!r} as {expected!r}")
     for p, name in files:
         target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(p, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, target)
+        except (OSError, ValueError) as exc:
+            intake.notes.append(f"not imported: {name!r} ({_why(exc)})")
+            continue
         intake.files.append(target)
+
+
+class MemberProblem(ValueError):
+    """Why one member of a zip is not unpacked, in words for the summary."""
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, MemberProblem):
+        return str(exc)
+    return getattr(exc, "strerror", None) or f"{type(exc).__name__}: {str(exc)[:80]}"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.3g} MiB"
+
+
+def short_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """``name`` if its UTF-8 form fits in ``limit`` bytes, else its start, a hash of the
+    whole (two long names stay two) and its extension: the student id at the start and the
+    kind of file at the end survive."""
+    if len(name.encode(errors="surrogateescape")) <= limit:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix.encode(errors="surrogateescape")) > 16:
+        stem, suffix = name, ""
+    digest = hashlib.sha256(name.encode(errors="surrogateescape")).hexdigest()[:10]
+    tail = f"~{digest}" + (f".{suffix}" if suffix else "")
+    room = limit - len(tail.encode(errors="surrogateescape"))
+    head = stem.encode(errors="surrogateescape")[:room].decode(errors="ignore")
+    return head + tail
+
+
+def _member_parts(name: str) -> list[str]:
+    """A zip member's path as safe parts under the extraction folder: separators of either
+    kind, a drive or a leading / dropped. Raises MemberProblem for ``..`` or a NUL."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if parts and re.fullmatch(r"[A-Za-z]:", parts[0]):
+        parts = parts[1:]
+    if ".." in parts:
+        raise MemberProblem("its path leads out of the archive (..)")
+    if any("\0" in p for p in parts):
+        raise MemberProblem("its name holds a NUL character")
+    return parts
+
+
+def _copy_bounded(src, target: Path, limit: int) -> int:
+    """Stream a member to ``target``, never past ``limit`` bytes whatever its header says
+    (a zip bomb declares a small size); the bytes written."""
+    written = 0
+    with target.open("xb") as out:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            written += len(block)
+            if written > limit:
+                raise MemberProblem(
+                    f"larger than {_mib(limit)} unpacked (the limit for one file, or what was left of the zip's)"
+                )
+            out.write(block)
+    return written
+
+
+def extract_zip(source: Path, dest: Path) -> list[str]:
+    """Unpack the regular files of a zip into ``dest``; one refusal line per member that
+    cannot be: a link or special file, a path out of the archive, a name the file system
+    refuses (long names are shortened instead), a name that two members share, a member
+    that is corrupt, encrypted or too large unpacked, or past the archive's total. Members
+    with no file-type bits (as Python's ``zipfile.writestr`` writes them) are files."""
+    refused: list[str] = []
+    total = 0
+    with zipfile.ZipFile(source) as archive:
+        members = [m for m in archive.infolist() if "__MACOSX" not in m.filename]
+        counts: dict[str, int] = {}
+        for m in members:
+            counts[m.filename] = counts.get(m.filename, 0) + 1
+        for member in members:
+            shown = printable_name(member.filename)
+            mode = member.external_attr >> 16
+            kind = stat.S_IFMT(mode)
+            if member.is_dir() or kind == stat.S_IFDIR:
+                continue
+            if kind not in (0, stat.S_IFREG):  # 0: no type bits, as zipfile.writestr writes them
+                refused.append(f"refused {shown}: not a regular file in the zip")
+                continue  # a symbolic link (zipfile would write it as a file holding its target)
+            if counts[member.filename] > 1:
+                refused.append(f"refused {shown}: {counts[member.filename]} members of the zip have this name")
+                continue
+            target: Path | None = None
+            try:
+                parts = _member_parts(member.filename)
+                if not parts:
+                    continue
+                safe = [short_name(p) for p in parts]
+                target = dest.joinpath(*safe)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src:
+                    total += _copy_bounded(src, target, min(MAX_MEMBER_BYTES, MAX_ARCHIVE_BYTES - total))
+                if safe != parts:
+                    refused.append(f"shortened the name of {shown} (too long for a file name) to {safe[-1]!r}")
+            except Exception as exc:  # noqa: BLE001 - whatever one member does costs that member only
+                refused.append(f"refused {shown}: {_why(exc)}")
+                if target is not None and target.is_file() and not target.is_symlink():
+                    target.unlink()  # a part written before the member failed
+    return refused
+
+
+def printable_name(name: str) -> str:
+    """A name from a submission, bounded for a summary line."""
+    return name if len(name) <= 80 else f"{name[:60]}…({len(name)} characters)"
+
+
+def _conflicts(by_student: dict[str, list[tuple[Path, str, str]]], source: Path) -> dict[str, str]:
+    """The students whose files cannot be told apart, and why: two ids as written that
+    clean to one (``alice`` and ``alice~``, ``josé`` and ``josè``, ``Ann`` and ``ann``, which
+    a case-insensitive file system would merge), or two files that would both be one file
+    of the same student (``jsmith.ipynb`` and ``jsmith_m1_value.ipynb``)."""
+    found = {}
+    for student, files in by_student.items():
+        raws = sorted({raw for _, raw, _ in files})
+        targets: dict[str, list[Path]] = {}
+        for path, _, name in files:
+            targets.setdefault(name, []).append(path)
+        same = next((paths for paths in targets.values() if len(paths) > 1), None)
+        if len(raws) > 1:
+            names = ", ".join(repr(printable_name(str(p.relative_to(source)))) for p, _, _ in files)
+            found[student] = f"the ids {', '.join(map(repr, raws))} all become {student!r} (files {names})"
+        elif same:
+            names = ", ".join(repr(printable_name(str(p.relative_to(source)))) for p in same)
+            found[student] = f"{names} would both be {student!r}'s {printable_name(Path(same[0]).name)!r}"
+    return found
+
+
+CLASH = (
+    "not graded: {why}; which is this student's is not clear. Rename the files to distinct "
+    "ids (or remove the wrong one) and import again"
+)
 
 
 def import_submissions(
@@ -284,19 +441,17 @@ def import_submissions(
     """Copy every submission in `source` (folder or zip) into `submitted/`; one Intake each.
 
     A student already in `submitted/` is replaced by what `source` holds for them (a later
-    export from the LMS is the newer submission); everyone else is left alone.
+    export from the LMS is the newer submission, and the Intake says it replaced one);
+    everyone else is left alone. Files that would become the same student under different
+    ids are never merged: that student is not imported (a submission already there stays)
+    and the Intake names the files.
     """
     if source.is_file() and zipfile.is_zipfile(source):
-        zip_refused: list[str] = []
         with tempfile.TemporaryDirectory(prefix="course-import-") as tmp:
-            with zipfile.ZipFile(source) as archive:
-                for member in archive.infolist():
-                    if member.is_dir() or "__MACOSX" in member.filename or ".." in Path(member.filename).parts:
-                        continue
-                    if not stat.S_ISREG(member.external_attr >> 16) and member.external_attr >> 16:
-                        zip_refused.append(f"refused {member.filename}: not a regular file in the zip")
-                        continue  # a symbolic link (zipfile would write it as a file holding its target)
-                    archive.extract(member, tmp)
+            try:
+                zip_refused = extract_zip(source, Path(tmp))
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
+                return [Intake(REFUSED, [f"could not read the zip {source.name}: {_why(exc)}"])]
             top = [p for p in Path(tmp).iterdir()]
             root = (
                 top[0]
@@ -310,7 +465,7 @@ def import_submissions(
     if not source.is_dir():
         raise FileNotFoundError(f"{source} is neither a folder nor a zip file of submissions")
 
-    grouped: dict[str, list[tuple[Path, str]]] = {}
+    grouped: dict[str, list[tuple[Path, str, str]]] = {}  # student -> (file, id as written, name there)
     unmatched: list[str] = []
     refused: dict[str, list[str]] = {}
     if _is_nbgrader_layout(source, assignment):
@@ -319,37 +474,63 @@ def import_submissions(
                 refused.setdefault(REFUSED, []).append(f"refused {folder.relative_to(source)}: a symbolic link")
                 continue
             files, odd = walk(folder)
-            grouped[folder.parent.name] = [(p, str(p.relative_to(folder))) for p in files]
+            student = folder.parent.name
+            grouped[student] = [(p, student, str(p.relative_to(folder))) for p in files]
             if odd:
-                refused[folder.parent.name] = [_refusal(p, folder, kind) for p, kind in odd.items()]
+                refused[student] = [_refusal(p, folder, kind) for p, kind in odd.items()]
     else:
         pattern = re.compile(id_pattern)
         files, odd = walk(source)
         for p, kind in odd.items():  # the student it names hears of it; else the import's own line
-            refused.setdefault(_student_id(p.stem, pattern) or REFUSED, []).append(_refusal(p, source, kind))
+            raw = _raw_id(p.stem, pattern)
+            who = clean_id(raw[0]) if raw else None
+            refused.setdefault(who or REFUSED, []).append(_refusal(p, source, kind))
         for p in (q for q in files if not q.name.startswith(".")):
-            match = pattern.search(p.stem)
-            student = _student_id(p.stem, pattern)
-            if match is None or student is None:
-                unmatched.append(p.name)
+            raw = _raw_id(p.stem, pattern)
+            student = clean_id(raw[0]) if raw else None
+            if raw is None or student is None:
+                unmatched.append(printable_name(p.name))
                 continue
-            rest = p.stem[match.end() :].lstrip("_- ")
+            rest = p.stem[raw[1] :].lstrip("_- ")
             if not rest and p.suffix != ".ipynb":  # `README`, `index.html`: nobody's work
-                unmatched.append(p.name)
+                unmatched.append(printable_name(p.name))
                 continue
             # `jsmith.ipynb` is jsmith's notebook; `jsmith_notes.txt` an extra file of theirs
             name = f"{rest}{p.suffix}" if rest else (expected if p.suffix == ".ipynb" else p.name)
-            grouped.setdefault(student, []).append((p, name))
+            grouped.setdefault(student, []).append((p, raw[0], name))
+    # one folder per id, whatever the case: a case-insensitive file system would merge Ann and ann
+    by_fold: dict[str, list[str]] = {}
+    for student in grouped:
+        by_fold.setdefault(student.casefold(), []).append(student)
+    for same in (s for s in by_fold.values() if len(s) > 1):
+        for student in same[1:]:
+            grouped[same[0]] += grouped.pop(student)
+    clashes = _conflicts(grouped, source)
 
     intakes = []
     for student, named_files in sorted(grouped.items()):
         intake = Intake(student, list(refused.pop(student, [])))
         dest = submitted / student / assignment
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        _place(student, named_files, dest, expected, intake)
         intakes.append(intake)
+        if student in clashes:
+            intake.notes.insert(0, CLASH.format(why=clashes[student]))
+            if dest.exists():
+                intake.notes.append("the submission an earlier import brought stays as it was")
+            continue
+        before = fingerprint(dest) if dest.is_dir() else None
+        try:
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+        except OSError as exc:
+            intake.notes.insert(0, f"not imported: its folder could not be made ({_why(exc)})")
+            continue
+        _place(student, [(p, name) for p, _, name in named_files], dest, expected, intake)
+        if before is not None and fingerprint(dest) != before:
+            intake.notes.append("replaced the submission an earlier import brought (its files differ)")
+        raw_ids = {raw for _, raw, _ in named_files}
+        if raw_ids != {student}:
+            intake.notes.append(f"student id {student!r} made from the file name's {sorted(raw_ids)[0]!r}")
     if unmatched:
         orphan = Intake(NO_ID, [f"skipped, no student id in the name: {', '.join(unmatched[:5])}"])
         intakes.append(orphan)

@@ -5,6 +5,7 @@ is new or changed, and remembers what was odd about each submission.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -45,7 +46,13 @@ def select(
 
 
 def state_path(root: Path, assignment: str, student: str) -> Path:
-    """<course>/.grading/<assignment>/<student>.json: what was graded, what was odd."""
+    """<course>/.grading/<assignment>/<student>.json: what was graded, what was odd. A name
+    no file can have (a folder in submitted/ named past the file system's limit, with a
+    slash-like or NUL character) is stored under a hash of it instead: writing its state
+    must never stop the run."""
+    plain = student not in ("", ".", "..") and not {"/", "\0"} & set(student)
+    if not plain or len(student.encode(errors="surrogateescape")) > intake.MAX_ID_CHARS:
+        student = "~" + hashlib.sha256(student.encode(errors="surrogateescape")).hexdigest()[:32]
     return Course.at(root).grading_state / assignment / f"{student}.json"
 
 
