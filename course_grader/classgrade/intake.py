@@ -487,8 +487,8 @@ def import_submissions(
             refused.setdefault(who or REFUSED, []).append(_refusal(p, source, kind))
         for p in (q for q in files if not q.name.startswith(".")):
             raw = _raw_id(p.stem, pattern)
-            student = clean_id(raw[0]) if raw else None
-            if raw is None or student is None:
+            made = clean_id(raw[0]) if raw else None
+            if raw is None or made is None:
                 unmatched.append(printable_name(p.name))
                 continue
             rest = p.stem[raw[1] :].lstrip("_- ")
@@ -497,7 +497,7 @@ def import_submissions(
                 continue
             # `jsmith.ipynb` is jsmith's notebook; `jsmith_notes.txt` an extra file of theirs
             name = f"{rest}{p.suffix}" if rest else (expected if p.suffix == ".ipynb" else p.name)
-            grouped.setdefault(student, []).append((p, raw[0], name))
+            grouped.setdefault(made, []).append((p, raw[0], name))
     # one folder per id, whatever the case: a case-insensitive file system would merge Ann and ann
     by_fold: dict[str, list[str]] = {}
     for student in grouped:
