@@ -20,6 +20,7 @@ from nbgrader.preprocessors import (
 )
 
 from course_grader.authoring.exchange import ReleaseReleasedOnly
+from course_grader.classgrade.gradebook import InertCsvExportPlugin
 from course_grader.steps.grading_execute import GradingExecute
 from course_grader.steps.judge_records import JudgeRecords
 from course_grader.steps.load_reference import LoadReference
@@ -90,3 +91,7 @@ c.ClearHiddenTests.enforce_metadata = True
 # the feedback (course_grader/steps/post_convert.py).
 c.Autograde.post_convert_hook = "course_grader.steps.post_convert.graded_files_only"
 c.GenerateFeedback.post_convert_hook = "course_grader.steps.post_convert.feedback_pages_only"
+
+# `nbgrader export` (by hand, or through ./course grade) writes a grades CSV that no
+# spreadsheet evaluates: a student id such as "+B2-B2+23" comes from a submission's name.
+c.ExportApp.plugin_class = InertCsvExportPlugin

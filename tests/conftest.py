@@ -27,6 +27,7 @@ sys.dont_write_bytecode = True
 DRIVES = {
     "test_roundtrip": ("nbgrader",),
     "test_classgrade": ("nbgrader",),
+    "test_messy_class": ("nbgrader",),
     "test_release": ("nbgrader",),
     "test_exchange": ("nbgrader",),
     "test_hostile_views": ("nbgrader", "browser"),

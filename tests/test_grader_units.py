@@ -260,31 +260,40 @@ def test_the_summary_prints_no_control_character_a_submission_chose(capsys):
     assert "\\x1b]0;pwned\\x07" in attention and attention.count("\n") == 2  # the header, one line
 
 
-def test_a_timeout_under_load_is_graded_again_alone(monkeypatch):
-    """Graded beside others, a submission that timed out is graded again, one at a time,
-    before the timeout costs it points; the summary says what the second grading found."""
+def test_a_timeout_under_load_is_graded_again_alone_within_the_run_s_budget(monkeypatch):
+    """Graded beside others, a submission that timed out while the machine was busy is
+    graded again, one at a time, before the timeout costs it points; the summary says what
+    the second grading found. A timeout of its own (a loop, a sleep) is not graded again,
+    and the regrades stop when the run's budget for them is used up, saying so."""
     from course_grader.classgrade import workers
     from course_grader.classgrade.workers import Graded, Job
 
-    jobs = [Job("/c", "m1_value", s, "{}") for s in ("ann", "ben", "cid")]
+    jobs = [Job("/c", "m1_value", s, "{}") for s in ("ann", "ben", "cid", "dee")]
     busy = f"{workers.BUSY}: 1 cell(s)"
     first = [
-        Graded("ann", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),  # its own loop: it had its CPU
+        Graded("ann", True, 1.0, ["timed out (interrupted): 1 cell(s)"]),  # its own loop or sleep
         Graded("ben", True, 1.0, [busy]),
         Graded("cid", True, 1.0, [busy]),
+        Graded("dee", True, 1.0, [busy]),
     ]
+    second = {"ben": [], "cid": ["timed out (killed): 1 cell(s)"], "dee": []}
     calls = []
+    clock = [0.0]
 
     def alone(todo, workers, progress):
         calls.append(([j.student for j in todo], workers))
-        return [Graded("ben", True, 1.0, []), Graded("cid", True, 1.0, ["timed out (killed): 1 cell(s)"])]
+        clock[0] += 10.0  # each regrade takes 10 s
+        return [Graded(j.student, True, 10.0, list(second[j.student])) for j in todo]
 
     monkeypatch.setattr(workers, "run_pool", alone)
-    got = {o.student: o.problems for o in workers.retry_timeouts_alone(jobs, first, 2)}
-    assert calls == [(["ben", "cid"], 1)]
+    monkeypatch.setattr(workers.time, "monotonic", lambda: clock[0])
+    got = {o.student: o.problems for o in workers.retry_timeouts_alone(jobs, [*first], 2, budget=15.0)}
+    assert calls == [(["ben"], 1), (["cid"], 1)], "one at a time, until 15 s are used up"
     assert got["ann"] == ["timed out (interrupted): 1 cell(s)"]
-    assert got["ben"] == ["timed out while the machine was busy grading others; graded again alone: no timeout then"]
+    assert got["ben"] == [f"{workers.REGRADED}: no timeout then"]
     assert got["cid"][0].endswith("it timed out again") and got["cid"][1].startswith("timed out (killed)")
+    assert got["dee"][0].startswith("not graded again: this run's time for regrades (15 s, the first pass's)")
+    assert "--student dee --force" in got["dee"][0] and got["dee"][1] == busy
     calls.clear()
     assert workers.retry_timeouts_alone(jobs, first, 1) == first and not calls, "graded one at a time already"
 

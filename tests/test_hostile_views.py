@@ -48,7 +48,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_output, new_raw_ce
 from nbgrader.api import Gradebook
 from test_untrusted import Active
 
-from course_grader.classgrade.intake import DEFAULT_ID_PATTERN, EXCHANGE_FILES, _student_id
+from course_grader.classgrade.intake import DEFAULT_ID_PATTERN, EXCHANGE_FILES, clean_id
 from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m1_value"
@@ -120,6 +120,19 @@ def hostile_svg(tag: str) -> str:
     )
 
 
+def css_escaped_svg(tag: str) -> str:
+    """An SVG whose paint and font are URLs once a browser decodes their CSS escapes (``\\75``
+    is "u", ``\\72`` "r") and HTML entities, with MathJax in its text: a filter that looks for
+    ``url(`` before decoding lets them through."""
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20">'
+        f'<rect width="5" height="5" fill="\\75 rl({EVIL}/{tag}-fill)" stroke="u\\72l({EVIL}/{tag}-stroke)"/>'
+        f'<circle r="3" fill="\\000075rl({EVIL}/{tag}-hex6)" stroke="&amp;#x5c;75 rl({EVIL}/{tag}-entity)"/>'
+        f'<text x="1" y="9" fill="u/**/rl({EVIL}/{tag}-comment)" font-family="\\u\\r\\l({EVIL}/{tag}-font)">'
+        f"$\\href{{{EVIL}/{tag}-mathjax}}{{x}}$</text></svg>"
+    )
+
+
 def hostile_html(tag: str) -> dict[str, str]:
     """Tag -> an HTML fragment, one trick each."""
     return {
@@ -168,6 +181,7 @@ def hostile_bundles(tag: str) -> list[tuple[str, dict, dict]]:
             {"text/html": {"isolated": True}},
         ),
         (f"{tag}-svg-mime", {"image/svg+xml": hostile_svg(f"{tag}-svgmime")}, {}),
+        (f"{tag}-svg-css-escape", {"image/svg+xml": css_escaped_svg(f"{tag}-svgcss")}, {}),
         (
             f"{tag}-markdown",
             {
@@ -355,7 +369,7 @@ ATTACHMENTS = {
 # all legal in a file name. The id is what the import makes of its first part.
 MEAN_NAME = "<b>mallory\x1b[2J\"'&_<img src=x onerror={}>\x1b]0;pwned\x07\u202e (1).ipynb".format(short("file-name"))
 MEAN_EXTRA = "<b>mallory\x1b[2J\"'&_<svg onload={}>\x1b]2;pwned\x07.html".format(short("extra-name"))
-MEAN_ID = _student_id(MEAN_NAME[: -len(".ipynb")], re.compile(DEFAULT_ID_PATTERN))
+MEAN_ID = clean_id(re.compile(DEFAULT_ID_PATTERN).search(MEAN_NAME).group("student_id"))
 EXTRA_NAME = MEAN_EXTRA.split("_", 1)[1]  # the extra file, as the import names it in the submission
 
 

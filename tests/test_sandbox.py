@@ -220,23 +220,55 @@ def test_what_a_kernel_prints_or_displays_is_bounded(tmp_path):
     assert "not kept" in ran.cells[2].outputs[-1].text, "the notebook's budget is spent: nothing more is kept"
 
 
-def test_a_timeout_says_whether_the_machine_or_the_code_was_to_blame(tmp_path):
-    """A cell that spun the whole time had its CPU: its own timeout. A cell that got next to
-    no CPU (here it sleeps; on a busy machine it waits its turn) is marked as timed out
-    while the machine was busy, which the class command grades again alone."""
+def _cpu_hogs(count: int) -> list[subprocess.Popen]:
+    """Busy processes outside the grader: a machine loaded by other work."""
+    spin = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end:\n    pass\n"
+    # each in a session of its own: the scheduler then weighs each like the sandbox (autogroups)
+    return [subprocess.Popen([sys.executable, "-c", spin], start_new_session=True) for _ in range(count)]
+
+
+def _grade_cells(tmp_path, sources: list[str], **options) -> list:
     import nbformat
 
-    from course_grader.steps import grading_execute as execute
     from course_grader.steps.grading_execute import GradingExecute
 
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell("while True:\n    pass"),
-            nbformat.v4.new_code_cell("import time\ntime.sleep(60)"),
-        ]
-    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in sources])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    ran, _ = GradingExecute(sandbox=True, timeout=4).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
-    names = [[o.ename for o in c.outputs if o.output_type == "error"][-1] for c in ran.cells]
-    assert names == [execute.INTERRUPTED, execute.STARVED], names
-    assert "% of a CPU" in ran.cells[1].outputs[-1].evalue
+    ran, _ = GradingExecute(sandbox=True, **options).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return [[o for o in c.outputs if o.output_type == "error"] for c in ran.cells]
+
+
+# a cell that needs 1.5 s of CPU, whatever the wall clock says
+COMPUTES = "import time\nwhile time.process_time() < 1.5:\n    pass\nprint('done')"
+
+
+def test_a_cell_s_limit_is_cpu_time_and_a_timeout_says_whose_it_was(tmp_path):
+    """A cell that spins uses up its CPU time: its own timeout. A cell that sleeps reaches
+    the wall-clock ceiling without computing: its own too, and never blamed on the machine.
+    A cell that computes within its CPU limit finishes, however busy the machine; one that
+    the machine keeps waiting for a CPU past the ceiling is marked as timed out while the
+    machine was busy (the class command grades it again alone)."""
+    from course_grader.steps import grading_execute as execute
+
+    caught = "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass"
+    errors = _grade_cells(
+        tmp_path, ["while True:\n    pass", "import time\ntime.sleep(60)", COMPUTES, caught], timeout=2, wall_factor=3
+    )
+    assert [e[-1].ename for e in errors[:2]] == [execute.INTERRUPTED, execute.INTERRUPTED], errors
+    assert "used its 2 s of CPU time" in errors[0][-1].evalue
+    assert "waiting or sleeping, not computing" in errors[1][-1].evalue
+    assert errors[2] == [], "1.5 s of CPU is within the 2 s limit"
+    assert errors[3][-1].ename == execute.TIMED_OUT and "did not stop when interrupted" in errors[3][-1].evalue
+    hogs = _cpu_hogs(6 * (os.cpu_count() or 1))
+    try:
+        # within its CPU limit, but the wall ceiling (2 s x 1.5) comes first on a machine this busy
+        busy = _grade_cells(tmp_path, ["import time\ntime.sleep(0.5)", COMPUTES], timeout=2, wall_factor=1.5)
+        # the same cell, with a ceiling the busy machine leaves room for: it finishes, no error
+        roomy = _grade_cells(tmp_path, [COMPUTES], timeout=2, wall_factor=30)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert busy[0] == [] and [e.ename for e in busy[1]][-1] == execute.STARVED, busy
+    assert "the machine was busy" in busy[1][-1].evalue and "waiting for a CPU" in busy[1][-1].evalue
+    assert roomy == [[]], roomy

@@ -30,7 +30,7 @@ from course_grader.classgrade.config import gradebook_url
 from course_grader.classgrade.gradebook import cell_summary, ensure_assignment, export_csv, use_wal
 from course_grader.classgrade.report import Progress, print_summary
 from course_grader.classgrade.state import read_state, select, state_path, submission_key, write_state
-from course_grader.classgrade.workers import Job, retry_timeouts_alone, run_pool
+from course_grader.classgrade.workers import REGRADED, Job, retry_timeouts_alone, run_pool
 from course_grader.isolation import sandbox
 from course_grader.judging import reference
 from course_grader.layout import ROOT, Course, course_config
@@ -158,7 +158,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         f"worker(s){'' if args.unsafe else ', sandboxed'}",
         file=sys.stderr,
     )
-    outcomes = retry_timeouts_alone(jobs, run_pool(jobs, args.jobs, Progress(len(jobs))), args.jobs)
+    first_pass = run_pool(jobs, args.jobs, Progress(len(jobs)))
+    outcomes = retry_timeouts_alone(jobs, first_pass, args.jobs, budget=max(time.monotonic() - started, 60.0))
+    regraded = sum(1 for o in outcomes if any(p.startswith(REGRADED) for p in o.problems))
     for outcome in outcomes:
         try:
             found = intake.inspect(course.submitted(outcome.student, args.assignment), expected, released)
@@ -185,7 +187,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     if error := export_csv(root, url, export):
         attention.setdefault("(export)", []).append(f"grades CSV not written: {error.strip()[-200:]}")
     rows, scores, max_score = cell_summary(config, args.assignment)
-    print_summary(args.assignment, rows, scores, max_score, attention, len(jobs), seconds)
+    print_summary(args.assignment, rows, scores, max_score, attention, len(jobs), seconds, regraded=regraded)
     feedback = course.root / course.directory.feedback_directory
     print(f"\nfeedback: {feedback}/<student>/{args.assignment}/   grades: {export}")
     return 0

@@ -1,11 +1,17 @@
 """The class's gradebook: the assignment registered once whatever the number of graders
 (a lock shared by every grader of the course), SQLite in write-ahead mode so workers do not
-block each other, the per-cell summary read back, and nbgrader's CSV export.
+block each other, the per-cell summary read back, and nbgrader's CSV export made inert for
+spreadsheets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import os
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,11 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nbformat
+from nbgrader.plugins import CsvExportPlugin
 from nbgrader.utils import is_grade
 
 from course_grader.cells import grade_id
 
 if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
     from traitlets.config import Config
 
 GRADEBOOK_LOCK = 0x6D6963726F677264  # any constant shared by every grader of the course ("microgrd")
@@ -134,20 +142,97 @@ def _cell_order(config: Config, assignment: str) -> list[str | None]:
     return names
 
 
+# OWASP's CSV injection rule: a cell a spreadsheet may take for a formula (or a DDE call)
+# starts with one of these, possibly after blanks a spreadsheet trims; the full-width forms
+# are there because some spreadsheets read them as the ASCII ones.
+FORMULA_START = re.compile(r"[\t\r]|[\s\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # a score such as -1.5 or 1e-05
+NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def inert_cell(value: str) -> str:
+    """``value`` as a spreadsheet can only show it: a cell that would start a formula (a
+    student id ``+B2-B2+23`` from ``+B2-B2+23_m1_value.ipynb``, ``=HYPERLINK(...)``) gets
+    OWASP's single-quote prefix, which spreadsheets show as text. A plain number stays as
+    it is: a negative score is data, not a formula."""
+    if FORMULA_START.match(value) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def inert_csv(text: str) -> str:
+    """A CSV's text with every cell made inert (``inert_cell``), read the way a spreadsheet
+    reads it (the csv module's default dialect: a bare CR ends a row there too) and written
+    back in nbgrader's dialect: comma-separated, lines ending as the header's does, a field
+    quoted only where it must be (a comma, a double quote, CR or LF in it). The csv module's
+    writer would leave a CR unquoted when lines end in LF, and so split the row on reading."""
+    newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+
+    def field(value: str) -> str:
+        value = inert_cell(value)
+        return '"' + value.replace('"', '""') + '"' if NEEDS_QUOTES.search(value) else value
+
+    rows = csv.reader(io.StringIO(text, newline=""))
+    return "".join(",".join(map(field, row)) + newline for row in rows)
+
+
 def export_csv(root: Path, url: str, dest: Path) -> str | None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nbgrader",
-            "export",
-            f"--to={dest}",
-            f"--CourseDirectory.db_url={url}",
-            "--log-level=WARN",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return None if done.returncode == 0 else (done.stderr or done.stdout)[-1000:]
+    """nbgrader's CSV export of the gradebook, written to ``dest`` made inert for
+    spreadsheets (``inert_csv``); None, or why it was not written.
+
+    A student id is what the name of a submission's file (within intake's safe characters,
+    which keep + and @) or exchange folder said, names come from a roster, and the grades
+    sheet is opened in a spreadsheet: nbgrader writes every field as it is. So nbgrader exports to a scratch file beside
+    ``dest``, and ``dest`` is replaced in one step by the inert copy: it never holds
+    nbgrader's own text, and a failed export leaves the previous one as it was."""
+    dest = dest if dest.is_absolute() else root / dest  # where nbgrader, run in root, put it
+    try:
+        with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as scratch:
+            raw, inert = Path(scratch, "nbgrader.csv"), Path(scratch, "inert.csv")
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "nbgrader",
+                    "export",
+                    f"--to={raw}",
+                    f"--CourseDirectory.db_url={url}",
+                    "--log-level=WARN",
+                ],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                return (done.stderr or done.stdout)[-1000:]
+            write_inert(raw, inert)
+            if dest.exists():
+                shutil.copymode(dest, inert)  # as nbgrader's open(dest, "w") would have kept it
+            os.replace(inert, dest)
+    except (OSError, csv.Error) as err:
+        return f"{type(err).__name__}: {err}"[-1000:]
+    return None
+
+
+def write_inert(raw: Path, inert: Path) -> None:
+    """``inert_csv`` of the file nbgrader wrote, whatever its encoding (the characters that
+    matter are ASCII), written to ``inert``."""
+    with raw.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
+        text = f.read()
+    with inert.open("w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        f.write(inert_csv(text))
+
+
+class InertCsvExportPlugin(CsvExportPlugin):
+    """nbgrader's CSV export plugin, its file made inert for spreadsheets. The course's
+    nbgrader_config.py sets it as ``ExportApp.plugin_class``, so that ``nbgrader export`` run
+    by hand (as the README shows) writes what ``./course grade`` writes."""
+
+    def export(self, gradebook: Gradebook) -> None:
+        super().export(gradebook)
+        dest = Path(self.to or "grades.csv").absolute()
+        scratch = dest.with_name(f".{dest.name}.inert")
+        write_inert(dest, scratch)
+        shutil.copymode(dest, scratch)
+        os.replace(scratch, dest)

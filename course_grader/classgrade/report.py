@@ -62,9 +62,12 @@ def print_summary(
     graded_now: int,
     seconds: float,
     out=None,
+    regraded: int = 0,
 ) -> None:
     w = (out or sys.stdout).write
-    w(f"\n{assignment}: graded {graded_now} submission(s) now in {seconds:.0f} s; {len(scores)} in the gradebook")
+    again = f" ({regraded} of them graded again alone: they timed out while the machine was busy)" if regraded else ""
+    w(f"\n{assignment}: graded {graded_now} submission(s) now in {seconds:.0f} s{again}")
+    w(f"; {len(scores)} in the gradebook")
     if scores:
         mean = sum(scores.values()) / len(scores)
         full = sum(1 for v in scores.values() if v >= max_score)

@@ -42,6 +42,7 @@ class Graded:
 
 
 BUSY = "timed out while the machine was busy"  # how the summary names execute.STARVED
+REGRADED = BUSY + " grading others; graded again alone"  # the first line of a submission graded twice
 
 
 def _cells_to_look_at(notebook: Path) -> list[str]:
@@ -66,7 +67,8 @@ def _cells_to_look_at(notebook: Path) -> list[str]:
         "MemoryError": "ran out of memory (the grading kernel's limit)",
         STOPPED: "the grader's run of the hidden tests stopped",
     }
-    return [f"{words[name]}: {n} cell(s)" + (f" ({why[name]})" if name == STOPPED else "") for name, n in seen.items()]
+    said = (STOPPED, *execute.TIMEOUTS)  # the why of a timeout: its CPU limit, or a wait past the ceiling
+    return [f"{words[name]}: {n} cell(s)" + (f" ({why[name]})" if name in said else "") for name, n in seen.items()]
 
 
 EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Unavailable)): ?(.*)$")
@@ -133,21 +135,42 @@ def run_pool(jobs: list[Job], workers: int, progress: Progress) -> list[Graded]:
     return outcomes
 
 
-def retry_timeouts_alone(jobs: list[Job], outcomes: list[Graded], workers: int) -> list[Graded]:
-    """A submission that timed out while the machine was busy (its sandbox got too little
-    CPU: ``execute.STARVED``) is graded again, alone, before the timeout costs it points: a
-    loaded machine is not the student's fault. A loop of the student's own, which had its
-    share of CPU, is not. Its summary line says so, and what the second grading found."""
-    slow = {o.student for o in outcomes if any(p.startswith(BUSY) for p in o.problems)}
+def retry_timeouts_alone(
+    jobs: list[Job], outcomes: list[Graded], workers: int, budget: float | None = None
+) -> list[Graded]:
+    """A submission that timed out while the machine was busy (its sandbox waited for a
+    CPU most of the time it was not running: ``execute.STARVED``) is graded again, alone,
+    before the timeout costs it points: a loaded machine is not the student's fault. A
+    loop or a sleep of the student's own is not graded again. Its summary line says so,
+    and what the second grading found.
+
+    The regrades of one run take at most ``budget`` seconds (the first pass's time, say):
+    a submission left when it is used up keeps its first grading, and its line says how to
+    grade it again."""
+    slow = [o.student for o in outcomes if any(p.startswith(BUSY) for p in o.problems)]
     if workers <= 1 or len(jobs) <= 1 or not slow:
         return outcomes
-    print(f"grading {len(slow)} submission(s) that timed out again, one at a time", file=sys.stderr)
-    again = {o.student: o for o in run_pool([j for j in jobs if j.student in slow], 1, Progress(len(slow)))}
-    for outcome in again.values():
+    print(f"grading {len(slow)} submission(s) that timed out while the machine was busy again, alone", file=sys.stderr)
+    by_student = {j.student: j for j in jobs}
+    progress = Progress(len(slow))
+    started = time.monotonic()
+    again: dict[str, Graded] = {}
+    for student in slow:
+        if budget is not None and time.monotonic() - started > budget:
+            break
+        outcome = run_pool([by_student[student]], 1, progress)[0]
         still = any(p.startswith("timed out") for p in outcome.problems)  # BUSY's words begin so too
         outcome.problems.insert(
             0,
-            "timed out while the machine was busy grading others; graded again alone: "
-            + ("it timed out again" if still else "no timeout then"),
+            f"{REGRADED}: " + ("it timed out again" if still else "no timeout then"),
         )
+        again[student] = outcome
+    left = [s for s in slow if s not in again]
+    for outcome in outcomes:
+        if outcome.student in left:
+            outcome.problems.insert(
+                0,
+                f"not graded again: this run's time for regrades ({budget:.0f} s, the first pass's) was used up; "
+                f"grade it again with --student {outcome.student} --force",
+            )
     return [again.get(o.student, o) for o in outcomes]

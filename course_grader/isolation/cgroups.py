@@ -76,6 +76,46 @@ def _parents(root: Path, v: int) -> dict[str, Path]:
     return parents
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A control group's clocks at one moment (``Cgroup.sample``)."""
+
+    wall: float
+    cpu: float | None
+    delays: dict[int, float]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What a sandbox did between two samples: wall seconds, CPU seconds it had, and seconds
+    its threads waited to run. Whatever is neither is time it chose not to run (sleeping,
+    waiting for input, a cell that was done)."""
+
+    wall: float
+    cpu: float
+    waited: float
+
+    @classmethod
+    def between(cls, start: Sample, end: Sample) -> Interval | None:
+        if start.cpu is None or end.cpu is None:
+            return None
+        waited = sum(max(d - start.delays.get(tid, 0.0), 0.0) for tid, d in end.delays.items())
+        return cls(end.wall - start.wall, max(end.cpu - start.cpu, 0.0), waited)
+
+    @property
+    def starved(self) -> bool:
+        """The machine's fault rather than the sandbox's: of the time it was not running, it
+        spent at least half waiting for a CPU. A sandbox that sleeps waits for nothing; one
+        that forks busy threads to fake a wait uses CPU, and meets its CPU limit first."""
+        return self.waited > 0 and self.waited >= 0.5 * max(self.wall - self.cpu, 0.0)
+
+    def describe(self) -> str:
+        return (
+            f"{self.wall:.0f} s of wall-clock time, {self.cpu:.1f} s of CPU, "
+            f"{self.waited:.0f} s waiting for a CPU that other work held"
+        )
+
+
 class Cgroup:
     """One sandbox's control group (in each tree, for version 1). Make it, start the
     sandbox through ``enter(argv)``, and ``remove()`` it afterwards: that kills whatever is
@@ -128,6 +168,28 @@ class Cgroup:
         except (OSError, KeyError, ValueError):
             return None
 
+    def run_delays(self) -> dict[int, float]:
+        """Seconds each thread of the group has spent runnable but not running (waiting
+        for a CPU that others held), by thread id, from ``/proc/<pid>/task/<tid>/schedstat``.
+        This, not the wall clock, tells a machine too busy to run the sandbox from a
+        sandbox that sleeps. Threads that ended are gone from it."""
+        delays: dict[int, float] = {}
+        for pid in self.pids():
+            try:
+                tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            except OSError:
+                continue
+            for task in tasks:
+                try:
+                    delays[int(task.name)] = int((task / "schedstat").read_text().split()[1]) / 1e9
+                except (OSError, ValueError, IndexError):
+                    continue
+        return delays
+
+    def sample(self) -> Sample:
+        """Where the group's clocks stand now: the wall clock, its CPU time, its threads' waits."""
+        return Sample(time.monotonic(), self.cpu_seconds(), self.run_delays())
+
     def enter(self, argv: list[str]) -> list[str]:
         """``argv`` started inside this group: a shell puts itself in, then becomes argv."""
         procs = " ".join(f"'{p / 'cgroup.procs'}'" for p in self.paths)  # our own paths: no quoting games
@@ -151,8 +213,10 @@ class Cgroup:
         except (OSError, ValueError):
             return None
 
-    def remove(self, timeout: float = 5.0) -> None:
-        """Kill everything left in the group, then delete it."""
+    def remove(self, timeout: float = 60.0) -> None:
+        """Kill everything left in the group, then delete it. On a loaded machine killed
+        processes take their time to go, and one that forked meanwhile leaves a child: keep
+        killing until none is left (a process limit bounds how many there can be)."""
         deadline = time.monotonic() + timeout
         while True:
             left = self.pids()

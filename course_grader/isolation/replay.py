@@ -33,12 +33,13 @@ from typing import Any
 from nbformat import NotebookNode
 
 from course_grader.cells import grade_id, is_graded_test
-from course_grader.isolation import rpc, sandbox
+from course_grader.isolation import cgroups, rpc, sandbox
 from course_grader.probes import records
 from course_grader.probes.common import HiddenTestFailure
 
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-GRACE = 5.0  # seconds past a request's budget before the grader gives up on the agent
+GRACE = 5.0  # seconds past a request's ceiling before the grader gives up on the agent
+WALL_FACTOR = 3.0  # a wall-clock ceiling this many times a CPU-time limit (GradingExecute.wall_factor)
 
 
 class ReplayError(RuntimeError):
@@ -52,6 +53,7 @@ class Outcome:
     record: dict[str, Any] | None
     failure: str | None = None
     stopped: bool = False  # the grader's run stopped (the student's process died, hung or flooded it)
+    busy: bool = False  # it failed past its time while the machine kept its process waiting for a CPU
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ def start(
     cell_timeout: float = 60.0,
     notebook_timeout: float = 600.0,
     limits: sandbox.Limits | None = None,
+    wall_factor: float = WALL_FACTOR,
 ) -> Future[dict[str, Outcome]]:
     """Copy ``folder`` now, then replay ``nb`` in it on a thread of its own: the grading
     kernel can run at the same time (a student's slow cell is then waited for once, not
@@ -220,7 +223,7 @@ def start(
 
     def run() -> None:
         try:
-            future.set_result(_replay(cells, work, sandboxed, cell_timeout, notebook_timeout, limits))
+            future.set_result(_replay(cells, work, sandboxed, cell_timeout, notebook_timeout, limits, wall_factor))
         except BaseException as err:  # noqa: BLE001 - whoever waits for the result gets it
             future.set_exception(err)
         finally:
@@ -237,28 +240,37 @@ def _replay(
     cell_timeout: float,
     notebook_timeout: float,
     limits: sandbox.Limits | None,
+    wall_factor: float = WALL_FACTOR,
 ) -> dict[str, Outcome]:
+    """Limits are CPU time where the sandbox's control group counts it (a request: the
+    agent's own timers; the notebook: the group's total), with wall-clock ceilings
+    ``wall_factor`` times larger, as in the grading kernel (``GradingExecute``)."""
     outcomes: dict[str, Outcome] = {}
     stopped: str | None = None
-    started = time.monotonic()
+    began = time.monotonic()
     agent = Agent(work, sandboxed=sandboxed, limits=limits)
+    cgroup = agent.box.cgroup if agent.box is not None else None
+    first = cgroup.sample() if cgroup is not None else None
+    factor = wall_factor if first is not None and first.cpu is not None else 1.0
     link = agent.link
     link.budget = cell_timeout
+    link.ceiling = cell_timeout * factor
     link.bounded = True
     try:
         for index, cell in enumerate(cells):
             if cell.cell_type != "code":
                 continue
             test = is_graded_test(cell)
-            if stopped is None and time.monotonic() - started > notebook_timeout:
-                stopped = f"the notebook used up its {notebook_timeout:g} s"
+            if stopped is None:
+                stopped = _notebook_spent(began, first, cgroup, notebook_timeout, factor)
             if stopped is not None:
                 if test:
                     outcomes[_test_id(cell)] = Outcome(None, f"not run: {stopped}", stopped=True)
                 continue
             link.start_cell()
+            start = cgroup.sample() if cgroup is not None else None
             # The agent stops a request at its budget; this is for code that stops the stopping.
-            link.deadline = time.monotonic() + (3 * cell_timeout if test else cell_timeout) + GRACE
+            link.deadline = time.monotonic() + (3 * cell_timeout if test else cell_timeout) * factor + GRACE
             try:
                 if test:
                     outcomes[_test_id(cell)] = _probe_cell(link, _test_id(cell), cell.source)
@@ -271,6 +283,36 @@ def _replay(
                 stopped = f"the student's code stopped answering at code cell {index} ({err})"
                 if test:
                     outcomes[_test_id(cell)] = Outcome(None, stopped, stopped=True)
+            if test and start is not None and cgroup is not None:
+                _blame_a_busy_machine(outcomes, _test_id(cell), start, cgroup.sample(), cell_timeout)
     finally:
         agent.close()
     return outcomes
+
+
+def _notebook_spent(
+    began: float, first: cgroups.Sample | None, cgroup: cgroups.Cgroup | None, notebook_timeout: float, factor: float
+) -> str | None:
+    """Why the notebook's budget is used up before the next cell, or None."""
+    now = cgroup.sample() if cgroup is not None else None
+    spent = cgroups.Interval.between(first, now) if first is not None and now is not None else None
+    if spent is not None and spent.cpu >= notebook_timeout:
+        return f"the notebook used up its {notebook_timeout:g} s of CPU time"
+    if time.monotonic() - began > notebook_timeout * factor:
+        return f"the notebook ran past its {notebook_timeout * factor:g} s of wall-clock time"
+    return None
+
+
+def _blame_a_busy_machine(
+    outcomes: dict[str, Outcome], test: str, start: cgroups.Sample, end: cgroups.Sample, cell_timeout: float
+) -> None:
+    """A hidden test that failed after running longer than its CPU limit, while the
+    student's process spent most of the time it was not running waiting for a CPU, failed
+    because the machine was busy: marked so (the class command grades it again, alone)."""
+    outcome = outcomes.get(test)
+    spent = cgroups.Interval.between(start, end)
+    if outcome is None or outcome.record is not None or spent is None:
+        return
+    if spent.wall > cell_timeout and spent.starved:
+        why = f"{outcome.failure} (the machine was busy: the grader's run had {spent.describe()})"
+        outcomes[test] = Outcome(None, why, stopped=outcome.stopped, busy=True)

@@ -114,7 +114,9 @@ _SELF_FIRST = (
 
 
 def _too_long(signum: int, frame: object) -> None:
-    raise TimeoutError("this ran past its time and was stopped")
+    if signum == signal.SIGPROF:
+        raise TimeoutError("this used up its CPU time and was stopped")
+    raise TimeoutError("this ran past its wall-clock ceiling (waiting or sleeping, not computing) and was stopped")
 
 
 def _raise(kind: str, message: str) -> None:
@@ -243,7 +245,8 @@ class Link:
         self.scanned = 0  # the buffer holds no newline before this
         self.deadline = float("inf")  # absolute time.monotonic() past which the peer is late
         self.broken: str | None = None
-        self.budget: float | None = None  # seconds the agent may spend on each of our questions
+        self.budget: float | None = None  # CPU seconds the agent may spend on each of our questions
+        self.ceiling: float | None = None  # wall-clock seconds it may take for one (waiting, sleeping)
         self.depth = 0  # questions being answered right now (nested by call-backs)
         self.received = 0  # bytes read from the other end, in all
         self.bounded = False  # the grader's end: what the other end hands over is limited
@@ -439,6 +442,7 @@ class Link:
         message = {"op": operation, "args": self.dump(list(args)), "kwargs": self.dump(kwargs)}
         if self.budget is not None:
             message["budget"] = self.budget
+            message["ceiling"] = self.ceiling if self.ceiling is not None else self.budget
         self._send(message)
         return self._await_answer(list(args), kwargs)
 
@@ -488,14 +492,21 @@ class Link:
     def _serve(self, message: dict) -> dict:
         self.depth += 1
         budget: Any = message.get("budget")  # a wire value, checked below by exact type (which mypy does not narrow)
+        ceiling: Any = message.get("ceiling")
         timed = self.trusting and self.depth == 1 and type(budget) in (int, float) and budget > 0
         if timed:  # the agent stops honest code that runs too long, as a kernel is interrupted
+            # CPU time (this process's), so that a busy machine slows it but never stops it;
+            # the wall clock only as a ceiling, for code that waits instead of computing
+            wall = ceiling if type(ceiling) in (int, float) and ceiling >= budget else budget
+            signal.signal(signal.SIGPROF, _too_long)
             signal.signal(signal.SIGALRM, _too_long)
-            signal.setitimer(signal.ITIMER_REAL, budget)
+            signal.setitimer(signal.ITIMER_PROF, budget)
+            signal.setitimer(signal.ITIMER_REAL, wall)
         try:
             return self._answer(message)
         finally:
             if timed:
+                signal.setitimer(signal.ITIMER_PROF, 0)
                 signal.setitimer(signal.ITIMER_REAL, 0)
             self.depth -= 1
 

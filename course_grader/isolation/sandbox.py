@@ -25,6 +25,7 @@ network to reach TCP ports on.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import stat
@@ -93,9 +94,19 @@ class Limits:
         return cgroups.Budget(memory_mb=self.memory_mb + self.scratch_mb, processes=self.processes)
 
 
+def _spellings(path: Path) -> list[Path]:
+    """``path`` as this process names it (what a Python in the sandbox looks for: ``sys.prefix``,
+    ``PYTHONPATH`` and an editable install keep a home reached through a link as they were
+    given) and as it really is (what links inside an installation point to), each once."""
+    named = Path(os.path.normpath(os.path.abspath(path)))
+    return list(dict.fromkeys([named, named.resolve()]))
+
+
 def _outermost(paths: list[Path]) -> list[Path]:
-    """Drop every path that lies inside another one of the list (bwrap binds each once)."""
-    unique = sorted({p.resolve() for p in paths if p.exists()}, key=lambda p: len(p.parts))
+    """Every spelling of the existing paths, dropping each that lies inside another one of the
+    list (bwrap binds each once). Never resolved away: a folder bound only where its links
+    lead is missing where the sandbox's Python looks for it."""
+    unique = sorted({s for p in paths if p.exists() for s in _spellings(p)}, key=lambda p: len(p.parts))
     kept: list[Path] = []
     for path in unique:
         if not any(path.is_relative_to(k) for k in kept):
@@ -103,23 +114,85 @@ def _outermost(paths: list[Path]) -> list[Path]:
     return kept
 
 
-@functools.cache
-def package_dirs() -> tuple[Path, ...]:
-    """Where a kernel started outside the course folder imports the course packages from.
+# Where each course package is imported from, as a JSON list of file names ('' for one not
+# found): JSON, since a course may live in any folder (spaces, any letters, even a newline).
+_FIND = (
+    "import importlib.util as u, json, os\n"
+    f"specs = [u.find_spec(n) for n in {PACKAGES!r}]\n"
+    "print(json.dumps([os.path.abspath(s.origin) if s is not None and s.origin else '' for s in specs]))\n"
+)
 
-    Asked of a fresh Python in an empty folder: the grader's own cwd may hold other copies
-    (a course copy, say) that a kernel running in a submission folder would never see."""
-    code = "import importlib.util as u;" + "".join(f"print(u.find_spec({n!r}).origin);" for n in PACKAGES)
+
+def _find_packages(*flags: str) -> list[str]:
+    """Where a fresh Python (this one, given ``flags``) imports each course package from,
+    started in an empty folder: the grader's own cwd may hold other copies (a course copy,
+    say) that a kernel running in a submission folder would never see."""
     with tempfile.TemporaryDirectory() as empty:
-        done = subprocess.run([sys.executable, "-c", code], cwd=empty, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SandboxUnavailable(f"the course packages are not installed in {sys.prefix}: {done.stderr.strip()[-300:]}")
-    return tuple(Path(line).parent for line in done.stdout.split())
+        done = subprocess.run(
+            [sys.executable, *flags, "-c", _FIND],
+            cwd=empty,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            check=False,
+        )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise SandboxUnavailable(
+            f"{sys.executable} could not look for the course packages (exit code {done.returncode}): "
+            f"{done.stderr.strip()[-300:]}"
+        )
+    found: list[str] = json.loads(lines[-1])
+    return found
+
+
+@functools.cache
+def _course_packages() -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """The course packages' folders (as `package_dirs`), and the folders a sandboxed Python
+    must be told to search for them: those where this environment (its ``PYTHONPATH``), which
+    a sandbox starts without, is what finds them. An installed or editable course needs none."""
+    found = _find_packages()
+    missing = [name for name, origin in zip(PACKAGES, found, strict=True) if not origin]
+    if missing:
+        raise SandboxUnavailable(f"the course packages are not installed in {sys.prefix}: {', '.join(missing)}")
+    alone = _find_packages("-I")  # no PYTHON* variables, no user site: as in the sandbox
+    dirs = tuple(Path(os.path.normpath(origin)).parent for origin in found)
+    search = tuple(dict.fromkeys(str(d.parent) for d, o, a in zip(dirs, found, alone, strict=True) if o != a))
+    for folder in search:
+        if os.pathsep in folder:
+            raise SandboxUnavailable(
+                f"the course packages are in {folder}, whose name has a {os.pathsep!r}: Python cannot be told to "
+                "import from there (PYTHONPATH separates folders with it); move the course to another folder"
+            )
+    return dirs, search
+
+
+def package_dirs() -> tuple[Path, ...]:
+    """Where a kernel started outside the course folder imports the course packages from,
+    as it names them (a link in the path kept)."""
+    return _course_packages()[0]
+
+
+def import_path() -> tuple[str, ...]:
+    """The folders a sandboxed Python searches first (its ``PYTHONPATH``) so that it imports
+    the course packages from `package_dirs`: none for an installed course."""
+    return _course_packages()[1]
 
 
 def readable_roots() -> list[Path]:
-    """Where this Python, its packages and the course packages live: bound read-only."""
-    return _outermost([Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent, *package_dirs()])
+    """Where this Python (its venv and the interpreter a venv links to), its packages and the
+    course's library live: bound read-only. Never the grader package: its stand-in takes its
+    place, and a real copy bound anywhere would be readable under that name."""
+    grader = package_dirs()[PACKAGES.index("course_grader")]
+    return _outermost(
+        [
+            Path(sys.base_prefix),
+            Path(sys.prefix),
+            Path(sys.executable).parent,
+            Path(os.path.realpath(sys.executable)).parent,
+            *(d for d in package_dirs() if d != grader),
+        ]
+    )
 
 
 def sandbox_uid() -> int | None:
@@ -165,22 +238,27 @@ def bwrap_command(
     scratch = limits.scratch_mb * 1024 * 1024
     cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(scratch), "--tmpfs", "/tmp"]
     made: set[Path] = {Path("/tmp")}  # the private /tmp above: 1777, as it is
+    bound: list[Path] = [Path(d) for d in SYSTEM_DIRS]  # their folders are the host's
 
     def reach(path: Path) -> list[str]:
         """Folders leading to ``path``, made traversable (bubblewrap would make them 0700,
-        closed to the sandbox's own user): empty, on the sandbox's own root."""
+        closed to the sandbox's own user): empty, on the sandbox's own root. Inside a folder
+        bound already they exist as they are (and cannot be made: it is read-only)."""
         dirs = []
         for parent in reversed(path.parents):
-            if parent != Path("/") and parent not in made and not any(parent.is_relative_to(d) for d in SYSTEM_DIRS):
+            if parent != Path("/") and parent not in made and not any(parent.is_relative_to(d) for d in bound):
                 made.add(parent)
                 dirs += ["--perms", "0755", "--dir", str(parent)]
         return dirs
 
     for root in readable_roots():
-        if not any(root.is_relative_to(d) for d in SYSTEM_DIRS):
+        if not any(root.is_relative_to(d) for d in bound):
             cmd += [*reach(root), "--ro-bind", str(root), str(root)]
-    grader = package_dirs()[PACKAGES.index("course_grader")]
-    cmd += [*reach(grader), "--ro-bind", str(rundir / GRADER_STAND_IN), str(grader)]
+            bound.append(root)
+    # The stand-in wherever the grader package could be looked for: as it is named, and where
+    # its links lead (a folder bound above may hold it under that name).
+    for grader in _spellings(package_dirs()[PACKAGES.index("course_grader")]):
+        cmd += [*reach(grader), "--ro-bind", str(rundir / GRADER_STAND_IN), str(grader)]
     cmd += [*reach(rundir), "--bind", str(rundir), str(rundir)]
     cmd += [*reach(workdir), "--bind", str(private or workdir), str(workdir)]
     home = rundir / "home"
@@ -195,6 +273,9 @@ def bwrap_command(
         # means nothing, and --die-with-parent already ends the kernel with the grader. 1
         # (init) tells ipykernel not to watch (nor to print its console banner).
         "JPY_PARENT_PID": "1",
+        # Only when this environment's PYTHONPATH is what finds the course packages (a course
+        # copy run with it, say): the sandbox starts without it, and would import from elsewhere.
+        **({"PYTHONPATH": os.pathsep.join(import_path())} if import_path() else {}),
         **(env or {}),
     }
     for name, value in variables.items():
@@ -366,6 +447,54 @@ def prepare_rundir(rundir: Path, uid: int | None = None) -> None:
 _WORKS: set[Limits] = set()
 
 
+def _bwrap_runs() -> None:
+    """Raise SandboxUnavailable, with how to install bubblewrap, when it is missing or cannot
+    run at all: the only failures that installing it mends."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bwrap was not found: {HOW_TO_INSTALL}")
+    try:
+        done = subprocess.run(
+            [bwrap, "--version"], capture_output=True, encoding="utf-8", errors="replace", timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SandboxUnavailable(f"{bwrap} cannot be run ({exc}): {HOW_TO_INSTALL}") from exc
+    if done.returncode != 0:
+        said = " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:]) or "nothing"
+        raise SandboxUnavailable(f"{bwrap} --version failed (exit code {done.returncode}: {said}): {HOW_TO_INSTALL}")
+
+
+# Who says what failed, by the name it prefixes its errors with, in the order they run.
+_WHO_FAILED = {
+    "sh": "the shell that puts the sandbox into its control group failed",
+    "bwrap": "bwrap could not set up the sandbox",
+    "setpriv": "setpriv could not become the sandbox's own user",
+    "prlimit": "prlimit could not start Python in the sandbox",
+}
+
+
+def _what_ran() -> str:
+    """The paths a sandbox check depends on, for its message: a failure is often theirs."""
+    folders = ", ".join(str(d) for d in package_dirs())
+    return f"Python {sys.executable}, the course packages in {folders}"
+
+
+def _why_not(done: subprocess.CompletedProcess[str]) -> str:
+    """What failed when bwrap runs but Python in it did not do its check: bwrap's own error (it
+    could not set up the sandbox) or Python's, its last lines, the exit code, the paths. No
+    advice to install bubblewrap: it is installed, and reinstalling it mends none of this."""
+    lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
+    said = " / ".join(lines[-3:]) or "no output"
+    tools = [tool for tool in _WHO_FAILED if any(line.startswith(f"{tool}: ") for line in lines)]
+    if done.returncode == 0:
+        what = "Python in the sandbox exited without error but did not write its check file"
+    elif tools:
+        what = _WHO_FAILED[tools[0]]
+    else:
+        what = "Python in the sandbox failed its check"
+    return f"{what} (exit code {done.returncode}: {said}); {_what_ran()}"
+
+
 def check(limits: Limits | None = None) -> None:
     """Start Python in a sandbox once per process (and limits); raise SandboxUnavailable
     saying why it cannot. A success is remembered, a failure is tried again next time."""
@@ -380,6 +509,7 @@ def check(limits: Limits | None = None) -> None:
                 f"{exc}; or grade with --without-cgroups (limits per process only: a submission that forks "
                 "busy processes can then slow its classmates' grading)"
             ) from exc
+    _bwrap_runs()
     with tempfile.TemporaryDirectory(prefix="course-sandbox-check-") as tmp:
         workdir = Path(tmp, "work")
         workdir.mkdir()
@@ -389,15 +519,17 @@ def check(limits: Limits | None = None) -> None:
         )
         box = Sandbox(workdir, limits)
         try:
+            cmd = box.command([sys.executable, "-c", probe])
             try:
                 done = subprocess.run(
-                    box.command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=60, check=False
+                    cmd, capture_output=True, encoding="utf-8", errors="replace", timeout=60, check=False
                 )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise SandboxUnavailable(f"bwrap could not start Python: {exc}; {HOW_TO_INSTALL}") from exc
+            except subprocess.TimeoutExpired as exc:
+                raise SandboxUnavailable(f"Python in the sandbox did not finish in 60 s; {_what_ran()}") from exc
+            except OSError as exc:  # bwrap itself ran above: what failed is what starts it (a shell)
+                raise SandboxUnavailable(f"could not start {cmd[0]}: {exc}; {_what_ran()}") from exc
             if done.returncode != 0 or not (box.private / "ok").exists():
-                why = (done.stderr or done.stdout).strip().splitlines()[-3:]
-                raise SandboxUnavailable(f"bwrap could not start Python here ({' / '.join(why)}); {HOW_TO_INSTALL}")
+                raise SandboxUnavailable(_why_not(done))
         finally:
             box.close()
     _WORKS.add(limits)

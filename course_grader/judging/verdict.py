@@ -20,6 +20,7 @@ from course_grader.cells import error_output, graded_tests
 from course_grader.judging.compare import compare
 from course_grader.probes import records
 
+BUSY_NAME = "GradingTimeoutWhileBusy"  # grading_execute.STARVED: the machine, not the code, ran out of time
 STOPPED = "GradingStopped"  # the grader's run of the hidden tests stopped before this cell's
 
 
@@ -82,9 +83,10 @@ def judge_notebook(nb: NotebookNode, reference: Mapping[str, Any], trusted: Mapp
                 outputs.remove(errors[0])
                 outputs.insert(0, errors[0])
             else:
-                stopped = getattr(trusted.get(grade_id), "stopped", False)
-                outputs.insert(
-                    0, error_output(STOPPED if stopped else "GradingError", f"hidden tests of {grade_id}: {why}")
-                )
+                outcome = trusted.get(grade_id)
+                name = STOPPED if getattr(outcome, "stopped", False) else "GradingError"
+                if getattr(outcome, "busy", False):  # the class command grades it again, alone
+                    name = BUSY_NAME
+                outputs.insert(0, error_output(name, f"hidden tests of {grade_id}: {why}"))
         cell.outputs = outputs
     return verdicts

@@ -4,24 +4,40 @@ Stock nbgrader loses a whole submission when its kernel dies (a crash, a memory 
 kills the process) or hangs past an interrupt: nothing is saved, not even the cells that
 ran fine before. Here the notebook stops at the cell where that happened; that cell and
 every later code cell get an error output saying so, and grading goes on as usual, so
-the cells judged before keep their points. A wall-clock budget for the whole notebook
-bounds a notebook whose every cell times out.
+the cells judged before keep their points. A budget for the whole notebook bounds a
+notebook whose every cell times out.
+
+Limits are CPU time, not wall-clock time. A cell may use ``timeout`` seconds of the CPU
+its sandbox actually received (its control group's accounting), a notebook
+``notebook_timeout``: other work on the machine slows a submission down but never
+changes its verdict. A wall-clock ceiling ``wall_factor`` times larger is the backstop
+for code that does not compute (a sleep, a wait for input). Reaching it is the student's
+doing when the sandbox spent that time idle, the machine's when it spent it waiting for
+a CPU (``cgroups.Interval.starved``): only then is the error ``STARVED``, and the class
+command grades the submission again, alone. Without a control group (``--without-cgroups``)
+the limits are wall-clock time, as in stock nbgrader.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import time
 from typing import TYPE_CHECKING
 
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async, run_sync
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Float, Integer
 
 from course_grader.cells import error_output
 from course_grader.isolation import sandbox
+from course_grader.isolation.cgroups import Cgroup, Interval, Sample
+from course_grader.judging.verdict import BUSY_NAME
 
 if TYPE_CHECKING:
     from jupyter_client import KernelManager
@@ -31,10 +47,11 @@ TIMED_OUT = "GradingTimeout"  # the kernel did not stop when interrupted
 INTERRUPTED = "CellTimeoutError"  # nbgrader's name for a cell interrupted at its timeout
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
-STARVED = "GradingTimeoutWhileBusy"  # a timeout while the sandbox got too little CPU to finish
+STARVED = BUSY_NAME  # a timeout while the sandbox waited for a CPU that other work held
 STOPPED = (INTERRUPTED, TIMED_OUT, STARVED, KERNEL_DIED, NOT_RUN)
 TIMEOUTS = (INTERRUPTED, TIMED_OUT)
-STARVED_SHARE = 0.2  # below this share of a CPU during a timed-out cell, the machine was to blame
+KILL_GRACE = 5.0  # CPU seconds past its limit, after the interrupt, before a cell's kernel is killed
+POLL = 0.1  # seconds between two looks at a running cell's CPU time
 
 
 def _size(content: object) -> int:
@@ -90,28 +107,133 @@ class GradingExecute(Execute):
         if _size(msg.get("content", {})) <= self.max_cell_output_bytes:
             super()._update_display_id(display_id, msg)
 
-    def _cpu_seconds(self) -> float | None:
-        """CPU time the kernel's sandbox has had (its control group), or None."""
-        box = getattr(self.km, "sandbox", None)
-        cgroup = getattr(box, "cgroup", None)
-        return cgroup.cpu_seconds() if cgroup is not None else None
+    _cpu_out: float | None = None  # CPU seconds the running cell had when stopped at its limit
+    _cpu_killed = False  # its kernel killed: it went on computing after the interrupt
 
-    def _mark_starved(self, cell: NotebookNode, started: tuple[float, float | None]) -> None:
-        """A cell that timed out while its sandbox got less than STARVED_SHARE of a CPU timed
-        out because the machine was busy, not because of its code: its error says so (the
-        class command grades such a submission again, alone). Unknown (no control group):
-        counted as busy, so that it is graded again rather than lose points."""
-        timeouts = [o for o in cell.outputs if o.get("output_type") == "error" and o.get("ename") in TIMEOUTS]
-        if not timeouts:
+    wall_factor = Float(
+        3.0, help="The wall-clock ceiling of a cell or notebook, as a multiple of its CPU-time limit."
+    ).tag(config=True)
+
+    def _cgroup(self) -> Cgroup | None:
+        """The kernel's sandbox's control group: where its CPU time is counted."""
+        box = getattr(self.km, "sandbox", None)
+        return getattr(box, "cgroup", None)
+
+    def _sample(self) -> Sample | None:
+        cgroup = self._cgroup()
+        return cgroup.sample() if cgroup is not None else None
+
+    def _cpu_accounted(self) -> bool:
+        sample = self._sample()
+        return sample is not None and sample.cpu is not None
+
+    def _get_timeout(self, cell: NotebookNode | None) -> int | None:
+        """nbclient's own timeout, in wall-clock seconds: the ceiling where CPU time is
+        counted (the CPU limit is watched by ``_watch_cpu``), the limit itself elsewhere."""
+        limit = super()._get_timeout(cell)
+        if limit is None or not self._cpu_accounted():
+            return limit
+        return max(int(limit * self.wall_factor), limit)
+
+    async def _watch_cpu(self, cgroup: Cgroup, limit: float) -> None:
+        """Interrupt the cell once its sandbox has used ``limit`` CPU seconds; kill the
+        kernel if it goes on computing ``KILL_GRACE`` seconds more (it caught the interrupt)."""
+        start = cgroup.cpu_seconds()
+        if start is None:
             return
-        wall, cpu = time.monotonic() - started[0], self._cpu_seconds()
-        share = None if cpu is None or started[1] is None or wall <= 0 else (cpu - started[1]) / wall
-        if share is None or share < STARVED_SHARE:
-            had = "an unknown share" if share is None else f"{100 * share:.0f} % of a CPU"
+        while (cpu := cgroup.cpu_seconds()) is None or cpu - start < limit:
+            await asyncio.sleep(POLL)
+        self._cpu_out = cpu - start
+        assert self.km is not None
+        await ensure_async(self.km.interrupt_kernel())
+        while (cpu := cgroup.cpu_seconds()) is None or cpu - start < limit + KILL_GRACE:
+            await asyncio.sleep(POLL)
+        self._cpu_killed = True
+        for pid in cgroup.pids():  # the kernel dies; nbclient's liveness check ends the cell
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    async def async_execute_cell(
+        self,
+        cell: NotebookNode,
+        cell_index: int,
+        execution_count: int | None = None,
+        store_history: bool = True,
+    ) -> NotebookNode:
+        """nbclient's, with the cell's CPU time watched while it runs."""
+        cgroup, limit = self._cgroup(), self._get_cpu_limit(cell)
+        watch = asyncio.ensure_future(self._watch_cpu(cgroup, limit)) if cgroup and limit else None
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    # nbclient binds the public name to the base coroutine when its class is made.
+    execute_cell = run_sync(async_execute_cell)
+
+    def _get_cpu_limit(self, cell: NotebookNode) -> float | None:
+        return super()._get_timeout(cell)
+
+    def _mark_cpu_limit(self, cell: NotebookNode) -> None:
+        """A cell stopped at its CPU limit timed out by its own doing: its error says so in
+        the words the class summary reads (a caught interrupt still gets the error)."""
+        used = self._cpu_out
+        if used is None:
+            return
+        words = f"This cell used its {self.timeout} s of CPU time ({used:.1f} s) and was interrupted."
+        stopped = [o for o in cell.outputs if o.get("output_type") == "error" and o.get("ename") in TIMEOUTS]
+        interrupted = [
+            o for o in cell.outputs if o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt"
+        ]
+        for out in interrupted:
+            out.update(ename=INTERRUPTED, evalue=words, traceback=[f"{INTERRUPTED}: {words}"])
+        if not stopped and not interrupted:
+            cell.outputs.append(error_output(INTERRUPTED, words))
+
+    def _mark_starved(self, cell: NotebookNode, start: Sample | None) -> None:
+        """A cell that reached its wall-clock ceiling while its sandbox was mostly waiting
+        for a CPU (``Interval.starved``) timed out because the machine was busy, not because
+        of its code: its error says so (the class command grades such a submission again,
+        alone). One that spent the time idle (a sleep) timed out by its own doing. Unknown
+        (no control group): counted as busy, so that it is graded again rather than lose points."""
+        timeouts = [o for o in cell.outputs if o.get("output_type") == "error" and o.get("ename") in TIMEOUTS]
+        if not timeouts or self._cpu_out is not None:
+            return
+        end = self._sample()
+        spent = Interval.between(start, end) if start is not None and end is not None else None
+        if spent is not None and not spent.starved:
+            words = (
+                f"This cell reached its wall-clock ceiling ({spent.wall:.0f} s) using {spent.cpu:.1f} s of CPU: "
+                "it was waiting or sleeping, not computing."
+            )
             for out in timeouts:
-                out["ename"] = STARVED
-                out["evalue"] = f"{out.get('evalue', '')} (the machine was busy: this submission had {had})"
-                out["traceback"] = [f"{STARVED}: {out['evalue']}"]
+                if out.get("ename") == INTERRUPTED:
+                    out.update(evalue=words, traceback=[f"{INTERRUPTED}: {words}"])
+            return
+        had = "an unknown share of a CPU" if spent is None else spent.describe()
+        for out in timeouts:
+            out["ename"] = STARVED
+            out["evalue"] = f"{out.get('evalue', '')} (the machine was busy: this submission had {had})".strip()
+            out["traceback"] = [f"{STARVED}: {out['evalue']}"]
+
+    def _notebook_budget(self, first: Sample | None, began: float, ceiling: float) -> tuple[str | None, str]:
+        """Why the notebook's budget stops it before the next cell, and the error name to
+        give the cells not run: its CPU time used up (its own doing), or its wall-clock
+        ceiling reached (its own doing when it idled, the machine's when it waited for a CPU)."""
+        now = self._sample()
+        spent = Interval.between(first, now) if first is not None and now is not None else None
+        if spent is not None and spent.cpu >= self.notebook_timeout:
+            return f"the notebook used up its {self.notebook_timeout} s of CPU time before this cell", NOT_RUN
+        if time.monotonic() - began <= ceiling:
+            return None, NOT_RUN
+        why = f"the notebook ran past its {ceiling:.0f} s of wall-clock time before this cell"
+        if spent is not None and not spent.starved:
+            return why, NOT_RUN
+        had = "an unknown share of a CPU" if spent is None else spent.describe()
+        return f"{why} (the machine was busy: this submission had {had})", STARVED
 
     def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:
         """Widgets are not graded: their messages are not kept (they could be endless)."""
@@ -132,34 +254,46 @@ class GradingExecute(Execute):
         self._output_total = 0
         self._truncated: set[int] = set()
         self._check_assign_resources(resources)
-        deadline = time.monotonic() + self.notebook_timeout
         stopped: str | None = None
+        stopped_as = NOT_RUN
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
+            first = self._sample()
+            counted = first is not None and first.cpu is not None
+            ceiling = self.notebook_timeout * (self.wall_factor if counted else 1.0)
+            began = time.monotonic()
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type != "code":
                     continue
-                if stopped is None and time.monotonic() > deadline:
-                    stopped = f"the notebook used up its {self.notebook_timeout} s grading budget before this cell"
+                if stopped is None:
+                    stopped, stopped_as = self._notebook_budget(first, began, ceiling)
                 if stopped is not None:
-                    cell.outputs = [error_output(NOT_RUN, f"Not run: {stopped}.")]
+                    cell.outputs = [error_output(stopped_as, f"Not run: {stopped}.")]
                     continue
-                started = (time.monotonic(), self._cpu_seconds())
+                start = self._sample()
+                self._cpu_out = None
+                self._cpu_killed = False
                 try:
                     self.preprocess_cell(cell, resources, index)
-                except CellTimeoutError:
-                    cell.outputs.append(
-                        error_output(TIMED_OUT, f"This cell ran past {self.timeout} s and did not stop.")
-                    )
-                    stopped = "an earlier cell ran too long and had to be stopped"
-                except DeadKernelError:
-                    cell.outputs.append(
-                        error_output(
-                            KERNEL_DIED, "The kernel died while running this cell (a crash, or out of memory)."
+                except (CellTimeoutError, DeadKernelError) as stop:
+                    if self._cpu_killed:  # killed at its CPU limit: whichever way nbclient noticed
+                        words = f"This cell used its {self.timeout} s of CPU time and did not stop when interrupted."
+                        cell.outputs.append(error_output(TIMED_OUT, words))
+                        stopped = "an earlier cell ran too long and had to be stopped"
+                    elif isinstance(stop, CellTimeoutError):
+                        words = f"This cell ran past {self._get_timeout(cell)} s and did not stop."
+                        cell.outputs.append(error_output(TIMED_OUT, words))
+                        stopped = "an earlier cell ran too long and had to be stopped"
+                    else:
+                        cell.outputs.append(
+                            error_output(
+                                KERNEL_DIED, "The kernel died while running this cell (a crash, or out of memory)."
+                            )
                         )
-                    )
-                    stopped = "the kernel died in an earlier cell"
-                self._mark_starved(cell, started)
+                        stopped = "the kernel died in an earlier cell"
+                if not self._cpu_killed:
+                    self._mark_cpu_limit(cell)
+                self._mark_starved(cell, start)
         self.set_widgets_metadata()
         return self.nb, self.resources

@@ -37,5 +37,6 @@ class ReplayProbes(NbGraderPreprocessor):
             cell_timeout=float(kernel.timeout or kernel.notebook_timeout),  # None: no per-cell limit
             notebook_timeout=float(kernel.notebook_timeout),
             limits=SandboxedKernelManager.limits_in(self.config),
+            wall_factor=kernel.wall_factor,
         )
         return nb, resources
