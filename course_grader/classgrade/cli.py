@@ -53,8 +53,15 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--force", action="store_true", help="regrade even what has not changed")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel graders (default: all cores)")
-    p.add_argument("--timeout", type=int, default=60, help="seconds a cell may run (default 60)")
-    p.add_argument("--notebook-timeout", type=int, default=600, help="seconds for a whole notebook (default 600)")
+    p.add_argument("--timeout", type=int, default=60, help="CPU seconds a cell may use (default 60)")
+    p.add_argument("--notebook-timeout", type=int, default=600, help="CPU seconds for a whole notebook (default 600)")
+    p.add_argument(
+        "--wall-factor",
+        type=float,
+        default=3.0,
+        help="wall-clock ceiling of a cell or notebook, as a multiple of its CPU limit (default 3): "
+        "for code that waits or sleeps instead of computing",
+    )
     p.add_argument("--memory", type=int, default=sandbox.Limits.memory_mb, help="MiB per grading kernel")
     p.add_argument("--cpu", type=int, default=sandbox.Limits.cpu_seconds, help="CPU seconds per grading kernel")
     p.add_argument(
@@ -95,7 +102,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     overrides = {
         "CourseDirectory": {"root": str(root), "db_url": url},
         "Execute": {"timeout": args.timeout},
-        "GradingExecute": {"sandbox": not args.unsafe, "notebook_timeout": args.notebook_timeout},
+        "GradingExecute": {
+            "sandbox": not args.unsafe,
+            "notebook_timeout": args.notebook_timeout,
+            "wall_factor": max(args.wall_factor, 1.0),
+        },
         "SandboxedKernelManager": {
             "memory_mb": args.memory,
             "cpu_seconds": args.cpu,
