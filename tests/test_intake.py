@@ -321,3 +321,29 @@ def test_a_name_past_the_file_system_s_limit_has_a_state_file(tmp_path):
     state.write_state(tmp_path, M, long_id, refused=["r"])
     assert state.read_state(tmp_path, M, long_id) == {"refused": ["r"]}
     assert "cannot be a student id" in intake.id_problem(long_id)
+
+
+def test_a_member_name_that_is_not_the_utf_8_it_claims_costs_a_line_not_the_zip(tmp_path):
+    """Python's zipfile refuses to open an archive holding one such name: everyone else
+    must still be imported, and the odd name is read and said."""
+    good = notebook(tmp_path / "nb.ipynb").read_bytes()
+    archive = _zip(tmp_path / "class.zip", {f"ann_{M}.ipynb": good, f"bob\u00e9_{M}.ipynb": good})
+    archive.write_bytes(archive.read_bytes().replace("bob\u00e9".encode(), b"bob\xff\xfe"))
+    with pytest.raises(UnicodeDecodeError):
+        zipfile.ZipFile(archive)
+    got = notes(intake.import_submissions(archive, M, tmp_path / "submitted", EXPECTED))
+    assert got["ann"] == []
+    assert "1 member name(s) of the zip are not the UTF-8 they claim" in got[intake.REFUSED][0]
+    assert sorted(p.name for p in (tmp_path / "submitted").iterdir())[0] == "ann"
+
+
+def test_the_summary_prints_a_name_that_is_not_utf_8():
+    import io
+
+    from course_grader.classgrade.report import print_summary, printable
+
+    name = b"bob\xff_m1.ipynb".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+    out = io.StringIO()
+    print_summary(M, [], {}, 1.0, {"(no student id)": [f"skipped: {name}"]}, 0, 1.0, out=out)
+    out.getvalue().encode("utf-8")  # writable to a UTF-8 terminal or log
+    assert "\\udcff" in printable(name)

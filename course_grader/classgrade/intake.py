@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
 import unicodedata
 import zipfile
@@ -359,12 +360,55 @@ def _copy_bounded(src, target: Path, limit: int) -> int:
     return written
 
 
+def _names_readable(source: Path, scratch: Path) -> tuple[Path, int]:
+    """``source``, or a copy of it in ``scratch`` whose members whose names are flagged as
+    UTF-8 but are not have the flag cleared (their names then read as code page 437, as
+    zip's default): Python's zipfile refuses to open an archive with one such name, which
+    would cost the whole class its import. The number of names so read."""
+    data = bytearray(source.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(data):
+        return source, 0
+    size, offset = struct.unpack_from("<II", data, end + 12)
+    fixed = 0
+    at = offset
+    while at + 46 <= min(offset + size, len(data)) and data[at : at + 4] == b"PK\x01\x02":
+        (flags,) = struct.unpack_from("<H", data, at + 8)
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        name = bytes(data[at + 46 : at + 46 + name_len])
+        if flags & 0x800:
+            try:
+                name.decode("utf-8")
+            except UnicodeDecodeError:
+                struct.pack_into("<H", data, at + 8, flags & ~0x800)
+                fixed += 1
+        at += 46 + name_len + extra_len + comment_len
+    if not fixed:
+        return source, 0
+    copy = scratch / "names-read.zip"
+    copy.write_bytes(bytes(data))
+    return copy, fixed
+
+
 def extract_zip(source: Path, dest: Path) -> list[str]:
     """Unpack the regular files of a zip into ``dest``; one refusal line per member that
     cannot be: a link or special file, a path out of the archive, a name the file system
     refuses (long names are shortened instead), a name that two members share, a member
     that is corrupt, encrypted or too large unpacked, or past the archive's total. Members
     with no file-type bits (as Python's ``zipfile.writestr`` writes them) are files."""
+    try:
+        return _extract(source, dest)
+    except UnicodeDecodeError:  # raised opening the archive, before anything is unpacked
+        pass
+    with tempfile.TemporaryDirectory(prefix="course-zip-") as scratch:
+        readable, renamed = _names_readable(source, Path(scratch))
+        if not renamed:
+            raise zipfile.BadZipFile("a member's name cannot be read")
+        note = f"{renamed} member name(s) of the zip are not the UTF-8 they claim: read as code page 437"
+        return [note, *_extract(readable, dest)]
+
+
+def _extract(source: Path, dest: Path) -> list[str]:
     refused: list[str] = []
     total = 0
     with zipfile.ZipFile(source) as archive:

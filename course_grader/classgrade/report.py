@@ -50,7 +50,10 @@ def printable(text: str) -> str:
     """A line for the instructor's terminal: names and messages come from submissions (file
     names, cell ids, exception text), and a control character in them could move the
     cursor, rewrite earlier lines, retitle the window or write the clipboard."""
-    return CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text)).replace("\n", " ")
+    # a name read from the file system may hold bytes that are not UTF-8 (lone surrogates):
+    # printed as escapes, since writing them would raise and stop the summary
+    safe = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], safe).replace("\n", " ")
 
 
 def print_summary(
