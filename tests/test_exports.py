@@ -180,7 +180,8 @@ def test_export_csv_writes_nbgrader_export_inert_in_one_step(tmp_path, monkeypat
     assert not formulas, formulas
     assert read[0] == NBGRADER_KEYS and len(read) == 1 + len(students)
     assert [row[3] for row in read[1:]] == ["'" + s.id for s in students[:-1]] + ["alice"]
-    assert read[5][5] == "-1.5" and read[6][6] == "'=1+1@x"  # a number stays; an email is quoted
+    # a name is text even where it reads as a number (an id "+5" must not become 5); an email is quoted
+    assert read[5][5] == "'-1.5" and read[6][6] == "'=1+1@x"
     assert [row[7] for row in read[1:]] == ["2.0", "0.0", "2.0", "2.0", "2.0", "2.0"]
     assert os.listdir(dest.parent) == ["grades.csv"], "the scratch copy is gone"
     assert dest.stat().st_mode & 0o777 == 0o640, "the file keeps its mode, as nbgrader's open(dest, 'w') does"
@@ -366,3 +367,11 @@ def test_html_outputs_are_marked_for_both_mathjax_versions():
     html = data["text/html"]
     assert re.fullmatch(r'<div class="([^"]*)"><p>.*</p></div>', html, re.DOTALL)
     assert set(re.match(r'<div class="([^"]*)"', html).group(1).split()) == IGNORED
+
+
+def test_a_number_stays_a_number_only_in_a_score_column():
+    header = ",".join(NBGRADER_KEYS)
+    row = "m1_value,,,+5,-1,x,y@z,-2.5,0.0,-2.5,23.0"
+    out = list(csv.reader(io.StringIO(inert_csv(f"{header}\n{row}\n"))))
+    assert out[1][3] == "'+5" and out[1][4] == "'-1"  # an id and a name: text
+    assert out[1][7] == "-2.5" and out[1][9] == "-2.5"  # scores: numbers

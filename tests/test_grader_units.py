@@ -337,3 +337,18 @@ def test_the_probe_of_broken_knows_exactly_what_colleague_py_gets_wrong(monkeypa
     for name in ("engine", "colleague"):
         sys.modules.pop(name, None)
     assert wrong == m2.WRONG_AS_SHIPPED
+
+
+def test_a_machine_busy_with_others_is_told_from_a_sandbox_that_waits_for_itself():
+    """The wait that blames the machine is the longest of any one thread: many threads of
+    the sandbox waking at once wait for each other, and summed would fake a busy machine."""
+    from course_grader.isolation.cgroups import Interval, Sample
+
+    start = Sample(0.0, 0.0, {1: 0.0, 2: 0.0})
+    slept = Interval.between(start, Sample(30.0, 0.2, {1: 0.1, 2: 0.0}))
+    starved = Interval.between(start, Sample(30.0, 5.0, {1: 20.0, 2: 0.5}))
+    many = Interval.between(start, Sample(30.0, 3.0, {tid: 4.0 for tid in range(60)}))  # 240 s summed
+    assert slept is not None and not slept.starved
+    assert starved is not None and starved.starved and starved.waited == 20.0
+    assert many is not None and not many.starved and many.waited == 4.0
+    assert Interval.between(start, Sample(30.0, None, {})) is None  # no CPU accounting: unknown

@@ -36,6 +36,8 @@ def test_flat_lms_export(tmp_path):
     notebook(src / f"jsmith_{M}.ipynb")
     notebook(src / "ada.ipynb")  # just the id: it is that student's notebook
     notebook(src / "bob_Copy of m1 (2).ipynb")
+    notebook(src / f".hidden_{M}.ipynb")
+    (src / ".DS_Store").write_bytes(b"\0")
     (src / "bob_notes.txt").parent.mkdir(exist_ok=True)
     (src / "bob_notes.txt").write_text("notes")
     (src / "README").write_text("no id in this name")
@@ -45,7 +47,10 @@ def test_flat_lms_export(tmp_path):
     for student in ("jsmith", "ada", "bob"):
         assert (tmp_path / "submitted" / student / M / EXPECTED).exists(), student
     assert (tmp_path / "submitted" / "bob" / M / "notes.txt").read_text() == "notes"
-    assert got[intake.NO_ID] == ["skipped, no student id in the name: README"]
+    assert got[intake.NO_ID] == [
+        "skipped, no student id in the name: README",
+        f"skipped, hidden files (their names start with a dot): .DS_Store, .hidden_{M}.ipynb",
+    ]
     assert sorted(p.name for p in (tmp_path / "submitted").iterdir()) == ["ada", "bob", "jsmith"]
     assert intake.inspect(tmp_path / "submitted" / "bob" / M, EXPECTED, RELEASE) == ["extra files: notes.txt"]
 
@@ -74,6 +79,9 @@ def test_zip_of_nbgrader_layout_and_a_later_import_replaces_only_those_students(
     notebook(submitted / "cid" / M / EXPECTED)  # already there, not in the zip: kept
     got = notes(intake.import_submissions(archive, M, submitted, EXPECTED))
     assert sorted(got) == ["ann", "ben"]
+    (layout / "loose.txt").write_text("whose?")
+    got = notes(intake.import_submissions(layout, M, submitted, EXPECTED))
+    assert got[intake.NO_ID] == [f"skipped, not in a <student>/{M}/ folder: loose.txt"]
     assert (submitted / "ben" / M / "timestamp.txt").exists() and (submitted / "cid" / M / EXPECTED).exists()
 
 
@@ -235,7 +243,7 @@ def test_files_that_would_become_one_student_are_never_merged(tmp_path):
         "dan": ("dan.ipynb", f"dan_{M}.ipynb"),
     }.items():
         line = got[student][0]
-        assert line.startswith("not graded: ") and f"{student!r}" in line, line
+        assert line.startswith("not imported: ") and f"{student!r}" in line, line
         assert all(repr(f) in line for f in files), line
     assert "the ids 'alice', 'alice~' all become 'alice'" in got["alice"][0]
     assert got["alice"][1] == "the submission an earlier import brought stays as it was"
@@ -280,6 +288,8 @@ def test_a_zip_written_by_python_with_long_odd_and_duplicate_names_imports_every
         z.writestr(f"../out_{M}.ipynb", good)
         z.writestr(f"dup_{M}.ipynb", good)
         z.writestr(f"dup_{M}.ipynb", b"{}")
+        z.writestr(f"fay_{M}.ipynb", good)
+        z.writestr(f"./fay_{M}.ipynb", b"{}")  # the same file once unpacked: neither may win
         z.writestr(f"big_{M}.ipynb", good + b" " * 4096)
     assert all(stat.S_IFMT(i.external_attr >> 16) == 0 for i in zipfile.ZipFile(archive).infolist())
     monkeypatch.setattr(intake, "MAX_MEMBER_BYTES", len(good) + 1024)
@@ -290,10 +300,14 @@ def test_a_zip_written_by_python_with_long_odd_and_duplicate_names_imports_every
     refused = got[intake.REFUSED]
     assert any(line.startswith("shortened the name of carol_xxx") for line in refused), refused
     assert f"refused ../out_{M}.ipynb: its path leads out of the archive (..)" in refused
-    assert f"refused dup_{M}.ipynb: 2 members of the zip have this name" in refused
+    assert f"refused dup_{M}.ipynb: 2 members of the zip would be this one file" in refused
+    assert f"refused ./fay_{M}.ipynb: 2 members of the zip would be this one file" in refused
     assert any(line.startswith(f"refused big_{M}.ipynb: larger than") for line in refused), refused
     assert sorted(p.name for p in submitted.iterdir()) == ["ann", "ben", "carol"]
-    assert not (tmp_path / f"out_{M}.ipynb").exists()
+    unpacked = tmp_path / "a" / "b"
+    unpacked.mkdir(parents=True)
+    intake.extract_zip(archive, unpacked)
+    assert not (tmp_path / "a" / f"out_{M}.ipynb").exists() and (unpacked / "abs" / f"ben_{M}.ipynb").exists()
 
 
 def test_a_corrupt_member_or_a_corrupt_zip_costs_a_line(tmp_path):
@@ -347,3 +361,14 @@ def test_the_summary_prints_a_name_that_is_not_utf_8():
     print_summary(M, [], {}, 1.0, {"(no student id)": [f"skipped: {name}"]}, 0, 1.0, out=out)
     out.getvalue().encode("utf-8")  # writable to a UTF-8 terminal or log
     assert "\\udcff" in printable(name)
+
+
+def test_a_file_name_that_is_not_utf_8_is_fingerprinted_and_imported(tmp_path):
+    src = tmp_path / "export"
+    notebook(src / f"alice_{M}.ipynb")
+    odd = os.fsdecode(b"alice_\xff.txt")
+    (src / odd).write_text("notes")
+    submitted = tmp_path / "submitted"
+    for _ in range(2):  # the second import fingerprints the first one's folder
+        assert notes(intake.import_submissions(src, M, submitted, EXPECTED))["alice"] == []
+    assert intake.fingerprint(submitted / "alice" / M)

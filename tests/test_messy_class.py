@@ -151,7 +151,7 @@ def test_the_course_grades_from_a_folder_with_a_space_and_honest_scores_are_as_a
 def test_two_files_that_would_be_one_student_are_neither_graded_and_both_named(run):
     assert "alice" not in run["cells"], "neither of alice's two files may be graded as hers"
     lines = block(run["summary"], "alice")
-    assert "not graded" in lines and f"'alice_{M}.ipynb'" in lines and f"'alice~_{M}.ipynb'" in lines, lines
+    assert "not imported" in lines and f"'alice_{M}.ipynb'" in lines and f"'alice~_{M}.ipynb'" in lines, lines
     assert not (run["course"] / "submitted" / "alice").exists()
 
 

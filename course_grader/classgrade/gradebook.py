@@ -150,12 +150,17 @@ PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # a sco
 NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
-def inert_cell(value: str) -> str:
+# nbgrader's export columns that hold numbers; every other one (an id, a name) is text
+NUMBER_COLUMNS = frozenset({"raw_score", "late_submission_penalty", "score", "max_score"})
+
+
+def inert_cell(value: str, number: bool = True) -> str:
     """``value`` as a spreadsheet can only show it: a cell that would start a formula (a
     student id ``+B2-B2+23`` from ``+B2-B2+23_m1_value.ipynb``, ``=HYPERLINK(...)``) gets
     OWASP's single-quote prefix, which spreadsheets show as text. A plain number stays as
-    it is: a negative score is data, not a formula."""
-    if FORMULA_START.match(value) and not PLAIN_NUMBER.fullmatch(value):
+    it is where a number belongs (``number``): a negative score is data, not a formula,
+    while an id ``+5`` must not become the number 5."""
+    if FORMULA_START.match(value) and not (number and PLAIN_NUMBER.fullmatch(value)):
         return "'" + value
     return value
 
@@ -168,12 +173,21 @@ def inert_csv(text: str) -> str:
     writer would leave a CR unquoted when lines end in LF, and so split the row on reading."""
     newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
 
-    def field(value: str) -> str:
-        value = inert_cell(value)
+    def field(value: str, column: str | None) -> str:
+        value = inert_cell(value, number=column is None or column in NUMBER_COLUMNS)
         return '"' + value.replace('"', '""') + '"' if NEEDS_QUOTES.search(value) else value
 
-    rows = csv.reader(io.StringIO(text, newline=""))
-    return "".join(",".join(map(field, row)) + newline for row in rows)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = rows[0] if rows else []
+    # a column nbgrader does not name (none today) keeps plain numbers
+    columns = [name if name in NUMBER_COLUMNS or name in KNOWN_TEXT else None for name in header]
+    return "".join(
+        ",".join(field(v, columns[i] if i < len(columns) and n else None) for i, v in enumerate(row)) + newline
+        for n, row in enumerate(rows)
+    )
+
+
+KNOWN_TEXT = frozenset({"assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email"})
 
 
 def export_csv(root: Path, url: str, dest: Path) -> str | None:

@@ -22,6 +22,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import nbformat
 from nbformat.v4 import nbjson as nbformat_json
@@ -240,10 +241,13 @@ def fingerprint(folder: Path) -> str:
     """Content hash of a submission folder: what changed since it was last graded."""
     h = hashlib.sha256()
     for p in walk(folder)[0]:
-        h.update(str(p.relative_to(folder)).encode() + b"\0")
-        with p.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        h.update(os.fsencode(p.relative_to(folder)) + b"\0")  # a name need not be UTF-8
+        try:
+            with p.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as exc:  # unreadable: it counts as changed until it can be read
+            h.update(f"unreadable {exc.errno} {os.urandom(8).hex()}".encode())
         h.update(b"\0")
     return h.hexdigest()
 
@@ -345,18 +349,24 @@ def _member_parts(name: str) -> list[str]:
     return parts
 
 
-def _copy_bounded(src, target: Path, limit: int) -> int:
-    """Stream a member to ``target``, never past ``limit`` bytes whatever its header says
-    (a zip bomb declares a small size); the bytes written."""
+def _copy_bounded(src: IO[bytes], target: Path, limit: int) -> int:
+    """Stream a member to ``target`` (a new file: never one another member made), never past
+    ``limit`` bytes whatever its header says (a zip bomb declares a small size); the bytes
+    written. A member that fails part way leaves nothing."""
     written = 0
     with target.open("xb") as out:
-        for block in iter(lambda: src.read(1 << 20), b""):
-            written += len(block)
-            if written > limit:
-                raise MemberProblem(
-                    f"larger than {_mib(limit)} unpacked (the limit for one file, or what was left of the zip's)"
-                )
-            out.write(block)
+        try:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                written += len(block)
+                if written > limit:
+                    raise MemberProblem(
+                        f"larger than {_mib(limit)} unpacked (the limit for one file, or what was left of the zip's)"
+                    )
+                out.write(block)
+        except BaseException:
+            out.close()
+            target.unlink(missing_ok=True)
+            raise
     return written
 
 
@@ -408,30 +418,43 @@ def extract_zip(source: Path, dest: Path) -> list[str]:
         return [note, *_extract(readable, dest)]
 
 
+def _where(name: str) -> tuple[str, ...] | None:
+    """Where a member lands under the extraction folder (the key two members collide on:
+    ``x`` and ``./x``, ``a/x`` and ``a\\x``, ``X`` and ``x`` on a case-insensitive disk), or
+    None for a name that cannot be unpacked (``_member_parts`` says why)."""
+    try:
+        return tuple(short_name(p).casefold() for p in _member_parts(name))
+    except MemberProblem:
+        return None
+
+
 def _extract(source: Path, dest: Path) -> list[str]:
     refused: list[str] = []
     total = 0
     with zipfile.ZipFile(source) as archive:
-        members = [m for m in archive.infolist() if "__MACOSX" not in m.filename]
-        counts: dict[str, int] = {}
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        counts: dict[tuple[str, ...] | None, int] = {}
         for m in members:
-            counts[m.filename] = counts.get(m.filename, 0) + 1
+            counts[_where(m.filename)] = counts.get(_where(m.filename), 0) + 1
         for member in members:
             shown = printable_name(member.filename)
             mode = member.external_attr >> 16
             kind = stat.S_IFMT(mode)
-            if member.is_dir() or kind == stat.S_IFDIR:
+            if kind == stat.S_IFDIR:
+                continue
+            if "__MACOSX" in member.filename.split("/"):
+                refused.append(f"skipped {shown}: macOS's own data about a file, not a submission")
                 continue
             if kind not in (0, stat.S_IFREG):  # 0: no type bits, as zipfile.writestr writes them
                 refused.append(f"refused {shown}: not a regular file in the zip")
                 continue  # a symbolic link (zipfile would write it as a file holding its target)
-            if counts[member.filename] > 1:
-                refused.append(f"refused {shown}: {counts[member.filename]} members of the zip have this name")
+            if (where := _where(member.filename)) is not None and counts[where] > 1:
+                refused.append(f"refused {shown}: {counts[where]} members of the zip would be this one file")
                 continue
-            target: Path | None = None
             try:
                 parts = _member_parts(member.filename)
                 if not parts:
+                    refused.append(f"skipped {shown}: its name is empty")
                     continue
                 safe = [short_name(p) for p in parts]
                 target = dest.joinpath(*safe)
@@ -442,8 +465,6 @@ def _extract(source: Path, dest: Path) -> list[str]:
                     refused.append(f"shortened the name of {shown} (too long for a file name) to {safe[-1]!r}")
             except Exception as exc:  # noqa: BLE001 - whatever one member does costs that member only
                 refused.append(f"refused {shown}: {_why(exc)}")
-                if target is not None and target.is_file() and not target.is_symlink():
-                    target.unlink()  # a part written before the member failed
     return refused
 
 
@@ -473,8 +494,14 @@ def _conflicts(by_student: dict[str, list[tuple[Path, str, str]]], source: Path)
     return found
 
 
+def _some(names: list[str], shown: int = 8) -> str:
+    """Names for one summary line: all of a few, the first of many and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 CLASH = (
-    "not graded: {why}; which is this student's is not clear. Rename the files to distinct "
+    "not imported: {why}; which is this student's is not clear. Rename the files to distinct "
     "ids (or remove the wrong one) and import again"
 )
 
@@ -511,8 +538,12 @@ def import_submissions(
 
     grouped: dict[str, list[tuple[Path, str, str]]] = {}  # student -> (file, id as written, name there)
     unmatched: list[str] = []
+    hidden: list[str] = []  # .DS_Store, .alice_m1_value.ipynb: named, never imported
+    elsewhere: list[str] = []  # in an nbgrader layout, files outside any <student>/<assignment>/
     refused: dict[str, list[str]] = {}
     if _is_nbgrader_layout(source, assignment):
+        inside = {f for folder in source.glob(f"*/{assignment}") for f in walk(folder)[0]}
+        elsewhere = [printable_name(str(p.relative_to(source))) for p in walk(source)[0] if p not in inside]
         for folder in sorted(source.glob(f"*/{assignment}")):
             if folder.is_symlink() or folder.parent.is_symlink():
                 refused.setdefault(REFUSED, []).append(f"refused {folder.relative_to(source)}: a symbolic link")
@@ -529,6 +560,7 @@ def import_submissions(
             raw = _raw_id(p.stem, pattern)
             who = clean_id(raw[0]) if raw else None
             refused.setdefault(who or REFUSED, []).append(_refusal(p, source, kind))
+        hidden = [printable_name(str(q.relative_to(source))) for q in files if q.name.startswith(".")]
         for p in (q for q in files if not q.name.startswith(".")):
             raw = _raw_id(p.stem, pattern)
             made = clean_id(raw[0]) if raw else None
@@ -575,8 +607,12 @@ def import_submissions(
         raw_ids = {raw for _, raw, _ in named_files}
         if raw_ids != {student}:
             intake.notes.append(f"student id {student!r} made from the file name's {sorted(raw_ids)[0]!r}")
-    if unmatched:
-        orphan = Intake(NO_ID, [f"skipped, no student id in the name: {', '.join(unmatched[:5])}"])
-        intakes.append(orphan)
+    skipped = [
+        ("skipped, no student id in the name", unmatched),
+        ("skipped, hidden files (their names start with a dot)", hidden),
+        (f"skipped, not in a <student>/{assignment}/ folder", elsewhere),
+    ]
+    if lines := [f"{why}: {_some(names)}" for why, names in skipped if names]:
+        intakes.append(Intake(NO_ID, lines))
     intakes += [Intake(who, notes) for who, notes in refused.items()]
     return intakes

@@ -93,13 +93,16 @@ class Interval:
 
     wall: float
     cpu: float
-    waited: float
+    waited: float  # by its most delayed thread
 
     @classmethod
     def between(cls, start: Sample, end: Sample) -> Interval | None:
         if start.cpu is None or end.cpu is None:
             return None
-        waited = sum(max(d - start.delays.get(tid, 0.0), 0.0) for tid, d in end.delays.items())
+        # the longest wait of any one thread, not their sum: a sandbox that wakes many threads
+        # at once makes them wait for each other, and summed they would look like a busy machine
+        waited = max((d - start.delays.get(tid, 0.0) for tid, d in end.delays.items()), default=0.0)
+        waited = max(waited, 0.0)
         return cls(end.wall - start.wall, max(end.cpu - start.cpu, 0.0), waited)
 
     @property

@@ -247,6 +247,7 @@ def _replay(
     ``wall_factor`` times larger, as in the grading kernel (``GradingExecute``)."""
     outcomes: dict[str, Outcome] = {}
     stopped: str | None = None
+    busy = False
     began = time.monotonic()
     agent = Agent(work, sandboxed=sandboxed, limits=limits)
     cgroup = agent.box.cgroup if agent.box is not None else None
@@ -262,10 +263,10 @@ def _replay(
                 continue
             test = is_graded_test(cell)
             if stopped is None:
-                stopped = _notebook_spent(began, first, cgroup, notebook_timeout, factor)
+                stopped, busy = _notebook_spent(began, first, cgroup, notebook_timeout, factor)
             if stopped is not None:
                 if test:
-                    outcomes[_test_id(cell)] = Outcome(None, f"not run: {stopped}", stopped=True)
+                    outcomes[_test_id(cell)] = Outcome(None, f"not run: {stopped}", stopped=True, busy=busy)
                 continue
             link.start_cell()
             start = cgroup.sample() if cgroup is not None else None
@@ -292,15 +293,20 @@ def _replay(
 
 def _notebook_spent(
     began: float, first: cgroups.Sample | None, cgroup: cgroups.Cgroup | None, notebook_timeout: float, factor: float
-) -> str | None:
-    """Why the notebook's budget is used up before the next cell, or None."""
+) -> tuple[str | None, bool]:
+    """Why the notebook's budget is used up before the next cell (or None), and whether the
+    machine is to blame: the wall-clock ceiling reached while the student's process mostly
+    waited for a CPU (as ``GradingExecute._notebook_budget`` decides for the kernel)."""
     now = cgroup.sample() if cgroup is not None else None
     spent = cgroups.Interval.between(first, now) if first is not None and now is not None else None
     if spent is not None and spent.cpu >= notebook_timeout:
-        return f"the notebook used up its {notebook_timeout:g} s of CPU time"
-    if time.monotonic() - began > notebook_timeout * factor:
-        return f"the notebook ran past its {notebook_timeout * factor:g} s of wall-clock time"
-    return None
+        return f"the notebook used up its {notebook_timeout:g} s of CPU time", False
+    if time.monotonic() - began <= notebook_timeout * factor:
+        return None, False
+    why = f"the notebook ran past its {notebook_timeout * factor:g} s of wall-clock time"
+    if spent is not None and spent.starved:
+        return f"{why} (the machine was busy: the grader's run had {spent.describe()})", True
+    return why, False
 
 
 def _blame_a_busy_machine(
@@ -312,6 +318,8 @@ def _blame_a_busy_machine(
     outcome = outcomes.get(test)
     spent = cgroups.Interval.between(start, end)
     if outcome is None or outcome.record is not None or spent is None:
+        return
+    if "used up its CPU time" in (outcome.failure or ""):  # its own doing (rpc._too_long's words)
         return
     if spent.wall > cell_timeout and spent.starved:
         why = f"{outcome.failure} (the machine was busy: the grader's run had {spent.describe()})"

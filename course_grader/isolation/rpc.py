@@ -505,7 +505,9 @@ class Link:
         try:
             return self._answer(message)
         finally:
-            if timed:
+            if timed:  # ignored first: a timer firing while the other is disarmed must not raise here
+                signal.signal(signal.SIGPROF, signal.SIG_IGN)
+                signal.signal(signal.SIGALRM, signal.SIG_IGN)
                 signal.setitimer(signal.ITIMER_PROF, 0)
                 signal.setitimer(signal.ITIMER_REAL, 0)
             self.depth -= 1
