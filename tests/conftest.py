@@ -19,6 +19,9 @@ COURSE = Course.at(ROOT)  # the repository's own course: every path in it
 # folders (notebooks/m2_backward/engine.py, say): no __pycache__ may be left there.
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 sys.dont_write_bytecode = True
+# Every course copy a test makes (and every grading it runs) shares one cache of the
+# instructor solutions' records, keyed by their content: m4's alone takes half a minute.
+os.environ.setdefault("COURSE_REFERENCE_CACHE", str(ROOT / ".reference"))
 
 
 # What each slower test file drives, as pytest markers (`./course test -m nbgrader`, …); the
