@@ -133,7 +133,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     released = course.release_notebook(args.assignment)
     imported: list[str] = []  # who this run's import brought in (some perhaps with nothing gradable)
     if args.submissions:
-        for nobody in (intake.NO_ID, intake.REFUSED):  # what an earlier import could not place
+        for nobody in (intake.NO_ID, intake.REFUSED, intake.RENAMED):  # what an earlier import said of no one
             state_path(root, args.assignment, nobody).unlink(missing_ok=True)
         source = args.submissions.resolve()
         if not source.exists():

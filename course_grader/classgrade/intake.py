@@ -34,6 +34,7 @@ from nbformat.v4 import nbjson as nbformat_json
 DEFAULT_ID_PATTERN = r"^(?P<student_id>[^_\s]+)"
 NO_ID = "(no student id)"  # where files whose name holds no student id are reported
 REFUSED = "(refused at import)"  # where links and special files nobody's submission can own are reported
+RENAMED = "(names changed at import)"  # zip members imported under another name (too long, not UTF-8)
 SAFE_ID = re.compile(r"[^A-Za-z0-9._@+-]")
 MAX_ID_CHARS = 128  # an LMS id or an e-mail address fits; a file name of it (.grading/<id>.json) too
 # A file name longer than this (in bytes) is shortened at import: most file systems stop at
@@ -294,7 +295,7 @@ def _place(student: str, files: list[tuple[Path, str]], dest: Path, expected: st
     if notebooks and not any(name == expected for _, name in notebooks):
         best = max(notebooks, key=lambda pn: (expected[: -len(".ipynb")] in pn[1], pn[0].stat().st_mtime))
         files = [(p, expected if (p, n) == best else n) for p, n in files]
-        intake.notes.append(f"renamed notebook: graded {best[1]!r} as {expected!r}")
+        intake.notes.append(f"renamed notebook: graded {printable_name(best[1])!r} as {expected!r}")
     for p, name in files:
         target = dest / name
         try:
@@ -462,7 +463,8 @@ def _extract(source: Path, dest: Path) -> list[str]:
                 with archive.open(member) as src:
                     total += _copy_bounded(src, target, min(MAX_MEMBER_BYTES, MAX_ARCHIVE_BYTES - total))
                 if safe != parts:
-                    refused.append(f"shortened the name of {shown} (too long for a file name) to {safe[-1]!r}")
+                    short = printable_name(safe[-1])
+                    refused.append(f"shortened the name of {shown} (too long for a file name) to {short!r}")
             except Exception as exc:  # noqa: BLE001 - whatever one member does costs that member only
                 refused.append(f"refused {shown}: {_why(exc)}")
     return refused
@@ -530,8 +532,11 @@ def import_submissions(
                 else Path(tmp)
             )
             intakes = import_submissions(root, assignment, submitted, expected, id_pattern)
-        if zip_refused:
-            intakes.append(Intake(REFUSED, zip_refused))
+        renamed = [n for n in zip_refused if not n.startswith(("refused ", "skipped "))]
+        if renamed:
+            intakes.append(Intake(RENAMED, renamed))
+        if refused_here := [n for n in zip_refused if n not in renamed]:
+            intakes.append(Intake(REFUSED, refused_here))
         return intakes
     if not source.is_dir():
         raise FileNotFoundError(f"{source} is neither a folder nor a zip file of submissions")
