@@ -199,3 +199,19 @@ def test_a_css_escaped_url_in_an_svg_output_is_gone_from_every_view(run):
     for svg in (*svgs, *pictures):
         assert "<rect" in svg and "rl(" not in svg and "127.0.0.1" not in svg and "\\" not in svg, svg
         assert "tex2jax_ignore" in svg, svg  # MathJax leaves its text alone
+
+
+def test_no_process_of_theirs_outlives_their_grading_on_a_busy_machine(run):
+    """Every sandbox runs as a user of its own (the grader is root here): none is left,
+    although the machine was busy while they were killed."""
+    from course_grader.isolation import sandbox
+
+    left = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid = int(next(line for line in status.read_text().splitlines() if line.startswith("Uid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
+            continue
+        if uid >= sandbox.UID_BASE:
+            left.append((status.parent.name, uid))
+    assert not left, f"a sandbox's process is still running: {left}"
