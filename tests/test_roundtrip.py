@@ -1,13 +1,14 @@
 """The nbgrader round trip, as an instructor runs it: release, collect submissions,
 ``nbgrader autograde`` with the judge, read the gradebook.
 
-Every milestone gets the same class: the instructor's answers typed into the student
-notebook, the blank notebook, a correct solution written differently, one submission per
-classic pitfall (each must lose the points of the cell that covers it), and two
-cheats that rewrite or empty the hidden-test cells from an earlier cell. The same class
-(but the correct variants in other styles) is also graded by stock nbgrader (no judge):
-judged scores are never above stock scores, equal them on honest submissions, and the
-cheats fool stock nbgrader but earn nothing here.
+Every milestone gets the same short class: the instructor's answers typed into the student
+notebook, the blank notebook, a correct solution written differently, two classic pitfalls
+(each must lose the points of the cell that covers it), and two cheats that rewrite or
+empty the hidden-test cells from an earlier cell. The same class is also graded by stock
+nbgrader (no judge): judged scores are never above stock scores, equal them on honest
+submissions, and the cheats fool stock nbgrader but earn nothing here. Every other variant
+is judged in-process by the same probes, reference and judge (``test_variants_judged.py``),
+and ``test_the_in_process_judge_agrees_with_nbgrader`` holds the two ways to the same scores.
 """
 
 import importlib
@@ -47,11 +48,18 @@ def variants(m: str):
     return importlib.import_module(f"variants.{m}")
 
 
+PITFALLS_HERE = 2  # per milestone: every pitfall is judged in-process (test_variants_judged.py)
+FOR_FEEDBACK = {"m1_value": ["tanh_uses_input"]}  # the feedback test reads this one's page
+
+
 def round_trip_pitfalls(m: str) -> dict:
-    """The pitfalls graded here: all of a milestone's, or the ones its variants name in
-    ROUND_TRIP (m5's many more are judged in-process by tests/test_m5_probes.py)."""
+    """The pitfalls graded here, through nbgrader: the first two of a milestone's (its
+    ROUND_TRIP list where it has one). All of them, and every correct variant, are judged
+    in-process with the same probes, reference and judge (``test_variants_judged.py``), and
+    ``test_the_in_process_judge_agrees_with_nbgrader`` holds the two to the same scores."""
     v = variants(m)
-    return {name: v.PITFALLS[name] for name in getattr(v, "ROUND_TRIP", v.PITFALLS)}
+    names = list(getattr(v, "ROUND_TRIP", v.PITFALLS))[:PITFALLS_HERE] + FOR_FEEDBACK.get(m, [])
+    return {name: v.PITFALLS[name] for name in dict.fromkeys(names)}
 
 
 def class_of(m: str) -> dict[str, nbformat.NotebookNode]:
@@ -64,8 +72,6 @@ def class_of(m: str) -> dict[str, nbformat.NotebookNode]:
         "blank": fill(release, {}),
         "alternative": fill(release, {**answers, **v.ALTERNATIVE}),
     }
-    for name, edits in getattr(v, "ALTERNATIVES", {}).items():
-        subs[f"alt_{name}"] = fill(release, apply_edits(answers, edits))
     for name, (edits, _) in round_trip_pitfalls(m).items():
         subs[f"pitfall_{name}"] = fill(release, apply_edits(answers, edits))
     blank = nbformat.read(release, as_version=4)
@@ -76,10 +82,8 @@ def class_of(m: str) -> dict[str, nbformat.NotebookNode]:
 
 
 def graded_by_stock(student: str) -> bool:
-    """Stock nbgrader grades the class but the alt_ variants: a judged score is never above
-    the kernel's (the judge only adds errors), so a variant with full marks judged has them
-    from stock nbgrader too."""
-    return not student.startswith("alt_")
+    """Stock nbgrader grades the whole (short) class."""
+    return bool(student)
 
 
 def grade(course: Path, m: str, subs: dict[str, nbformat.NotebookNode], judged: bool) -> subprocess.Popen:
@@ -150,11 +154,7 @@ def full_marks(m: str) -> dict[str, float]:
     }
 
 
-CORRECT = [
-    (m, s)
-    for m in MILESTONES
-    for s in ("correct", "alternative", *(f"alt_{a}" for a in getattr(variants(m), "ALTERNATIVES", {})))
-]
+CORRECT = [(m, s) for m in MILESTONES for s in ("correct", "alternative")]
 
 
 @pytest.mark.parametrize(("m", "student"), CORRECT, ids=lambda x: str(x))
@@ -243,3 +243,33 @@ def test_feedback_shows_the_failing_message_but_no_hidden_test_code(graded):
     assert "Hidden tests (2 points): tanh" in text  # the cell's visible comment stays
     for hidden in ("BEGIN HIDDEN TESTS", "probe_tanh", "course_grader"):
         assert hidden not in text, hidden
+
+
+def in_process_answers(m: str, student: str) -> dict[str, str]:
+    """The answers of a round-trip student, as the in-process judge takes them."""
+    release = COURSE.release_notebook(m)
+    answers = solution_cells(COURSE.source_notebook(m))
+    if student == "blank":
+        return solution_cells(release)
+    if student == "alternative":
+        return {**answers, **variants(m).ALTERNATIVE}
+    if student.startswith("pitfall_"):
+        return apply_edits(answers, variants(m).PITFALLS[student.removeprefix("pitfall_")][0])
+    return answers
+
+
+@pytest.mark.parametrize("m", MILESTONES)
+def test_the_in_process_judge_agrees_with_nbgrader(graded, m):
+    """The round trip's honest and mistaken students judged in-process (as every variant
+    is, in test_variants_judged.py) keep exactly the cells nbgrader gave them full points."""
+    import judged_in_process
+
+    notebook = judged_in_process.notebook(m)
+    full = full_marks(m)
+    for student, cells in graded[(m, "judged")].items():
+        if student.startswith("cheat_"):
+            continue  # a cheat edits the kernel, which the in-process judge does not run
+        verdicts = notebook.judge(notebook.run(in_process_answers(m, student)))
+        kept_here = {test for test, why in verdicts.items() if why is None}
+        kept_there = {test for test, points in cells.items() if points == full[test]}
+        assert kept_here == kept_there, (student, sorted(kept_here ^ kept_there))
