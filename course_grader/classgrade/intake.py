@@ -471,8 +471,9 @@ def _extract(source: Path, dest: Path) -> list[str]:
 
 
 def printable_name(name: str) -> str:
-    """A name from a submission, bounded for a summary line."""
-    return name if len(name) <= 80 else f"{name[:60]}…({len(name)} characters)"
+    """A name from a submission, bounded for a summary line (one a file system refuses,
+    past 255 bytes, is cut; an odd but possible one is shown whole, escapes and all)."""
+    return name if len(name) <= 160 else f"{name[:120]}…({len(name)} characters)"
 
 
 def _conflicts(by_student: dict[str, list[tuple[Path, str, str]]], source: Path) -> dict[str, str]:
