@@ -299,7 +299,9 @@ def test_a_zip_written_by_python_with_long_odd_and_duplicate_names_imports_every
         assert intake.read_notebook(submitted / student / M / EXPECTED).cells, student
     refused = got[intake.REFUSED]
     assert got[intake.RENAMED][0].startswith("shortened the name of carol_xxx"), got
-    assert len(got[intake.RENAMED][0]) < 400, "a long name is shortened in the summary too (both would be 480 characters)"
+    assert len(got[intake.RENAMED][0]) < 400, (
+        "a long name is shortened in the summary too (both would be 480 characters)"
+    )
     assert f"refused ../out_{M}.ipynb: its path leads out of the archive (..)" in refused
     assert f"refused dup_{M}.ipynb: 2 members of the zip would be this one file" in refused
     assert f"refused ./fay_{M}.ipynb: 2 members of the zip would be this one file" in refused
