@@ -150,8 +150,8 @@ PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # a sco
 NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
-# nbgrader's export columns that hold numbers; every other one (an id, a name) is text
-NUMBER_COLUMNS = frozenset({"raw_score", "late_submission_penalty", "score", "max_score"})
+# nbgrader's export columns of text (an id, a name): a number there is text too
+TEXT_COLUMNS = frozenset({"assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email"})
 
 
 def inert_cell(value: str, number: bool = True) -> str:
@@ -173,21 +173,18 @@ def inert_csv(text: str) -> str:
     writer would leave a CR unquoted when lines end in LF, and so split the row on reading."""
     newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
 
-    def field(value: str, column: str | None) -> str:
-        value = inert_cell(value, number=column is None or column in NUMBER_COLUMNS)
+    def field(value: str, text: bool) -> str:
+        value = inert_cell(value, number=not text)
         return '"' + value.replace('"', '""') + '"' if NEEDS_QUOTES.search(value) else value
 
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    header = rows[0] if rows else []
-    # a column nbgrader does not name (none today) keeps plain numbers
-    columns = [name if name in NUMBER_COLUMNS or name in KNOWN_TEXT else None for name in header]
+    # a text column's cells below the header; the header and any column nbgrader does not
+    # name (none today) keep plain numbers
+    text_columns = [name in TEXT_COLUMNS for name in (rows[0] if rows else [])]
     return "".join(
-        ",".join(field(v, columns[i] if i < len(columns) and n else None) for i, v in enumerate(row)) + newline
+        ",".join(field(v, n > 0 and i < len(text_columns) and text_columns[i]) for i, v in enumerate(row)) + newline
         for n, row in enumerate(rows)
     )
-
-
-KNOWN_TEXT = frozenset({"assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email"})
 
 
 def export_csv(root: Path, url: str, dest: Path) -> str | None:

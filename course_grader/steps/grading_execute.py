@@ -124,8 +124,8 @@ class GradingExecute(Execute):
         return cgroup.sample() if cgroup is not None else None
 
     def _cpu_accounted(self) -> bool:
-        sample = self._sample()
-        return sample is not None and sample.cpu is not None
+        cgroup = self._cgroup()
+        return cgroup is not None and cgroup.cpu_seconds() is not None
 
     def _get_timeout(self, cell: NotebookNode | None) -> int | None:
         """nbclient's own timeout, in wall-clock seconds: the ceiling where CPU time is
