@@ -352,3 +352,21 @@ def test_a_machine_busy_with_others_is_told_from_a_sandbox_that_waits_for_itself
     assert starved is not None and starved.starved and starved.waited == 20.0
     assert many is not None and not many.starved and many.waited == 4.0
     assert Interval.between(start, Sample(30.0, None, {})) is None  # no CPU accounting: unknown
+
+
+def test_a_notebook_s_budget_is_cpu_time_with_a_wall_clock_ceiling_blamed_only_on_waiting(monkeypatch):
+    """The one rule the grading kernel and the grader's run share (cgroups.overrun)."""
+    from course_grader.isolation import cgroups
+    from course_grader.isolation.cgroups import Sample
+
+    monkeypatch.setattr(cgroups.time, "monotonic", lambda: 100.0)
+    first = Sample(0.0, 0.0, {1: 0.0})
+    assert cgroups.overrun(60, 180, 0.0, first, Sample(100.0, 30.0, {1: 5.0})) is None
+    used = cgroups.overrun(60, 180, 0.0, first, Sample(100.0, 60.0, {1: 0.0}))
+    assert used is not None and used.starved is False and "used up its 60 s of CPU time" in used.why
+    slept = cgroups.overrun(60, 90, 0.0, first, Sample(100.0, 1.0, {1: 0.1}))
+    waited = cgroups.overrun(60, 90, 0.0, first, Sample(100.0, 20.0, {1: 70.0}))
+    unknown = cgroups.overrun(60, 90, 0.0, None, None)
+    assert slept is not None and slept.starved is False and "ran past its 90 s" in slept.why
+    assert waited is not None and waited.starved is True
+    assert unknown is not None and unknown.starved is None

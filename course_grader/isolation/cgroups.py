@@ -119,6 +119,36 @@ class Interval:
         )
 
 
+@dataclass(frozen=True)
+class Overrun:
+    """A notebook's budget used up: what ran out, in words, and what it spent meanwhile
+    (None where no control group counts it)."""
+
+    why: str
+    spent: Interval | None
+    cpu: bool  # its CPU time ran out: its own doing, however busy the machine
+
+    @property
+    def starved(self) -> bool | None:
+        """The machine's fault (its wall-clock ceiling reached while it waited for a CPU),
+        not its own; None where that cannot be told (no control group)."""
+        if self.cpu:
+            return False
+        return None if self.spent is None else self.spent.starved
+
+
+def overrun(limit: float, ceiling: float, began: float, first: Sample | None, now: Sample | None) -> Overrun | None:
+    """Whether a notebook that began at ``began`` (``first``, its group's clocks then) has
+    used up its ``limit`` of CPU time, or run past its ``ceiling`` of wall-clock time: the
+    one rule of the grading kernel (``GradingExecute``) and the grader's run (``replay``)."""
+    spent = Interval.between(first, now) if first is not None and now is not None else None
+    if spent is not None and spent.cpu >= limit:
+        return Overrun(f"the notebook used up its {limit:g} s of CPU time", spent, cpu=True)
+    if time.monotonic() - began <= ceiling:
+        return None
+    return Overrun(f"the notebook ran past its {ceiling:g} s of wall-clock time", spent, cpu=False)
+
+
 class Cgroup:
     """One sandbox's control group (in each tree, for version 1). Make it, start the
     sandbox through ``enter(argv)``, and ``remove()`` it afterwards: that kills whatever is

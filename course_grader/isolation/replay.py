@@ -298,15 +298,12 @@ def _notebook_spent(
     machine is to blame: the wall-clock ceiling reached while the student's process mostly
     waited for a CPU (as ``GradingExecute._notebook_budget`` decides for the kernel)."""
     now = cgroup.sample() if cgroup is not None else None
-    spent = cgroups.Interval.between(first, now) if first is not None and now is not None else None
-    if spent is not None and spent.cpu >= notebook_timeout:
-        return f"the notebook used up its {notebook_timeout:g} s of CPU time", False
-    if time.monotonic() - began <= notebook_timeout * factor:
+    out = cgroups.overrun(notebook_timeout, notebook_timeout * factor, began, first, now)
+    if out is None:
         return None, False
-    why = f"the notebook ran past its {notebook_timeout * factor:g} s of wall-clock time"
-    if spent is not None and spent.starved:
-        return f"{why} (the machine was busy: the grader's run had {spent.describe()})", True
-    return why, False
+    if out.starved and out.spent is not None:
+        return f"{out.why} (the machine was busy: the grader's run had {out.spent.describe()})", True
+    return out.why, False
 
 
 def _blame_a_busy_machine(

@@ -36,7 +36,7 @@ from traitlets import Bool, Float, Integer
 
 from course_grader.cells import error_output
 from course_grader.isolation import sandbox
-from course_grader.isolation.cgroups import Cgroup, Interval, Sample
+from course_grader.isolation.cgroups import Cgroup, Interval, Sample, overrun
 from course_grader.judging.verdict import BUSY_NAME
 
 if TYPE_CHECKING:
@@ -223,16 +223,13 @@ class GradingExecute(Execute):
         """Why the notebook's budget stops it before the next cell, and the error name to
         give the cells not run: its CPU time used up (its own doing), or its wall-clock
         ceiling reached (its own doing when it idled, the machine's when it waited for a CPU)."""
-        now = self._sample()
-        spent = Interval.between(first, now) if first is not None and now is not None else None
-        if spent is not None and spent.cpu >= self.notebook_timeout:
-            return f"the notebook used up its {self.notebook_timeout} s of CPU time before this cell", NOT_RUN
-        if time.monotonic() - began <= ceiling:
+        out = overrun(self.notebook_timeout, ceiling, began, first, self._sample())
+        if out is None:
             return None, NOT_RUN
-        why = f"the notebook ran past its {ceiling:.0f} s of wall-clock time before this cell"
-        if spent is not None and not spent.starved:
+        why = f"{out.why} before this cell"
+        if out.starved is False:
             return why, NOT_RUN
-        had = "an unknown share of a CPU" if spent is None else spent.describe()
+        had = "an unknown share of a CPU" if out.spent is None else out.spent.describe()
         return f"{why} (the machine was busy: this submission had {had})", STARVED
 
     def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:
