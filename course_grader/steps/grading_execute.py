@@ -188,7 +188,9 @@ class GradingExecute(Execute):
         interrupted = [
             o for o in cell.outputs if o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt"
         ]
-        for out in interrupted:
+        # nbclient's own wall-clock timeout may have fired at the same moment (a loaded
+        # machine): its error is this limit's too
+        for out in [*interrupted, *(o for o in stopped if o.get("ename") == INTERRUPTED)]:
             out.update(ename=INTERRUPTED, evalue=words, traceback=[f"{INTERRUPTED}: {words}"])
         if not stopped and not interrupted:
             cell.outputs.append(error_output(INTERRUPTED, words))
