@@ -89,6 +89,21 @@ def make_stock(course: Path) -> None:
     config.write_text(text)
 
 
+def grade_command(course: Path, milestone: str, submissions: Path, *options: str) -> list[str]:
+    """``./course grade <milestone> <submissions> <options>`` on a course copy, as the tests
+    run it: this Python, the copy named with --course."""
+    return [
+        sys.executable,
+        "-m",
+        "course_grader.classgrade",
+        milestone,
+        str(submissions),
+        "--course",
+        str(course),
+        *options,
+    ]
+
+
 def nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=timeout

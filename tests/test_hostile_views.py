@@ -33,7 +33,6 @@ import json
 import re
 import struct
 import subprocess
-import sys
 import unicodedata
 import urllib.parse
 import zlib
@@ -43,7 +42,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser import JupyterLab, chromium, missing_tools
-from conftest import COURSE, copy_course
+from conftest import COURSE, copy_course, grade_command
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output, new_raw_cell
 from nbgrader.api import Gradebook
 from test_untrusted import Active
@@ -483,19 +482,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = copy_course(tmp_path_factory.mktemp("hostile-course"))
     write_collected(course)
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "course_grader.classgrade",
-            M,
-            str(export),
-            "--course",
-            str(course),
-            "--timeout",
-            "30",
-            "--jobs",
-            "2",
-        ],
+        grade_command(course, M, export, "--timeout", "30", "--jobs", "2"),
         cwd=course,
         capture_output=True,
         text=True,

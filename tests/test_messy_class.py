@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 import nbformat
 import pytest
-from conftest import COURSE, ROOT, copy_course
+from conftest import COURSE, ROOT, copy_course, grade_command
 from nbgrader.api import Gradebook
 
 from course_grader.measuring.submissions import fill, solution_cells
@@ -93,21 +93,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     started = time.monotonic()
     try:
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "course_grader.classgrade",
-                M,
-                str(export),
-                "--course",
-                str(course),
-                "--jobs",
-                "2",
-                "--timeout",
-                str(TIMEOUT),
-                "--notebook-timeout",
-                str(NOTEBOOK_TIMEOUT),
-            ],
+            grade_command(
+                course, M, export, "--jobs", "2", "--timeout", str(TIMEOUT), "--notebook-timeout", str(NOTEBOOK_TIMEOUT)
+            ),
             cwd=course,
             env={**os.environ, "PYTHONPATH": str(course)},
             capture_output=True,

@@ -7,12 +7,11 @@ and what they write stays in their private copies: nothing of it is left in the 
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import COURSE, copy_course
+from conftest import COURSE, copy_course, grade_command
 from nbgrader.api import Gradebook
 
 from course_grader.isolation import sandbox
@@ -51,21 +50,7 @@ def write_class(folder: Path, attackers: bool) -> None:
 
 def grade(course: Path, export: Path, jobs: int) -> str:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "course_grader.classgrade",
-            M,
-            str(export),
-            "--course",
-            str(course),
-            "--jobs",
-            str(jobs),
-            "--timeout",
-            "30",
-            "--notebook-timeout",
-            "60",
-        ],
+        grade_command(course, M, export, "--jobs", str(jobs), "--timeout", "30", "--notebook-timeout", "60"),
         cwd=course,
         capture_output=True,
         text=True,
