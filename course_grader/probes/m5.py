@@ -10,7 +10,7 @@ function written here in plain NumPy; the record holds what the student's code p
 which the judge compares with the reference solution's.
 
 A student's object is only ever used through the public interface, and everything read
-from it is validated (``_arr``): in the grader's replay it is a proxy, and an array read from
+from it is validated (``as_array``): in the grader's replay it is a proxy, and an array read from
 it a copy that travelled by value.
 """
 
@@ -22,31 +22,40 @@ from typing import Any
 
 import numpy as np
 
+from course_grader.probes.arrays import (
+    UNBROADCAST,
+    as_array,
+    as_flag,
+    as_scalar,
+    backprop_from,
+    check_grad,
+    close,
+    const,
+    data_of,
+    draw,
+    expect_children,
+    expect_tensor,
+    finite_differences,
+    grad_of,
+    new_tensor,
+    parameters_of,
+    show,
+    unbroadcast_to,
+)
 from course_grader.probes.common import (
     FORWARD_TOL,
     GRAD_TOL,
     H,
-    array,
-    backprop,
     call,
-    children,
     emit,
     fail,
     fmt,
-    num,
-    type_name,
 )
 from course_grader.probes.plain_models import mlp_forward, mlp_mse
 
 Array = np.ndarray
 Shape = tuple[int, ...]
 
-UNBROADCAST = (
-    "broadcasting stretched this operand (or added leading axes): sum out.grad back down to the "
-    "operand's shape with unbroadcast(grad, shape) before adding it to .grad"
-)
-ACCUMULATE = "the tensor already held gradient and yours replaced it: accumulate with +=, not ="
-NEVER_ARRIVED = "no gradient arrived: does the op set out._backward, and does it update this input's grad?"
 TWICE = "one tensor used twice gets both contributions: with `=` the second overwrites the first; accumulate with +="
 SUM_AXIS = (
     "sum(axis=k) without keepdims drops axis k, so out.grad has one axis fewer: put it back first "
@@ -65,198 +74,6 @@ STABLE = (
     "compute log_softmax as (x - max) - log(sum(exp(x - max))): log(softmax(x)) overflows in exp, "
     "or takes the log of a probability that rounded to 0"
 )
-
-
-# --- reading what the student's code returns ----------------------------------------
-
-_NUMPY_SCALARS = ("float64", "float32", "float16", "longdouble", "int64", "int32", "int16", "int8")
-
-
-def _arr(x: object, what: str, shape: Shape | None = None) -> Array:
-    """``x`` as a float64 array of our own: a NumPy array of numbers (or, where a 0-d array is
-    expected, a plain or NumPy number), failing with ``what`` otherwise, or if its shape is not
-    ``shape``."""
-    if type(x) is np.ndarray:
-        a = np.array(array(x, what), dtype=np.float64)
-    elif shape in ((), None) and (type(x) in (int, float) or type_name(x) in _NUMPY_SCALARS):
-        v = x if type(x) in (int, float) else call(lambda: float(x), f"reading {what} as a number")  # type: ignore[arg-type]
-        a = np.array(num(v, what))
-    else:
-        array(x, what)  # fails, naming what it got
-        raise AssertionError  # unreachable
-    if shape is not None and a.shape != tuple(shape):
-        fail(f"{what} should have shape {tuple(shape)}", got=f"shape {a.shape}")
-    return a
-
-
-def _scalar(x: object, what: str) -> float:
-    """A number the student's code returned: plain, NumPy's, or an array of one element."""
-    if type(x) in (int, float):
-        return num(x, what)
-    a = _arr(x, what)
-    if a.size != 1:
-        fail(f"{what} should be a single number", got=f"an array of shape {a.shape}")
-    return float(a.reshape(()))
-
-
-def _flag(x: object, what: str) -> bool:
-    if type(x) is bool:
-        return x
-    if type_name(x) in ("bool", "bool_"):  # NumPy's bool: numpy.bool_ (numpy.bool in NumPy 2)
-        got = call(lambda: bool(x), f"reading {what}")
-        if type(got) is bool:
-            return got
-    fail(f"{what} should be True or False", got=f"{type_name(x)}")
-    raise AssertionError  # unreachable
-
-
-def _data(t: object, what: str, shape: Shape | None = None) -> Array:
-    return _arr(call(lambda: t.data, f"reading {what}.data"), f"{what}.data", shape)  # type: ignore[attr-defined]
-
-
-def _grad(t: object, what: str, shape: Shape | None = None) -> Array:
-    return _arr(call(lambda: t.grad, f"reading {what}.grad"), f"{what}.grad", shape)  # type: ignore[attr-defined]
-
-
-def _tensor(Tensor: type, a: Array, what: str, prior: Array | None = None) -> Any:
-    t = call(lambda: Tensor(a.copy()), f"Tensor({what})")
-    if prior is not None:
-        call(lambda: setattr(t, "grad", prior.copy()), f"setting {what}.grad")
-    return t
-
-
-def _is_tensor(Tensor: type, out: object, expr: str, given: str) -> None:
-    if not call(lambda: isinstance(out, Tensor), f"isinstance({expr}, Tensor)"):
-        fail(f"{expr} should return a new Tensor", given, "a Tensor", type_name(out))
-
-
-def _remembers(out: Any, tensors: Sequence[tuple[str, Any]], expr: str, given: str) -> None:
-    """Milestone 1's design, kept: ``out`` lists its tensor operands as children (``_prev``,
-    which ``backward()`` walks to reach them) and names its operation (``_op``)."""
-    kids = {id(k) for k in children(out, expr)}
-    missing = [name for name, t in tensors if id(t) not in kids]
-    if missing:
-        fail(
-            f"children (_prev) of {expr}",
-            given,
-            f"{' and '.join(missing)} among them",
-            f"{len(kids)} child(ren) without {' and '.join(missing)}",
-            "pass the operands as _children when you build out: backward() walks _prev to reach them",
-        )
-    op = call(lambda: out._op, f"({expr})._op")
-    if type(op) is not str or not op:
-        fail(f"_op of {expr}", given, "a short name of the operation, e.g. '+' or 'sum'", repr(op))
-
-
-def _backprop(out: Any, g: Array, what: str, hint: str = "") -> None:
-    """Set ``out.grad`` to ``g`` and run every ``_backward`` reachable from it (the probe's own
-    reverse pass: an operation is judged on its own ``_backward``)."""
-    call(lambda: setattr(out, "grad", g.copy()), f"setting ({what}).grad")
-    call(lambda: backprop(out, what), f"the backward pass through {what}", hint)
-
-
-# --- plain NumPy --------------------------------------------------------------------
-
-
-def _fd(f: Callable[..., Array], inputs: Sequence[Array], g: Array, h: float = H) -> list[Array]:
-    """Central differences of sum(f(*inputs) * g) with respect to each input."""
-
-    def loss(xs: list[Array]) -> float:
-        return float(np.sum(np.asarray(f(*xs)) * g))
-
-    grads = []
-    for i, x in enumerate(inputs):
-        d = np.zeros_like(x)
-        for idx in np.ndindex(x.shape):
-            plus = [np.array(v, dtype=np.float64) for v in inputs]
-            minus = [np.array(v, dtype=np.float64) for v in inputs]
-            plus[i][idx] += h
-            minus[i][idx] -= h
-            d[idx] = (loss(plus) - loss(minus)) / (2 * h)
-        grads.append(d)
-    return grads
-
-
-def _reduce(g: Array, shape: Shape) -> Array:
-    """The probe's own unbroadcast."""
-    g = np.asarray(g, dtype=np.float64)
-    lead = g.ndim - len(shape)
-    if lead:
-        g = g.sum(axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return g.sum(axis=axes, keepdims=True) if axes else g
-
-
-def _close(got: Array, want: Array, rtol: float = 1e-12, atol: float = 1e-12) -> bool:
-    """Same shape, and each entry equal or within ``rtol`` (relative) plus ``atol``; NaN never."""
-    got, want = np.asarray(got), np.asarray(want)
-    if got.shape != want.shape:
-        return False
-    with np.errstate(invalid="ignore", over="ignore"):
-        near = np.abs(got - want) <= rtol * np.maximum(np.abs(got), np.abs(want)) + atol
-        return bool(np.all(near | (got == want)))
-
-
-def _show(a: object) -> str:
-    if isinstance(a, (np.ndarray, np.generic)):
-        a = np.asarray(a)
-        if a.ndim == 0:
-            return fmt(float(a))
-        return np.array2string(a, precision=6, separator=", ", threshold=24, max_line_width=100).replace("\n", "")
-    return fmt(a)
-
-
-def _draw(rng: np.random.Generator, shape: Shape, lo: float = -2.0, hi: float = 2.0, gap: float = 0.0) -> Array:
-    """Uniform in [lo, hi], each at least ``gap`` away from 0."""
-    a = rng.uniform(lo, hi, size=shape)
-    if gap:
-        a = np.where(np.abs(a) < gap, np.copysign(gap, a) + a, a)
-    return np.array(a, dtype=np.float64)
-
-
-def _const(a: Array) -> Callable[[], Array]:
-    return lambda: a
-
-
-def _check_grad(
-    got: Array,
-    prior: Array,
-    want: Array,
-    what: str,
-    given: str,
-    wrong: Sequence[tuple[Callable[[], Array], str]] = (),
-    shape_hint: str = UNBROADCAST,
-) -> None:
-    """``got`` (the tensor's grad after the pass) against ``prior + want`` (``want``: central
-    differences, or the exact derivative where differences cannot reach); on a mismatch, the
-    first known mistake that explains ``got``."""
-    if got.shape != prior.shape:
-        fail(
-            f"{what}: a tensor's grad keeps the tensor's shape {prior.shape}",
-            given,
-            f"shape {prior.shape}",
-            f"shape {got.shape}",
-            shape_hint,
-        )
-    if _close(got - prior, want, GRAD_TOL, 1e-6):
-        return
-    right = prior + want
-    candidates: list[tuple[Callable[[], Array], str]] = [*wrong]
-    if np.any(prior != 0):
-        candidates.append((lambda: want, ACCUMULATE))
-    candidates.append((lambda: prior, NEVER_ARRIVED))
-    hint = "compare your local derivative with the notebook's table"
-    for make, text in candidates:
-        try:
-            cand = np.asarray(make(), dtype=np.float64)
-        except (ArithmeticError, ValueError):
-            continue
-        if cand.shape == got.shape and not _close(cand, right, 1e-6, 1e-8) and _close(got, cand, 1e-6, 1e-8):
-            hint = text
-            break
-    if not np.all(np.isfinite(got)):
-        hint = f"the gradient is not finite. {hint}"
-    fail(what, given, _show(right), _show(got), hint)
 
 
 # --- unbroadcast --------------------------------------------------------------------
@@ -289,11 +106,11 @@ def probe_unbroadcast(unbroadcast: Callable) -> None:
     rng = np.random.default_rng(501)
     cases = []
     for gshape, shape in UNBROADCAST_CASES:
-        g = _draw(rng, gshape)
+        g = draw(rng, gshape)
         given = f"grad of shape {gshape}, shape {shape}"
         got = call(lambda: unbroadcast(g.copy(), shape), f"unbroadcast({given})")
-        want = _reduce(g, shape)
-        got_a = _arr(got, f"unbroadcast's result for {given}")
+        want = unbroadcast_to(g, shape)
+        got_a = as_array(got, f"unbroadcast's result for {given}")
         if got_a.shape != tuple(shape):
             fail(
                 "unbroadcast returns a gradient of exactly the operand's shape",
@@ -303,12 +120,12 @@ def probe_unbroadcast(unbroadcast: Callable) -> None:
                 "first sum over the leading axes broadcasting added, then (keepdims=True) over each axis "
                 "where the operand has size 1",
             )
-        if not _close(got_a, want, 1e-12, 1e-12):
+        if not close(got_a, want, 1e-12, 1e-12):
             fail(
                 "unbroadcast sums the gradient over the broadcast axes",
-                given + f"; grad = {_show(g)}",
-                _show(want),
-                _show(got_a),
+                given + f"; grad = {show(g)}",
+                show(want),
+                show(got_a),
                 "leading axes are the ones broadcasting added: sum axis 0 while the gradient has too many axes; "
                 "then sum (keepdims=True) each axis where the operand's size is 1",
             )
@@ -364,40 +181,40 @@ def _binary(Tensor: type, spec: _Binary, seed: int) -> None:
     rng = np.random.default_rng(seed)
     cases = []
     for k, (form, sa, sb) in enumerate(spec.cases):
-        A = _draw(rng, sa, 0.2 if spec.positive_left else -2.0, 2.0, spec.gap)
-        B = A if form == "same" else _draw(rng, sb, -2.0, 2.0, spec.gap)
-        pa = _draw(rng, sa, -1.0, 1.0) if k % 3 else np.zeros(sa)  # every third starts from zero gradient
-        pb = _draw(rng, sb, -1.0, 1.0) if k % 3 else np.zeros(sb)
+        A = draw(rng, sa, 0.2 if spec.positive_left else -2.0, 2.0, spec.gap)
+        B = A if form == "same" else draw(rng, sb, -2.0, 2.0, spec.gap)
+        pa = draw(rng, sa, -1.0, 1.0) if k % 3 else np.zeros(sa)  # every third starts from zero gradient
+        pb = draw(rng, sb, -1.0, 1.0) if k % 3 else np.zeros(sb)
         a = b = None
         if form == "TT":
-            a, b = _tensor(Tensor, A, "A", pa), _tensor(Tensor, B, "B", pb)
+            a, b = new_tensor(Tensor, A, "A", pa), new_tensor(Tensor, B, "B", pb)
             operands: tuple = (a, b)
             shown = f"a = Tensor of shape {sa}, b = Tensor of shape {sb}"
         elif form == "TA":
-            a = _tensor(Tensor, A, "A", pa)
+            a = new_tensor(Tensor, A, "A", pa)
             operands = (a, B.copy())
             shown = f"a = Tensor of shape {sa}, b = a NumPy array of shape {sb}"
         elif form == "TF":
             B = np.array(float(rng.uniform(0.5, 2.0)))
-            a = _tensor(Tensor, A, "A", pa)
+            a = new_tensor(Tensor, A, "A", pa)
             operands = (a, float(B))
             shown = f"a = Tensor of shape {sa}, b = {fmt(float(B))} (a plain number)"
         elif form == "FT":
             A = np.array(float(rng.uniform(0.5, 2.0)))
-            b = _tensor(Tensor, B, "B", pb)
+            b = new_tensor(Tensor, B, "B", pb)
             operands = (float(A), b)
             shown = f"a = {fmt(float(A))} (a plain number), b = Tensor of shape {sb}"
         else:  # same
-            a = _tensor(Tensor, A, "A", pa)
+            a = new_tensor(Tensor, A, "A", pa)
             operands = (a, a)
             shown = f"a = Tensor of shape {sa}, used on both sides"
         expr = spec.name if form != "same" else spec.name.replace("b", "a")
         given = f"{shown}; computing {expr}"
         out = call(lambda: spec.apply(*operands), f"{expr} with {shown}")
-        _is_tensor(Tensor, out, expr, given)
-        _remembers(out, [(n, t) for n, t in (("a", a), ("b", b)) if t is not None], expr, given)
+        expect_tensor(Tensor, out, expr, given)
+        expect_children(out, [(n, t) for n, t in (("a", a), ("b", b)) if t is not None], expr, given)
         want = np.asarray(spec.f(A, B), dtype=np.float64)
-        data = _data(out, f"({expr})", None)
+        data = data_of(out, f"({expr})", None)
         if data.shape != want.shape:
             fail(
                 f"the shape of {expr}",
@@ -406,42 +223,42 @@ def _binary(Tensor: type, spec: _Binary, seed: int) -> None:
                 f"shape {data.shape}",
                 "NumPy's shape for the same operation on the arrays",
             )
-        if not _close(data, want, FORWARD_TOL, 1e-12):
-            fail(f"forward value of {expr}", given, _show(want), _show(data))
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, expr, spec.hint or UNBROADCAST)
-        gout = _grad(out, f"({expr})", want.shape)
-        if not _close(gout, G, 0, 0):
+        if not close(data, want, FORWARD_TOL, 1e-12):
+            fail(f"forward value of {expr}", given, show(want), show(data))
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, expr, spec.hint or UNBROADCAST)
+        gout = grad_of(out, f"({expr})", want.shape)
+        if not close(gout, G, 0, 0):
             fail(
                 f"the backward pass of {expr} changed out.grad",
                 given,
-                _show(G),
-                _show(gout),
+                show(G),
+                show(gout),
                 "_backward reads out.grad",
             )
         rec: dict[str, Any] = {"form": form, "A": A.tolist(), "B": B.tolist(), "G": G.tolist(), "out": data.tolist()}
         given_g = f"{given}; out.grad random; prior grads "
         if form == "same":
-            ga = _grad(a, "a", None)
-            (fd,) = _fd(lambda x: spec.f(x, x), [A], G)
+            ga = grad_of(a, "a", None)
+            (fd,) = finite_differences(lambda x: spec.f(x, x), [A], G)
             wrongs = [(lambda: fd / 2, TWICE), (lambda: pa + fd / 2, TWICE)]
-            _check_grad(
-                ga, pa, fd, f"gradient of {expr} reaching a (used twice)", given_g + f"a.grad = {_show(pa)}", wrongs
+            check_grad(
+                ga, pa, fd, f"gradient of {expr} reaching a (used twice)", given_g + f"a.grad = {show(pa)}", wrongs
             )
             rec["ga"] = ga.tolist()
         else:
             inputs = [A, B]
-            fda, fdb = _fd(spec.f, inputs, G)
+            fda, fdb = finite_differences(spec.f, inputs, G)
             mistakes = spec.wrong(A, B, G, sa, sb)
             if a is not None:
-                ga = _grad(a, "a", None)
+                ga = grad_of(a, "a", None)
                 wrong_a = [(m, h) for who, m, h in mistakes if who == "a"]
-                _check_grad(ga, pa, fda, f"gradient of {expr} reaching a", given_g + f"a.grad = {_show(pa)}", wrong_a)
+                check_grad(ga, pa, fda, f"gradient of {expr} reaching a", given_g + f"a.grad = {show(pa)}", wrong_a)
                 rec["ga"] = ga.tolist()
             if b is not None:
-                gb = _grad(b, "b", None)
+                gb = grad_of(b, "b", None)
                 wrong_b = [(m, h) for who, m, h in mistakes if who == "b"]
-                _check_grad(gb, pb, fdb, f"gradient of {expr} reaching b", given_g + f"b.grad = {_show(pb)}", wrong_b)
+                check_grad(gb, pb, fdb, f"gradient of {expr} reaching b", given_g + f"b.grad = {show(pb)}", wrong_b)
                 rec["gb"] = gb.tolist()
         cases.append(rec)
     emit(spec.cell, cases)
@@ -454,10 +271,10 @@ def probe_add(Tensor: type) -> None:
 def _mul_wrong(A: Array, B: Array, G: Array, sa: Shape, sb: Shape) -> list[tuple[str, Callable[[], Array], str]]:
     swapped = "each input's gradient is the OTHER input times out.grad: a.grad += b * out.grad"
     return [
-        ("a", lambda: _reduce(A * G, sa), swapped),
-        ("b", lambda: _reduce(B * G, sb), swapped),
-        ("a", lambda: _reduce(np.broadcast_to(B, G.shape), sa), "multiply by out.grad (the chain rule)"),
-        ("b", lambda: _reduce(np.broadcast_to(A, G.shape), sb), "multiply by out.grad (the chain rule)"),
+        ("a", lambda: unbroadcast_to(A * G, sa), swapped),
+        ("b", lambda: unbroadcast_to(B * G, sb), swapped),
+        ("a", lambda: unbroadcast_to(np.broadcast_to(B, G.shape), sa), "multiply by out.grad (the chain rule)"),
+        ("b", lambda: unbroadcast_to(np.broadcast_to(A, G.shape), sb), "multiply by out.grad (the chain rule)"),
     ]
 
 
@@ -486,29 +303,27 @@ def probe_pow(Tensor: type) -> None:
     ]
     cases = []
     for k, (shape, p, positive) in enumerate(settings):
-        A = _draw(rng, shape, 0.3 if positive else -2.0, 2.0, 0.0 if positive else 0.3)
-        prior = _draw(rng, shape, -1.0, 1.0) if k % 4 else np.zeros(shape)
-        a = _tensor(Tensor, A, "A", prior)
+        A = draw(rng, shape, 0.3 if positive else -2.0, 2.0, 0.0 if positive else 0.3)
+        prior = draw(rng, shape, -1.0, 1.0) if k % 4 else np.zeros(shape)
+        a = new_tensor(Tensor, A, "A", prior)
         given = f"a = Tensor of shape {shape}, a ** {p!r}"
         out = call(lambda: a**p, given)
-        _is_tensor(Tensor, out, f"a ** {p!r}", given)
-        _remembers(out, [("a", a)], f"a ** {p!r}", given)
+        expect_tensor(Tensor, out, f"a ** {p!r}", given)
+        expect_children(out, [("a", a)], f"a ** {p!r}", given)
         want = A**p
-        data = _data(out, f"(a ** {p!r})", want.shape)
-        if not _close(data, want, FORWARD_TOL, 1e-12):
-            fail(f"forward value of a ** {p!r}", given + f"; a = {_show(A)}", _show(want), _show(data))
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, f"a ** {p!r}")
-        ga = _grad(a, "a", None)
-        (fd,) = _fd(lambda x: x**p, [A], G)
+        data = data_of(out, f"(a ** {p!r})", want.shape)
+        if not close(data, want, FORWARD_TOL, 1e-12):
+            fail(f"forward value of a ** {p!r}", given + f"; a = {show(A)}", show(want), show(data))
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, f"a ** {p!r}")
+        ga = grad_of(a, "a", None)
+        (fd,) = finite_differences(lambda x: x**p, [A], G)
         wrongs = [
             (lambda: prior + p * A**p * G, "the power rule: d(a**k)/da = k * a**(k - 1)"),
             (lambda: prior + A ** (p - 1) * G, "the power rule: d(a**k)/da = k * a**(k - 1) (the factor k?)"),
             (lambda: prior + p * A ** (p - 1), "multiply by out.grad (the chain rule)"),
         ]
-        _check_grad(
-            ga, prior, fd, f"gradient of a ** {p!r}", given + f"; a = {_show(A)}, a.grad = {_show(prior)}", wrongs
-        )
+        check_grad(ga, prior, fd, f"gradient of a ** {p!r}", given + f"; a = {show(A)}, a.grad = {show(prior)}", wrongs)
         cases.append({"p": p, "A": A.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()})
     emit("test_pow", cases)
 
@@ -576,9 +391,9 @@ def _reduction(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
     f = np.mean if mean else np.sum
     cases = []
     for k, (shape, axis, keepdims) in enumerate(_REDUCE_CASES):
-        A = _draw(rng, shape)
-        prior = _draw(rng, shape, -1.0, 1.0) if k % 3 else np.zeros(shape)
-        a = _tensor(Tensor, A, "A", prior)
+        A = draw(rng, shape)
+        prior = draw(rng, shape, -1.0, 1.0) if k % 3 else np.zeros(shape)
+        a = new_tensor(Tensor, A, "A", prior)
         args = "" if axis is None and not keepdims else f"axis={axis}, keepdims={keepdims}"
         expr = f"a.{name}({args})"
         given = f"a = Tensor of shape {shape}; {expr}"
@@ -589,11 +404,11 @@ def _reduction(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
             return getattr(a, name)(axis=axis, keepdims=keepdims)
 
         out = call(apply, given)
-        _is_tensor(Tensor, out, expr, given)
+        expect_tensor(Tensor, out, expr, given)
         if name == "sum":  # mean may be built from sum and a product: its children are theirs
-            _remembers(out, [("a", a)], expr, given)
+            expect_children(out, [("a", a)], expr, given)
         want = np.asarray(f(A, axis=axis, keepdims=keepdims), dtype=np.float64)
-        data = _data(out, f"({expr})", None)
+        data = data_of(out, f"({expr})", None)
         if data.shape != want.shape:
             fail(
                 f"the shape of {expr}",
@@ -602,15 +417,15 @@ def _reduction(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
                 f"shape {data.shape}",
                 "as NumPy's: the axis summed disappears, or stays with size 1 when keepdims=True",
             )
-        if not _close(data, want, FORWARD_TOL, 1e-12):
+        if not close(data, want, FORWARD_TOL, 1e-12):
             hint = ""
-            if mean and axis is not None and _close(data, want * A.shape[axis] / max(A.size, 1), 1e-9, 1e-12):
+            if mean and axis is not None and close(data, want * A.shape[axis] / max(A.size, 1), 1e-9, 1e-12):
                 hint = "mean over an axis divides by that axis's length, not by the number of all elements"
-            fail(f"forward value of {expr}", given + f"; a = {_show(A)}", _show(want), _show(data), hint)
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, expr, SUM_AXIS)
-        ga = _grad(a, "a", None)
-        (fd,) = _fd(lambda x: f(x, axis=axis, keepdims=keepdims), [A], G)
+            fail(f"forward value of {expr}", given + f"; a = {show(A)}", show(want), show(data), hint)
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, expr, SUM_AXIS)
+        ga = grad_of(a, "a", None)
+        (fd,) = finite_differences(lambda x: f(x, axis=axis, keepdims=keepdims), [A], G)
         scale = 1.0 / (A.size if axis is None else A.shape[axis]) if mean else 1.0
         wrongs: list[tuple[Callable[[], Array], str]] = []
         if axis is not None and not keepdims:
@@ -622,8 +437,8 @@ def _reduction(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
                     "mean over an axis divides by that axis's length, not by the number of all elements",
                 )
             )
-        _check_grad(
-            ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {_show(prior)}", wrongs, shape_hint=SUM_AXIS
+        check_grad(
+            ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {show(prior)}", wrongs, shape_hint=SUM_AXIS
         )
         cases.append(
             {"shape": list(shape), "axis": axis, "keepdims": keepdims, "A": A.tolist(), "G": G.tolist(),
@@ -643,20 +458,20 @@ def _then_broadcast(Tensor: type, name: str, seed: int) -> list[dict[str, Any]]:
         ((3, 4), 0, False, (2, 4)),
         ((3, 3), 1, False, (3, 3)),
     ):
-        A, C = _draw(rng, shape), _draw(rng, cshape)
-        a = _tensor(Tensor, A, "A")
+        A, C = draw(rng, shape), draw(rng, cshape)
+        a = new_tensor(Tensor, A, "A")
         expr = f"a.{name}(axis={axis}, keepdims={keepdims}) * C"
         given = f"a = Tensor of shape {shape}, C an array of shape {cshape}; {expr}"
         out = call(lambda: getattr(a, name)(axis=axis, keepdims=keepdims) * C, given)
         want = f(A, axis=axis, keepdims=keepdims) * C
-        data = _data(out, f"({expr})", want.shape)
-        if not _close(data, want, FORWARD_TOL, 1e-12):
-            fail(f"forward value of {expr}", given, _show(want), _show(data))
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, expr, SUM_AXIS)
-        ga = _grad(a, "a", shape)
-        (fd,) = _fd(lambda x: f(x, axis=axis, keepdims=keepdims) * C, [A], G)
-        _check_grad(ga, np.zeros(shape), fd, f"gradient of {expr}", given, shape_hint=SUM_AXIS)
+        data = data_of(out, f"({expr})", want.shape)
+        if not close(data, want, FORWARD_TOL, 1e-12):
+            fail(f"forward value of {expr}", given, show(want), show(data))
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, expr, SUM_AXIS)
+        ga = grad_of(a, "a", shape)
+        (fd,) = finite_differences(lambda x: f(x, axis=axis, keepdims=keepdims) * C, [A], G)
+        check_grad(ga, np.zeros(shape), fd, f"gradient of {expr}", given, shape_hint=SUM_AXIS)
         cases.append({"A": A.tolist(), "C": C.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()})
     return cases
 
@@ -695,9 +510,9 @@ def probe_reshape_transpose(Tensor: type) -> None:
     ]
     cases = []
     for k, (shape, op, args) in enumerate(ops):
-        A = _draw(rng, shape)
-        prior = _draw(rng, shape, -1.0, 1.0) if k % 3 else np.zeros(shape)
-        a = _tensor(Tensor, A, "A", prior)
+        A = draw(rng, shape)
+        prior = draw(rng, shape, -1.0, 1.0) if k % 3 else np.zeros(shape)
+        a = new_tensor(Tensor, A, "A", prior)
         expr = "a.T" if op == "T" else f"a.{op}({', '.join(map(str, args))})"
         given = f"a = Tensor of shape {shape}; {expr}"
 
@@ -705,8 +520,8 @@ def probe_reshape_transpose(Tensor: type) -> None:
             return a.T if op == "T" else getattr(a, op)(*args)
 
         out = call(apply, given)
-        _is_tensor(Tensor, out, expr, given)
-        _remembers(out, [("a", a)], expr, given)
+        expect_tensor(Tensor, out, expr, given)
+        expect_children(out, [("a", a)], expr, given)
 
         def f(x: Array, op: str = op, args: tuple = args) -> Array:
             if op == "reshape":
@@ -714,23 +529,23 @@ def probe_reshape_transpose(Tensor: type) -> None:
             return x.transpose(args or None)
 
         want = f(A)
-        data = _data(out, f"({expr})", None)
-        if not _close(data, want, 0, 0):
+        data = data_of(out, f"({expr})", None)
+        if not close(data, want, 0, 0):
             fail(
                 f"forward value of {expr}",
                 given,
-                f"shape {want.shape}: {_show(want)}",
-                f"shape {data.shape}: {_show(data)}",
+                f"shape {want.shape}: {show(want)}",
+                f"shape {data.shape}: {show(data)}",
             )
-        G = _draw(rng, want.shape, -1.0, 1.0)
+        G = draw(rng, want.shape, -1.0, 1.0)
         hint = TRANSPOSE if op != "reshape" else "reshape's backward reshapes out.grad back to the input's shape"
-        _backprop(out, G, expr, hint)
-        ga = _grad(a, "a", None)
-        (fd,) = _fd(f, [A], G)
+        backprop_from(out, G, expr, hint)
+        ga = grad_of(a, "a", None)
+        (fd,) = finite_differences(f, [A], G)
         wrongs: list[tuple[Callable[[], Array], str]] = []
         if op == "transpose" and args:
             wrongs.append((lambda: prior + G.transpose(args), TRANSPOSE))
-        _check_grad(ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {_show(prior)}", wrongs, shape_hint=hint)
+        check_grad(ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {show(prior)}", wrongs, shape_hint=hint)
         cases.append(
             {"op": op, "args": list(args), "A": A.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()}
         )
@@ -752,28 +567,28 @@ class _Unary:
 def _unary(Tensor: type, spec: _Unary, inputs: list[Array], rng: np.random.Generator) -> list[dict[str, Any]]:
     cases = []
     for k, A in enumerate(inputs):
-        prior = _draw(rng, A.shape, -1.0, 1.0) if k % 3 else np.zeros(A.shape)
-        a = _tensor(Tensor, A, "A", prior)
+        prior = draw(rng, A.shape, -1.0, 1.0) if k % 3 else np.zeros(A.shape)
+        a = new_tensor(Tensor, A, "A", prior)
         expr = f"a.{spec.name}()"
-        given = f"a = Tensor({_show(A)}); {expr}"
+        given = f"a = Tensor({show(A)}); {expr}"
         out = call(lambda: getattr(a, spec.name)(), given)
-        _is_tensor(Tensor, out, expr, given)
-        _remembers(out, [("a", a)], expr, given)
+        expect_tensor(Tensor, out, expr, given)
+        expect_children(out, [("a", a)], expr, given)
         with np.errstate(all="ignore"):
             want = spec.f(A)
-        data = _data(out, f"({expr})", A.shape)
-        if not _close(data, want, FORWARD_TOL, 1e-300):
-            fail(f"forward value of {expr}", given, _show(want), _show(data))
-        G = _draw(rng, A.shape, -1.0, 1.0, 0.1)
-        _backprop(out, G, expr)
-        ga = _grad(a, "a", A.shape)
-        (fd,) = _fd(spec.f, [A], G)
+        data = data_of(out, f"({expr})", A.shape)
+        if not close(data, want, FORWARD_TOL, 1e-300):
+            fail(f"forward value of {expr}", given, show(want), show(data))
+        G = draw(rng, A.shape, -1.0, 1.0, 0.1)
+        backprop_from(out, G, expr)
+        ga = grad_of(a, "a", A.shape)
+        (fd,) = finite_differences(spec.f, [A], G)
         kink = spec.kink(A)
         if spec.exact is not None and np.any(kink):
             fd = np.where(kink, spec.exact(A) * G, fd)
         with np.errstate(all="ignore"):
-            wrongs = [(_const(prior + c), h) for c, h in spec.wrong(A, G)]
-        _check_grad(ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {_show(prior)}", wrongs)
+            wrongs = [(const(prior + c), h) for c, h in spec.wrong(A, G)]
+        check_grad(ga, prior, fd, f"gradient of {expr}", given + f"; a.grad = {show(prior)}", wrongs)
         cases.append({"op": spec.name, "A": A.tolist(), "G": G.tolist(), "out": data.tolist(), "ga": ga.tolist()})
     return cases
 
@@ -800,17 +615,17 @@ def probe_exp_log(Tensor: type) -> None:
         ],
     )
     exps = [
-        _draw(rng, (3, 4), -3, 3),
-        _draw(rng, (), -3, 3),
-        _draw(rng, (2, 3, 2), -3, 3),
+        draw(rng, (3, 4), -3, 3),
+        draw(rng, (), -3, 3),
+        draw(rng, (2, 3, 2), -3, 3),
         np.array([0.0, 10.0, -20.0]),
     ]
     logs = [
-        _draw(rng, (3, 4), 0.05, 5),
-        _draw(rng, (), 0.05, 5),
+        draw(rng, (3, 4), 0.05, 5),
+        draw(rng, (), 0.05, 5),
         np.array([[1e-12, 0.0, -2.0], [1e-3, 5e-11, 4.0]]),
         np.array([2.0, 0.0, 1e-10, 3.5]),
-        _draw(rng, (2, 2, 3), 0.05, 5),
+        draw(rng, (2, 2, 3), 0.05, 5),
     ]
     emit("test_exp_log", [*_unary(Tensor, exp, exps, rng), *_unary(Tensor, log, logs, rng)])
 
@@ -835,13 +650,13 @@ def probe_tanh_relu(Tensor: type) -> None:
             ((x > 0) * 1.0, "multiply by out.grad (the chain rule)"),
         ],
     )
-    tanhs = [_draw(rng, (3, 4), -3, 3), _draw(rng, (), -2, 2), _draw(rng, (2, 3, 2), -3, 3), np.array([0.0, 4.0, -0.5])]
+    tanhs = [draw(rng, (3, 4), -3, 3), draw(rng, (), -2, 2), draw(rng, (2, 3, 2), -3, 3), np.array([0.0, 4.0, -0.5])]
     relus = [
-        _draw(rng, (3, 4), -2, 2, 0.01),
+        draw(rng, (3, 4), -2, 2, 0.01),
         np.array([[0.0, 1.5, -1.0], [2.0, 0.0, -0.0]]),
-        _draw(rng, (), 0.1, 2),
+        draw(rng, (), 0.1, 2),
         np.array([0.0]),
-        _draw(rng, (2, 2, 3), -2, 2, 0.01),
+        draw(rng, (2, 2, 3), -2, 2, 0.01),
     ]
     emit("test_tanh_relu", [*_unary(Tensor, tanh, tanhs, rng), *_unary(Tensor, relu, relus, rng)])
 
@@ -856,28 +671,28 @@ def _log_softmax(x: Array) -> Array:
 
 def _logits(rng: np.random.Generator) -> list[Array]:
     return [
-        _draw(rng, (4, 3), -3, 3),
-        _draw(rng, (2, 5), -3, 3),
+        draw(rng, (4, 3), -3, 3),
+        draw(rng, (2, 5), -3, 3),
         np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 2000.0]]),
         np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1000.5]]),
         np.array([[800.0, 800.0], [-800.0, 0.0]]),
-        _draw(rng, (1, 4), -3, 3) + 700.0,
-        _draw(rng, (3, 1), -3, 3),
+        draw(rng, (1, 4), -3, 3) + 700.0,
+        draw(rng, (3, 1), -3, 3),
     ]
 
 
 def probe_log_softmax(Tensor: type, log_softmax: Callable) -> None:
     rng = np.random.default_rng(521)
-    inputs = [*_logits(rng), _draw(rng, (4,), -3, 3), _draw(rng, (2, 2, 3), -3, 3)]
+    inputs = [*_logits(rng), draw(rng, (4,), -3, 3), draw(rng, (2, 2, 3), -3, 3)]
     cases = []
     for k, X in enumerate(inputs):
-        prior = _draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
-        x = _tensor(Tensor, X, "logits", prior)
-        given = f"logits = Tensor({_show(X)})"
+        prior = draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
+        x = new_tensor(Tensor, X, "logits", prior)
+        given = f"logits = Tensor({show(X)})"
         out = call(lambda: log_softmax(x), f"log_softmax({given})")
-        _is_tensor(Tensor, out, "log_softmax(logits)", given)
+        expect_tensor(Tensor, out, "log_softmax(logits)", given)
         want = _log_softmax(X)
-        data = _data(out, "log_softmax(logits)", None)
+        data = data_of(out, "log_softmax(logits)", None)
         if data.shape != want.shape:
             fail(
                 "log_softmax keeps the logits' shape (over the last axis)",
@@ -885,18 +700,18 @@ def probe_log_softmax(Tensor: type, log_softmax: Callable) -> None:
                 f"shape {want.shape}",
                 f"shape {data.shape}",
             )
-        if not np.all(np.isfinite(data)) or not _close(data, want, 1e-9, 1e-12):
-            fail("log_softmax over the last axis", given, _show(want), _show(data), STABLE)
-        G = _draw(rng, X.shape, -1.0, 1.0)
-        _backprop(out, G, "log_softmax(logits)")
-        gx = _grad(x, "logits", X.shape)
-        (fd,) = _fd(_log_softmax, [X], G)
-        _check_grad(
+        if not np.all(np.isfinite(data)) or not close(data, want, 1e-9, 1e-12):
+            fail("log_softmax over the last axis", given, show(want), show(data), STABLE)
+        G = draw(rng, X.shape, -1.0, 1.0)
+        backprop_from(out, G, "log_softmax(logits)")
+        gx = grad_of(x, "logits", X.shape)
+        (fd,) = finite_differences(_log_softmax, [X], G)
+        check_grad(
             gx,
             prior,
             fd,
             "gradient of log_softmax reaching the logits",
-            given + f"; logits.grad = {_show(prior)}",
+            given + f"; logits.grad = {show(prior)}",
             [(lambda: prior + G, "build log_softmax from Tensor operations so the gradient flows through "
               "the log-sum-exp too (subtract the max as a constant)")],
         )  # fmt: skip
@@ -911,17 +726,17 @@ def _cross_entropy(X: Array, t: Array) -> float:
 def probe_cross_entropy(Tensor: type, cross_entropy: Callable) -> None:
     rng = np.random.default_rng(523)
     cases = []
-    for k, X in enumerate([*_logits(rng), _draw(rng, (6, 4), -3, 3)]):
+    for k, X in enumerate([*_logits(rng), draw(rng, (6, 4), -3, 3)]):
         t = rng.integers(0, X.shape[1], size=X.shape[0])
         if k == 2:
             t = np.array([2, 0])  # the far-off logits: a loss of 2000 + 2000, halved
-        prior = _draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
-        x = _tensor(Tensor, X, "logits", prior)
-        given = f"logits = Tensor({_show(X)}), targets = {t.tolist()}"
+        prior = draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
+        x = new_tensor(Tensor, X, "logits", prior)
+        given = f"logits = Tensor({show(X)}), targets = {t.tolist()}"
         out = call(lambda: cross_entropy(x, t.copy()), f"cross_entropy({given})")
-        _is_tensor(Tensor, out, "cross_entropy(logits, targets)", given)
+        expect_tensor(Tensor, out, "cross_entropy(logits, targets)", given)
         want = _cross_entropy(X, t)
-        data = _data(out, "the loss", None)
+        data = data_of(out, "the loss", None)
         if data.size != 1:
             fail(
                 "cross_entropy returns a single number (a Tensor of one element)",
@@ -946,10 +761,10 @@ def probe_cross_entropy(Tensor: type, cross_entropy: Callable) -> None:
                 hint,
             )
         call(lambda: out.backward(), "backward() from the cross-entropy loss")
-        gx = _grad(x, "logits", X.shape)
-        (fd,) = _fd(lambda z: np.array(_cross_entropy(z, t)), [X], np.array(1.0))
-        _check_grad(
-            gx, prior, fd, "gradient of cross_entropy reaching the logits", given + f"; logits.grad = {_show(prior)}"
+        gx = grad_of(x, "logits", X.shape)
+        (fd,) = finite_differences(lambda z: np.array(_cross_entropy(z, t)), [X], np.array(1.0))
+        check_grad(
+            gx, prior, fd, "gradient of cross_entropy reaching the logits", given + f"; logits.grad = {show(prior)}"
         )
         cases.append({"X": X.tolist(), "targets": t.tolist(), "loss": loss, "grad": gx.tolist()})
     emit("test_cross_entropy", cases)
@@ -1052,14 +867,14 @@ def _probe_function(Tensor: type, spec: _Checked) -> Callable[[Any], Any]:
         ts = list(call(lambda: list(tensors), "grad_check calls f with a list of Tensors"))
         if len(ts) != len(spec.shapes):
             fail("grad_check calls f with one Tensor per input array", expected=str(len(spec.shapes)), got=str(len(ts)))
-        xs = [_data(t, "an input Tensor of f", s) for t, s in zip(ts, spec.shapes, strict=True)]
+        xs = [data_of(t, "an input Tensor of f", s) for t, s in zip(ts, spec.shapes, strict=True)]
         out = call(lambda: Tensor(np.array(spec.f(*xs)), tuple(ts), "f"), "Tensor(value, children, op)")
         local = spec.grads(*xs)
 
         def _backward() -> None:
-            g = float(_grad(out, "f's output", ()).reshape(()))
+            g = float(grad_of(out, "f's output", ()).reshape(()))
             for t, d, s in zip(ts, local, spec.shapes, strict=True):
-                now = _grad(t, "an input Tensor", s)
+                now = grad_of(t, "an input Tensor", s)
                 v = np.array(now + g * np.asarray(d), dtype=np.float64)  # an array (NumPy makes 0-d sums scalars)
                 call(lambda: setattr(t, "grad", v), "setting an input's grad")
 
@@ -1083,13 +898,11 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
     rng = np.random.default_rng(525)
     cases = []
     for spec in _grad_check_cases():
-        arrays = [_draw(rng, s, -1.0, 1.0, 0.2) for s in spec.shapes]
+        arrays = [draw(rng, s, -1.0, 1.0, 0.2) for s in spec.shapes]
         if spec.integers:
             arrays = [np.where(a < 0, -1, 1) * rng.integers(1, 4, size=a.shape) for a in arrays]
         h, tol = spec.kwargs.get("h", H), spec.kwargs.get("tol", GRAD_TOL)
-        given = f"f = {spec.describe}; arrays {[_show(a) for a in arrays]}" + (
-            f"; {spec.kwargs}" if spec.kwargs else ""
-        )
+        given = f"f = {spec.describe}; arrays {[show(a) for a in arrays]}" + (f"; {spec.kwargs}" if spec.kwargs else "")
         f = _probe_function(Tensor, spec)
         rows = call(lambda: grad_check(f, [a.copy() for a in arrays], **spec.kwargs), f"grad_check({given})")
         rows = list(call(lambda: list(rows), "grad_check's rows"))
@@ -1097,7 +910,7 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
             fail("grad_check returns one row per input array", given, str(len(arrays)), str(len(rows)))
         floats = [a.astype(np.float64) for a in arrays]
         analytic_want = spec.grads(*floats)
-        numeric_want = _fd(lambda *xs: np.array(spec.f(*xs)), floats, np.array(1.0), h)
+        numeric_want = finite_differences(lambda *xs: np.array(spec.f(*xs)), floats, np.array(1.0), h)
         rec_rows = []
         for i, row in enumerate(rows):
             what = f"row {i} of grad_check"
@@ -1105,23 +918,23 @@ def probe_grad_check(Tensor: type, grad_check: Callable) -> None:
                 fail(f"{what} is (analytic, numeric, worst relative error, passed)", given)
             parts = [call(lambda: row[j], f"{what}[{j}]") for j in range(4)]
             shape = spec.shapes[i]
-            analytic = _arr(parts[0], f"the analytic gradient in {what}", shape)
-            numeric = _arr(parts[1], f"the numerical gradient in {what}", shape)
-            worst = _scalar(parts[2], f"the worst relative error in {what}")
-            passed = _flag(parts[3], f"passed in {what}")
-            if not _close(analytic, analytic_want[i], 1e-12, 1e-20):
+            analytic = as_array(parts[0], f"the analytic gradient in {what}", shape)
+            numeric = as_array(parts[1], f"the numerical gradient in {what}", shape)
+            worst = as_scalar(parts[2], f"the worst relative error in {what}")
+            passed = as_flag(parts[3], f"passed in {what}")
+            if not close(analytic, analytic_want[i], 1e-12, 1e-20):
                 fail(
                     f"{what}: the analytic gradient is input {i}'s .grad after f(tensors).backward()",
-                    given, _show(analytic_want[i]), _show(analytic),
+                    given, show(analytic_want[i]), show(analytic),
                 )  # fmt: skip
-            if not _close(numeric, numeric_want[i], 1e-8, 1e-10):
+            if not close(numeric, numeric_want[i], 1e-8, 1e-10):
                 one_sided = _one_sided(spec.f, floats, i, h)
                 hint = f"(f(x + h) - f(x - h)) / (2 * h) for each entry, with h = {h}"
-                if _close(numeric, one_sided, 1e-6, 1e-9):
+                if close(numeric, one_sided, 1e-6, 1e-9):
                     hint = (
                         "use the CENTRAL difference (f(x + h) - f(x - h)) / (2h): a one-sided one is far less accurate"
                     )
-                fail(f"{what}: the numerical gradient", given, _show(numeric_want[i]), _show(numeric), hint)
+                fail(f"{what}: the numerical gradient", given, show(numeric_want[i]), show(numeric), hint)
             with np.errstate(all="ignore"):
                 errs = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1e-8)
             mine = float(errs.max()) if errs.size else 0.0
@@ -1169,9 +982,9 @@ def _init_hint(got: Array, want: Array, others: list[Array], nin: int) -> str:
     bound = 1.0 / math.sqrt(nin)
     if got.size and np.max(np.abs(got)) > bound:
         return f"draw from rng.uniform(-1/sqrt(nin), 1/sqrt(nin)): |values| stay below {fmt(bound)}"
-    if any(_close(np.sort(got.reshape(-1)), np.sort(o.reshape(-1)), 1e-12, 0) for o in others):
+    if any(close(np.sort(got.reshape(-1)), np.sort(o.reshape(-1)), 1e-12, 0) for o in others):
         return "draw W first, then b (the draws come from one generator, in that order)"
-    if got.size == want.size and _close(got.reshape(-1), want.T.reshape(-1), 1e-12, 0):
+    if got.size == want.size and close(got.reshape(-1), want.T.reshape(-1), 1e-12, 0):
         return "draw W with size=(nin, nout) directly"
     return "rng.uniform(-bound, bound, size=(nin, nout)) for W, then size=(nout,) for b, with the rng passed in"
 
@@ -1183,18 +996,18 @@ def _check_params(params: list[Any], sizes: Sequence[int], seed: int, what: str)
     got = []
     for i, (p, w) in enumerate(zip(params, want, strict=True)):
         name = f"{'W' if i % 2 == 0 else 'b'} of layer {i // 2}"
-        d = _data(p, f"{what}: {name}", None)
+        d = data_of(p, f"{what}: {name}", None)
         if d.shape != w.shape:
             hint = "W has shape (nin, nout), so that x @ W works on a batch x of shape (batch, nin)"
             if i % 2:
                 hint = "b has shape (nout,): one bias per output, broadcast over the batch"
             fail(f"{what}: the shape of {name}", f"sizes {list(sizes)}", f"shape {w.shape}", f"shape {d.shape}", hint)
-        if not _close(d, w, 1e-12, 0):
+        if not close(d, w, 1e-12, 0):
             fail(
                 f"{what}: the initial values of {name}",
                 f"sizes {list(sizes)}, rng = numpy.random.default_rng({seed})",
-                _show(w),
-                _show(d),
+                show(w),
+                show(d),
                 _init_hint(d, w, want, sizes[i // 2]),
             )
         got.append(d)
@@ -1210,41 +1023,37 @@ def _forward(params: list[Array], x: Array) -> Array:
     return x
 
 
-def _parameters(model: Any, what: str) -> list[Any]:
-    return list(call(lambda: list(model.parameters()), f"{what}.parameters()"))
-
-
 def _network(Tensor: type, build: Callable[[np.random.Generator], Any], sizes: list[int], seed: int, what: str,
              batch: int, rng: np.random.Generator) -> dict[str, Any]:  # fmt: skip
     model = call(lambda: build(np.random.default_rng(seed)), what)
-    params = _parameters(model, what)
+    params = parameters_of(model, what)
     init = _check_params(params, sizes, seed, what)
-    X = _draw(rng, (batch, sizes[0]))
-    x = _tensor(Tensor, X, "x")
+    X = draw(rng, (batch, sizes[0]))
+    x = new_tensor(Tensor, X, "x")
     given = f"{what} with rng = numpy.random.default_rng({seed}); x of shape {X.shape}"
     out = call(lambda: model(x), f"{given}: calling it on x")
-    _is_tensor(Tensor, out, f"{what}(x)", given)
+    expect_tensor(Tensor, out, f"{what}(x)", given)
     want = _forward(init, X)
-    data = _data(out, f"{what}(x)", None)
+    data = data_of(out, f"{what}(x)", None)
     if data.shape != want.shape:
         fail(f"the output of {what}(x)", given, f"shape {want.shape}", f"shape {data.shape}")
-    if not _close(data, want, 1e-9, 1e-12):
+    if not close(data, want, 1e-9, 1e-12):
         hint = "x @ W + b for each layer, tanh between the layers, none after the last"
         n = len(init) // 2
-        if n > 1 and _close(data, np.tanh(want), 1e-9, 1e-12):
+        if n > 1 and close(data, np.tanh(want), 1e-9, 1e-12):
             hint = "no tanh after the last layer: the output layer is linear"
-        fail(f"the output of {what}(x)", given, _show(want), _show(data), hint)
-    G = _draw(rng, want.shape, -1.0, 1.0)
-    _backprop(out, G, f"{what}(x)")
+        fail(f"the output of {what}(x)", given, show(want), show(data), hint)
+    G = draw(rng, want.shape, -1.0, 1.0)
+    backprop_from(out, G, f"{what}(x)")
     grads = []
-    fds = _fd(lambda *ps: _forward(list(ps[1:]), ps[0]), [X, *init], G)
+    fds = finite_differences(lambda *ps: _forward(list(ps[1:]), ps[0]), [X, *init], G)
     for i, (p, fd) in enumerate(zip(params, fds[1:], strict=True)):
         name = f"{'W' if i % 2 == 0 else 'b'} of layer {i // 2}"
-        g = _grad(p, f"{what}: {name}", init[i].shape)
-        _check_grad(g, np.zeros(init[i].shape), fd, f"gradient reaching {name}", given + "; out.grad random")
+        g = grad_of(p, f"{what}: {name}", init[i].shape)
+        check_grad(g, np.zeros(init[i].shape), fd, f"gradient reaching {name}", given + "; out.grad random")
         grads.append(g.tolist())
-    gx = _grad(x, "x", X.shape)
-    _check_grad(gx, np.zeros(X.shape), fds[0], "gradient reaching the input x", given + "; out.grad random")
+    gx = grad_of(x, "x", X.shape)
+    check_grad(gx, np.zeros(X.shape), fds[0], "gradient reaching the input x", given + "; out.grad random")
     return {"sizes": sizes, "seed": seed, "init": [p.tolist() for p in init], "X": X.tolist(), "G": G.tolist(),
             "out": data.tolist(), "grads": grads, "gx": gx.tolist(), "model": model, "params": params}  # fmt: skip
 
@@ -1260,7 +1069,7 @@ def probe_linear(Tensor: type, Linear: type) -> None:
         rec = _network(Tensor, lambda r: Linear(nin, nout, r), [nin, nout], seed,
                        f"Linear({nin}, {nout}, rng)", batch, rng)  # fmt: skip
         layer, params = rec["model"], rec["params"]
-        again = _parameters(layer, "the layer")
+        again = parameters_of(layer, "the layer")
         if len(again) != len(params) or any(p is not q for p, q in zip(again, params, strict=False)):
             fail("Linear.parameters() returns the layer's own tensors, [W, b], the same ones every time")
         cases.append(_plain(rec))
@@ -1276,17 +1085,17 @@ def probe_mlp(Tensor: type, MLP: type) -> None:
                        batch, rng)  # fmt: skip
         model, params = rec["model"], rec["params"]
         call(lambda: model.zero_grad(), f"{what}.zero_grad()")
-        again = _parameters(model, what)
+        again = parameters_of(model, what)
         if len(again) != len(params) or any(p is not q for p, q in zip(again, params, strict=False)):
             fail(f"{what}.parameters() returns the same tensors every time (the model's own)")
         for i, p in enumerate(params):
-            g = _grad(p, f"parameter {i} after zero_grad()", None)
+            g = grad_of(p, f"parameter {i} after zero_grad()", None)
             if g.shape != _rec_shape(rec, i) or np.any(g != 0):
                 fail(
                     f"{what}.zero_grad() sets every parameter's grad to zeros of its shape",
                     f"parameter {i}",
                     f"zeros of shape {_rec_shape(rec, i)}",
-                    _show(g),
+                    show(g),
                 )
         cases.append(_plain(rec))
     emit("test_mlp", cases)
@@ -1302,8 +1111,8 @@ _OPT_SHAPES: list[Shape] = [(3,), (2, 2), (), (2, 1, 3)]
 
 
 def _leaves(Tensor: type, rng: np.random.Generator) -> tuple[list[Any], list[Array]]:
-    datas = [_draw(rng, s, -1.0, 1.0) for s in _OPT_SHAPES]
-    return [_tensor(Tensor, d, f"a parameter of shape {d.shape}") for d in datas], datas
+    datas = [draw(rng, s, -1.0, 1.0) for s in _OPT_SHAPES]
+    return [new_tensor(Tensor, d, f"a parameter of shape {d.shape}") for d in datas], datas
 
 
 def _set_grads(params: list[Any], grads: list[Array]) -> None:
@@ -1312,7 +1121,7 @@ def _set_grads(params: list[Any], grads: list[Array]) -> None:
 
 
 def _datas(params: list[Any]) -> list[Array]:
-    return [_data(p, f"parameter {i}", s) for i, (p, s) in enumerate(zip(params, _OPT_SHAPES, strict=True))]
+    return [data_of(p, f"parameter {i}", s) for i, (p, s) in enumerate(zip(params, _OPT_SHAPES, strict=True))]
 
 
 def _same_leaves(params: list[Any], originals: list[Any], name: str) -> None:
@@ -1330,10 +1139,10 @@ def _zero_grad(opt: Any, params: list[Any], name: str) -> list[list[Any]]:
     call(lambda: opt.zero_grad(), f"{name}.zero_grad()")
     zeroed = []
     for i, (p, s) in enumerate(zip(params, _OPT_SHAPES, strict=True)):
-        g = _grad(p, f"parameter {i} after zero_grad()", None)
+        g = grad_of(p, f"parameter {i} after zero_grad()", None)
         if g.shape != s or np.any(g != 0):
             fail(f"{name}.zero_grad() sets every parameter's grad to zeros of its shape", f"parameter {i}",
-                 f"zeros of shape {s}", _show(g))  # fmt: skip
+                 f"zeros of shape {s}", show(g))  # fmt: skip
         zeroed.append(g.tolist())
     return zeroed
 
@@ -1344,7 +1153,7 @@ def probe_sgd(Tensor: type, SGD: type) -> None:
     for lr in (0.1, 0.05, 1.5):
         params, datas = _leaves(Tensor, rng)
         originals = list(params)
-        grads = [_draw(rng, d.shape, -3.0, 3.0) for d in datas]
+        grads = [draw(rng, d.shape, -3.0, 3.0) for d in datas]
         _set_grads(params, grads)
         opt = call(lambda: SGD(params, lr), f"SGD(params, lr={lr})")
         trail = []
@@ -1354,23 +1163,23 @@ def probe_sgd(Tensor: type, SGD: type) -> None:
             after = _datas(params)
             for i, (d, g, a) in enumerate(zip(datas, grads, after, strict=True)):
                 want = d - lr * g
-                if not _close(a, want, 1e-12, 1e-15):
+                if not close(a, want, 1e-12, 1e-15):
                     hint = "p.data -= lr * p.grad"
-                    if _close(a, d, 0, 0):
+                    if close(a, d, 0, 0):
                         hint = ("update the parameters themselves: p.data -= lr * p.grad (new Tensors made by "
                                 "p - lr * p.grad are not the model's parameters)")  # fmt: skip
-                    fail(f"SGD.step() on parameter {i}", f"data {_show(d)}, grad {_show(g)}, lr {lr}", _show(want),
-                         _show(a), hint)  # fmt: skip
-                if not _close(_grad(params[i], f"parameter {i}", None), g, 0, 0):
+                    fail(f"SGD.step() on parameter {i}", f"data {show(d)}, grad {show(g)}, lr {lr}", show(want),
+                         show(a), hint)  # fmt: skip
+                if not close(grad_of(params[i], f"parameter {i}", None), g, 0, 0):
                     fail("SGD.step() leaves the gradients alone (zero_grad() resets them)")
             datas = after
             trail.append([a.tolist() for a in after])
         zeroed = _zero_grad(opt, params, "SGD")
         call(lambda: opt.step(), "SGD.step() after zero_grad()")
         still = _datas(params)
-        if not all(_close(s, a, 0, 0) for s, a in zip(still, datas, strict=True)):
-            fail("a step with zero gradients changes nothing", expected=str([_show(a) for a in datas]),
-                 got=str([_show(s) for s in still]))  # fmt: skip
+        if not all(close(s, a, 0, 0) for s, a in zip(still, datas, strict=True)):
+            fail("a step with zero gradients changes nothing", expected=str([show(a) for a in datas]),
+                 got=str([show(s) for s in still]))  # fmt: skip
         cases.append({"lr": lr, "grads": [g.tolist() for g in grads], "trail": trail, "zeroed": zeroed})
     emit("test_sgd", cases)
 
@@ -1394,7 +1203,7 @@ def probe_adam(Tensor: type, Adam: type) -> None:
         expected = [d.copy() for d in datas]
         schedule, trail = [], []
         for t in range(1, steps + 1):
-            grads = [_draw(rng, d.shape, -2.0, 2.0) for d in datas]
+            grads = [draw(rng, d.shape, -2.0, 2.0) for d in datas]
             grads[0][0] = 0.0  # a zero gradient: eps keeps 0/0 away, the entry does not move
             grads[0][1] = 1e-12
             _set_grads(params, grads)
@@ -1409,22 +1218,22 @@ def probe_adam(Tensor: type, Adam: type) -> None:
             if t == 1:  # bias-corrected: m_hat = g and v_hat = g**2, so the step is lr * g / (|g| + eps)
                 for i, g in enumerate(grads):
                     want = -lr * g / (np.abs(g) + eps)
-                    if not _close(after[i] - before[i], want, 1e-9, 1e-9 * lr):
+                    if not close(after[i] - before[i], want, 1e-9, 1e-9 * lr):
                         fail(
                             "Adam's first step is lr * g / (|g| + eps): bias correction makes m_hat = g and "
                             "v_hat = g**2",
-                            f"{kwargs}, parameter {i}, grad {_show(g)}",
-                            _show(want),
-                            _show(after[i] - before[i]),
+                            f"{kwargs}, parameter {i}, grad {show(g)}",
+                            show(want),
+                            show(after[i] - before[i]),
                             "divide m by (1 - beta1**t) and v by (1 - beta2**t), with t the number of steps so far",
                         )
             for i, (a, e) in enumerate(zip(after, expected, strict=True)):
-                if not _close(a, e, 1e-9, 1e-12):
+                if not close(a, e, 1e-9, 1e-12):
                     fail(
                         f"Adam after {t} steps: m and v carry over from step to step",
                         f"{kwargs}, parameter {i}",
-                        _show(e),
-                        _show(a),
+                        show(e),
+                        show(a),
                         "keep m, v and t in the optimizer, one m and one v per parameter (arrays of its shape), "
                         "never reset in step()",
                     )
@@ -1441,20 +1250,20 @@ def probe_adam(Tensor: type, Adam: type) -> None:
     # state is per parameter: changing one parameter's gradients leaves another's path alone
     twins = []
     for other in (0.5, -3.0):
-        a = _tensor(Tensor, np.array([0.3, -0.2]), "a")
-        b = _tensor(Tensor, np.array([0.3, -0.2]), "b")
+        a = new_tensor(Tensor, np.array([0.3, -0.2]), "a")
+        b = new_tensor(Tensor, np.array([0.3, -0.2]), "b")
         opt = call(lambda: Adam([a, b], lr=0.01), "Adam([a, b], lr=0.01)")
         for gv in (1.0, -0.5, 2.0):
             call(lambda: setattr(a, "grad", np.array([gv, -gv])), "setting a.grad")
             call(lambda: setattr(b, "grad", np.array([other * gv, gv])), "setting b.grad")
             call(lambda: opt.step(), "Adam.step()")
-        twins.append(_data(a, "a", (2,)))
-    if not _close(twins[0], twins[1], 0, 0):
+        twins.append(data_of(a, "a", (2,)))
+    if not close(twins[0], twins[1], 0, 0):
         fail(
             "Adam keeps its moments per parameter",
             "two runs differing only in another parameter's gradients",
             "the same path",
-            f"{_show(twins[0])} and {_show(twins[1])}",
+            f"{show(twins[0])} and {show(twins[1])}",
             "one m and one v for each parameter",
         )
     cases.append({"per_parameter": twins[0].tolist()})
@@ -1487,22 +1296,22 @@ def probe_trained(
 ) -> None:
     """The trained network, judged by recomputing its loss from its parameters."""
     sizes = list(sizes)
-    Xa = _arr(X, "X")
+    Xa = as_array(X, "X")
     if Xa.ndim != 2 or Xa.shape[1] != sizes[0] or len(Xa) == 0:
         fail(f"X holds the points, shape (n, {sizes[0]})", got=f"shape {Xa.shape}")
-    ya = _arr(y, "y")
+    ya = as_array(y, "y")
     if ya.size != len(Xa) or ya.ndim not in (1, 2):
         fail("y holds one label per point, shape (n, 1)", expected=f"shape ({len(Xa)}, 1)", got=f"shape {ya.shape}")
-    params = _parameters(model, "the model")
+    params = parameters_of(model, "the model")
     if len(params) != 2 * (len(sizes) - 1):
         fail(f"MLP{tuple(sizes)}.parameters() lists W and b of each layer", expected=str(2 * (len(sizes) - 1)),
              got=str(len(params)))  # fmt: skip
     datas = []
     for i, p in enumerate(params):
         nin, nout = sizes[i // 2], sizes[i // 2 + 1]
-        d = _data(p, f"trained parameter {i}", (nin, nout) if i % 2 == 0 else (nout,))
+        d = data_of(p, f"trained parameter {i}", (nin, nout) if i % 2 == 0 else (nout,))
         if not np.all(np.isfinite(d)):
-            fail("every trained parameter is finite", f"parameter {i}", "finite numbers", _show(d),
+            fail("every trained parameter is finite", f"parameter {i}", "finite numbers", show(d),
                  "a learning rate too high makes training diverge")  # fmt: skip
         datas.append(d)
     flat = _flat(datas)
@@ -1510,15 +1319,15 @@ def probe_trained(
     loss = mlp_mse(sizes, flat, Xl, yl)
     # the model's own predictions come from these parameters, in the documented architecture
     xt = call(lambda: Tensor(Xa.copy()), "Tensor(X)")
-    preds = _data(call(lambda: model(xt), "the trained model on X"), "the model's predictions", (len(Xa), 1))
+    preds = data_of(call(lambda: model(xt), "the trained model on X"), "the model's predictions", (len(Xa), 1))
     want = np.array([mlp_forward(sizes, flat, x) for x in Xl]).reshape(-1, 1)
-    if not _close(preds, want, 1e-9, 1e-12):
+    if not close(preds, want, 1e-9, 1e-12):
         fail(
             "the model's predictions come from its parameters: x @ W + b per layer, tanh between layers",
-            expected=_show(want),
-            got=_show(preds),
+            expected=show(want),
+            got=show(preds),
         )
-    curve = [_scalar(v, "a loss in the curve") for v in call(lambda: list(losses), "the list of losses")]
+    curve = [as_scalar(v, "a loss in the curve") for v in call(lambda: list(losses), "the list of losses")]
     if len(curve) < min_steps:
         fail(f"train for at least {min_steps} steps", expected=f">= {min_steps} losses", got=str(len(curve)))
     tenth = max(1, len(curve) // 10)

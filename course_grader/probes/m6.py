@@ -22,23 +22,23 @@ from typing import Any
 
 import numpy as np
 
-from course_grader.probes.common import GRAD_TOL, H, call, emit, fail, fmt
-from course_grader.probes.m5 import (
-    _arr,
-    _backprop,
-    _check_grad,
-    _close,
-    _const,
-    _data,
-    _draw,
-    _fd,
-    _grad,
-    _is_tensor,
-    _parameters,
-    _reduce,
-    _show,
-    _tensor,
+from course_grader.probes.arrays import (
+    as_array,
+    backprop_from,
+    check_grad,
+    close,
+    const,
+    data_of,
+    draw,
+    expect_tensor,
+    finite_differences,
+    grad_of,
+    new_tensor,
+    parameters_of,
+    show,
+    unbroadcast_to,
 )
+from course_grader.probes.common import GRAD_TOL, H, call, emit, fail, fmt
 
 Array = np.ndarray
 Shape = tuple[int, ...]
@@ -230,14 +230,14 @@ def _matmul_wrong(A: Array, B: Array, G: Array) -> tuple[list[tuple[Callable[[],
         return x.T
 
     wrong_a = [
-        (lambda: _reduce(G @ t(B), A.shape), MATMUL),
+        (lambda: unbroadcast_to(G @ t(B), A.shape), MATMUL),
         (lambda: G @ np.swapaxes(B, -1, -2), MATMUL),
-        (lambda: _reduce(np.swapaxes(B, -1, -2) @ G, A.shape), MATMUL),
+        (lambda: unbroadcast_to(np.swapaxes(B, -1, -2) @ G, A.shape), MATMUL),
     ]
     wrong_b = [
-        (lambda: _reduce(t(A) @ G, B.shape), MATMUL),
+        (lambda: unbroadcast_to(t(A) @ G, B.shape), MATMUL),
         (lambda: np.swapaxes(A, -1, -2) @ G, MATMUL),
-        (lambda: _reduce(G @ np.swapaxes(A, -1, -2), B.shape), MATMUL),
+        (lambda: unbroadcast_to(G @ np.swapaxes(A, -1, -2), B.shape), MATMUL),
     ]
     return wrong_a, wrong_b
 
@@ -246,12 +246,12 @@ def probe_matmul(Tensor: type) -> None:
     rng = np.random.default_rng(601)
     cases = []
     for k, (form, sa, sb) in enumerate(_MATMUL_CASES):
-        A = _draw(rng, sa)
-        B = A if form == "same" else _draw(rng, sb)
-        pa = _draw(rng, sa, -1.0, 1.0) if k % 3 else np.zeros(sa)
-        pb = _draw(rng, sb, -1.0, 1.0) if k % 3 else np.zeros(sb)
-        a = _tensor(Tensor, A, "A", pa) if form != "AT" else None
-        b = _tensor(Tensor, B, "B", pb) if form in ("TT", "AT") else None
+        A = draw(rng, sa)
+        B = A if form == "same" else draw(rng, sb)
+        pa = draw(rng, sa, -1.0, 1.0) if k % 3 else np.zeros(sa)
+        pb = draw(rng, sb, -1.0, 1.0) if k % 3 else np.zeros(sb)
+        a = new_tensor(Tensor, A, "A", pa) if form != "AT" else None
+        b = new_tensor(Tensor, B, "B", pb) if form in ("TT", "AT") else None
         if form == "same":
             operands: tuple = (a, a)
             shown = f"a = Tensor of shape {sa}, a @ a"
@@ -262,9 +262,9 @@ def probe_matmul(Tensor: type) -> None:
                 f"b = {'Tensor' if b is not None else 'a NumPy array'} of shape {sb}; a @ b"
             )
         out = call(lambda: operands[0] @ operands[1], shown)
-        _is_tensor(Tensor, out, "a @ b", shown)
+        expect_tensor(Tensor, out, "a @ b", shown)
         want = np.matmul(A, B)
-        data = _data(out, "(a @ b)", None)
+        data = data_of(out, "(a @ b)", None)
         if data.shape != want.shape:
             fail(
                 "the shape of a @ b",
@@ -273,22 +273,22 @@ def probe_matmul(Tensor: type) -> None:
                 f"shape {data.shape}",
                 "np.matmul's: batch axes broadcast",
             )
-        if not _close(data, want, 1e-9, 1e-12):
-            fail("forward value of a @ b", shown, _show(want), _show(data), "np.matmul(a.data, b.data)")
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, "a @ b", MATMUL)
+        if not close(data, want, 1e-9, 1e-12):
+            fail("forward value of a @ b", shown, show(want), show(data), "np.matmul(a.data, b.data)")
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, "a @ b", MATMUL)
         rec: dict[str, Any] = {"form": form, "shapes": [list(sa), list(sb)], "out": data.tolist()}
         if form == "same":
-            (fd,) = _fd(lambda x: np.matmul(x, x), [A], G)
-            ga = _grad(a, "a", None)
-            _check_grad(ga, pa, fd, "gradient of a @ a reaching a (used on both sides)", shown, shape_hint=MATMUL)
+            (fd,) = finite_differences(lambda x: np.matmul(x, x), [A], G)
+            ga = grad_of(a, "a", None)
+            check_grad(ga, pa, fd, "gradient of a @ a reaching a (used on both sides)", shown, shape_hint=MATMUL)
             rec["ga"] = ga.tolist()
         else:
-            fda, fdb = _fd(np.matmul, [A, B], G)
+            fda, fdb = finite_differences(np.matmul, [A, B], G)
             wrong_a, wrong_b = _matmul_wrong(A, B, G)
             if a is not None:
-                ga = _grad(a, "a", None)
-                _check_grad(
+                ga = grad_of(a, "a", None)
+                check_grad(
                     ga,
                     pa,
                     fda,
@@ -299,8 +299,8 @@ def probe_matmul(Tensor: type) -> None:
                 )
                 rec["ga"] = ga.tolist()
             if b is not None:
-                gb = _grad(b, "b", None)
-                _check_grad(
+                gb = grad_of(b, "b", None)
+                check_grad(
                     gb,
                     pb,
                     fdb,
@@ -320,42 +320,42 @@ def probe_matmul(Tensor: type) -> None:
 def probe_softmax(Tensor: type, softmax: Callable) -> None:
     rng = np.random.default_rng(603)
     inputs: list[tuple[Array, int | None]] = [
-        (_draw(rng, (5,), -3, 3), None),
-        (_draw(rng, (3, 4), -3, 3), None),
-        (_draw(rng, (3, 4), -3, 3), -1),
-        (_draw(rng, (3, 4), -3, 3), 0),
-        (_draw(rng, (2, 3, 4), -3, 3), -1),
-        (_draw(rng, (2, 3, 4), -3, 3), 1),
-        (_draw(rng, (2, 3, 4), -3, 3), 0),
+        (draw(rng, (5,), -3, 3), None),
+        (draw(rng, (3, 4), -3, 3), None),
+        (draw(rng, (3, 4), -3, 3), -1),
+        (draw(rng, (3, 4), -3, 3), 0),
+        (draw(rng, (2, 3, 4), -3, 3), -1),
+        (draw(rng, (2, 3, 4), -3, 3), 1),
+        (draw(rng, (2, 3, 4), -3, 3), 0),
         (np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1001.0, -1002.0]]), -1),
         (np.array([[2.0, MASKED, 0.5, MASKED], [MASKED, 1.0, MASKED, 1.0]]), -1),  # masked scores
         (np.array([[0.3], [-2.0]]), -1),  # one element per row: the weight is 1, the gradient 0
-        (_draw(rng, (2, 2, 2, 3), -3, 3) * 10.0, -1),
+        (draw(rng, (2, 2, 2, 3), -3, 3) * 10.0, -1),
     ]
     cases = []
     for k, (X, axis) in enumerate(inputs):
         ax = -1 if axis is None else axis
-        prior = _draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
-        x = _tensor(Tensor, X, "x", prior)
+        prior = draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
+        x = new_tensor(Tensor, X, "x", prior)
         expr = "softmax(x)" if axis is None else f"softmax(x, axis={axis})"
-        given = f"x = Tensor({_show(X)}); {expr}"
+        given = f"x = Tensor({show(X)}); {expr}"
         out = call(lambda: softmax(x) if axis is None else softmax(x, axis=axis), given)
-        _is_tensor(Tensor, out, expr, given)
+        expect_tensor(Tensor, out, expr, given)
         want = _np_softmax(X, ax)
-        data = _data(out, expr, None)
+        data = data_of(out, expr, None)
         if data.shape != want.shape:
             fail(f"{expr} keeps x's shape", given, f"shape {want.shape}", f"shape {data.shape}")
-        if not np.all(np.isfinite(data)) or not _close(data, want, 1e-9, 1e-15):
+        if not np.all(np.isfinite(data)) or not close(data, want, 1e-9, 1e-15):
             hint = "exp(x - max) / sum(exp(x - max)) along the axis, with keepdims=True"
-            if np.all(np.isfinite(data)) and axis not in (None, -1) and _close(data, _np_softmax(X, -1), 1e-9, 1e-15):
+            if np.all(np.isfinite(data)) and axis not in (None, -1) and close(data, _np_softmax(X, -1), 1e-9, 1e-15):
                 hint = "normalise along the axis you are given, not always the last one"
-            fail(f"forward value of {expr}", given, _show(want), _show(data), hint)
+            fail(f"forward value of {expr}", given, show(want), show(data), hint)
         if np.any(data[want == 0.0] != 0.0):
-            fail(f"{expr}: a weight whose score is -1e9 below the others is exactly 0", given, "0.0", _show(data))
-        G = _draw(rng, X.shape, -1.0, 1.0)
-        _backprop(out, G, expr, SOFTMAX)
-        gx = _grad(x, "x", None)
-        (fd,) = _fd(lambda z: _np_softmax(z, ax), [X], G)
+            fail(f"{expr}: a weight whose score is -1e9 below the others is exactly 0", given, "0.0", show(data))
+        G = draw(rng, X.shape, -1.0, 1.0)
+        backprop_from(out, G, expr, SOFTMAX)
+        gx = grad_of(x, "x", None)
+        (fd,) = finite_differences(lambda z: _np_softmax(z, ax), [X], G)
         Y = want
         diag = Y * (1 - Y) * G
         wrongs = [
@@ -363,9 +363,9 @@ def probe_softmax(Tensor: type, softmax: Callable) -> None:
             (lambda: prior + Y * (1 - Y), "multiply by out.grad (the chain rule)"),
             (lambda: prior + Y * (G - (G * Y).sum(axis=-1, keepdims=True)), "sum (g * y) along the softmax's axis"),
         ]
-        _check_grad(gx, prior, fd, f"gradient of {expr} reaching x", given + f"; x.grad = {_show(prior)}", wrongs)
+        check_grad(gx, prior, fd, f"gradient of {expr} reaching x", given + f"; x.grad = {show(prior)}", wrongs)
         if np.any((gx - prior)[want == 0.0] != 0.0):
-            fail(f"{expr}: no gradient reaches an entry whose weight is exactly 0", given, "0.0", _show(gx - prior))
+            fail(f"{expr}: no gradient reaches an entry whose weight is exactly 0", given, "0.0", show(gx - prior))
         cases.append({"axis": axis, "out": data.tolist(), "grad": gx.tolist()})
     emit("test_softmax", cases)
 
@@ -385,67 +385,67 @@ def probe_embedding(Tensor: type, embedding: Callable, Embedding: type) -> None:
     ]
     cases: list[dict[str, Any]] = []
     for k, (tshape, ids) in enumerate(ids_cases):
-        Tb = _draw(rng, tshape)
-        prior = _draw(rng, tshape, -1.0, 1.0) if k % 2 else np.zeros(tshape)
-        table = _tensor(Tensor, Tb, "table", prior)
+        Tb = draw(rng, tshape)
+        prior = draw(rng, tshape, -1.0, 1.0) if k % 2 else np.zeros(tshape)
+        table = new_tensor(Tensor, Tb, "table", prior)
         given = f"table = Tensor of shape {tshape}, ids = {ids.tolist()}"
         out = call(lambda: embedding(table, ids.copy()), f"embedding({given})")
-        _is_tensor(Tensor, out, "embedding(table, ids)", given)
+        expect_tensor(Tensor, out, "embedding(table, ids)", given)
         want = Tb[ids]
-        data = _data(out, "embedding(table, ids)", None)
+        data = data_of(out, "embedding(table, ids)", None)
         if data.shape != want.shape:
             fail(
                 "embedding(table, ids) has shape ids.shape + (D,)", given, f"shape {want.shape}", f"shape {data.shape}"
             )
-        if not _close(data, want, 0, 0):
-            fail("embedding(table, ids): row ids[...] of the table", given, _show(want), _show(data), "table.data[ids]")
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, "embedding(table, ids)", EMBEDDING)
-        gt = _grad(table, "table", None)
+        if not close(data, want, 0, 0):
+            fail("embedding(table, ids): row ids[...] of the table", given, show(want), show(data), "table.data[ids]")
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, "embedding(table, ids)", EMBEDDING)
+        gt = grad_of(table, "table", None)
         exact = np.zeros(tshape)
         np.add.at(exact, ids, G)
         overwritten = prior.copy()
         overwritten[ids] += G
         assigned = prior.copy()
         assigned[ids] = G
-        _check_grad(
+        check_grad(
             gt,
             prior,
             exact,
             "gradient of embedding(table, ids) reaching the table",
-            given + f"; table.grad = {_show(prior)}; out.grad random",
-            [(_const(overwritten), EMBEDDING), (_const(assigned), EMBEDDING)],
+            given + f"; table.grad = {show(prior)}; out.grad random",
+            [(const(overwritten), EMBEDDING), (const(assigned), EMBEDDING)],
         )
         cases.append({"ids": ids.tolist(), "out": data.tolist(), "grad": gt.tolist()})
     for vocab, dim, seed in ((20, 8, 3), (5, 2, 4), (12, 6, 5)):
         what = f"Embedding({vocab}, {dim}, rng)"
         layer = call(lambda: Embedding(vocab, dim, np.random.default_rng(seed)), what)
-        params = _parameters(layer, what)
+        params = parameters_of(layer, what)
         if len(params) != 1:
             fail(f"{what}.parameters() is [table]", expected="1 tensor", got=f"{len(params)}")
-        got = _data(params[0], f"{what}: the table", None)
+        got = data_of(params[0], f"{what}: the table", None)
         want = np.random.default_rng(seed).normal(0.0, 1.0, size=(vocab, dim))
         if got.shape != want.shape:
             fail(f"{what}: the table has shape (vocab, dim)", expected=f"shape {want.shape}", got=f"shape {got.shape}")
-        if not _close(got, want, 1e-12, 0):
+        if not close(got, want, 1e-12, 0):
             fail(
                 f"{what}: the table is rng.normal(0.0, 1.0, size=(vocab, dim))",
                 f"rng = numpy.random.default_rng({seed})",
-                _show(want),
-                _show(got),
+                show(want),
+                show(got),
             )
         ids = rng.integers(0, vocab, size=(2, 3))
         ids[1, 2] = ids[0, 0]
         out = call(lambda: layer(ids.copy()), f"{what} called on ids")
-        data = _data(out, f"{what}(ids)", (2, 3, dim))
-        if not _close(data, want[ids], 0, 0):
-            fail(f"{what}(ids) is embedding(table, ids)", f"ids = {ids.tolist()}", _show(want[ids]), _show(data))
-        G = _draw(rng, (2, 3, dim), -1.0, 1.0)
-        _backprop(out, G, f"{what}(ids)", EMBEDDING)
+        data = data_of(out, f"{what}(ids)", (2, 3, dim))
+        if not close(data, want[ids], 0, 0):
+            fail(f"{what}(ids) is embedding(table, ids)", f"ids = {ids.tolist()}", show(want[ids]), show(data))
+        G = draw(rng, (2, 3, dim), -1.0, 1.0)
+        backprop_from(out, G, f"{what}(ids)", EMBEDDING)
         exact = np.zeros((vocab, dim))
         np.add.at(exact, ids, G)
-        _check_grad(
-            _grad(params[0], "the table", None),
+        check_grad(
+            grad_of(params[0], "the table", None),
             np.zeros((vocab, dim)),
             exact,
             f"gradient of {what}(ids) reaching its table",
@@ -462,11 +462,11 @@ def probe_positional_encoding(positional_encoding: Callable) -> None:
     cases = []
     for T, d in ((1, 2), (2, 2), (3, 4), (4, 6), (8, 32), (5, 16), (30, 64), (7, 10)):
         given = f"positional_encoding({T}, {d})"
-        got = _arr(call(lambda: positional_encoding(T, d), given), f"{given}'s result", None)
+        got = as_array(call(lambda: positional_encoding(T, d), given), f"{given}'s result", None)
         want = _np_positions(T, d)
         if got.shape != want.shape:
             fail(f"{given} is an array of shape (T, d)", given, f"shape {want.shape}", f"shape {got.shape}")
-        if not _close(got, want, 1e-9, 1e-12):
+        if not close(got, want, 1e-9, 1e-12):
             angles = np.arange(T)[:, None] / 10000.0 ** (np.arange(0, d, 2)[None, :] / d)
             swapped = np.zeros((T, d))
             swapped[:, 0::2], swapped[:, 1::2] = np.cos(angles), np.sin(angles)
@@ -474,13 +474,13 @@ def probe_positional_encoding(positional_encoding: Callable) -> None:
             odd = np.zeros((T, d))
             odd[:, 0::2], odd[:, 1::2] = np.sin(by_column), np.cos(by_column)
             hint = "sin(p / 10000**(2i/d)) in column 2i, cos of the same angle in column 2i + 1, p = 0 .. T - 1"
-            if _close(got, swapped, 1e-9, 1e-12):
+            if close(got, swapped, 1e-9, 1e-12):
                 hint = "sin goes in the EVEN columns (0, 2, ...), cos in the odd ones"
-            elif _close(got, odd, 1e-9, 1e-12):
+            elif close(got, odd, 1e-9, 1e-12):
                 hint = "the exponent is 2i/d with 2i the even column (0, 2, 4, ...), not i/d"
-            elif T > 1 and _close(got, _np_positions(T + 1, d)[1:], 1e-9, 1e-12):
+            elif T > 1 and close(got, _np_positions(T + 1, d)[1:], 1e-9, 1e-12):
                 hint = "positions start at 0"
-            fail(f"the values of {given}", given, _show(want), _show(got), hint)
+            fail(f"the values of {given}", given, show(want), show(got), hint)
         cases.append({"T": T, "d": d, "pe": got.tolist()})
     emit("test_positional_encoding", cases)
 
@@ -491,60 +491,60 @@ def probe_positional_encoding(positional_encoding: Callable) -> None:
 def probe_layer_norm(Tensor: type, LayerNorm: type) -> None:
     rng = np.random.default_rng(607)
     settings: list[tuple[int, Array, bool]] = [
-        (5, _draw(rng, (5,), -3, 3), False),
-        (4, _draw(rng, (2, 4), -3, 3), True),
-        (8, _draw(rng, (2, 3, 8), -3, 3), True),
-        (2, _draw(rng, (3, 2), -3, 3), False),
-        (6, 0.7 + 1e-3 * _draw(rng, (2, 6)), True),  # tiny variance: where eps shows
+        (5, draw(rng, (5,), -3, 3), False),
+        (4, draw(rng, (2, 4), -3, 3), True),
+        (8, draw(rng, (2, 3, 8), -3, 3), True),
+        (2, draw(rng, (3, 2), -3, 3), False),
+        (6, 0.7 + 1e-3 * draw(rng, (2, 6)), True),  # tiny variance: where eps shows
         (3, np.array([[2.0, 2.0, 2.0], [1.0, -1.0, 4.0]]), True),  # a constant row
-        (16, 100.0 * _draw(rng, (2, 16)), False),
+        (16, 100.0 * draw(rng, (2, 16)), False),
     ]
     cases = []
     for k, (dim, X, learned) in enumerate(settings):
         what = f"LayerNorm({dim})"
         ln = call(lambda: LayerNorm(dim), what)
-        params = _parameters(ln, what)
+        params = parameters_of(ln, what)
         if len(params) != 2:
             fail(f"{what}.parameters() is [gain, bias]", expected="2 tensors", got=str(len(params)))
-        g0 = _data(params[0], f"{what}: the gain", None)
-        b0 = _data(params[1], f"{what}: the bias", None)
+        g0 = data_of(params[0], f"{what}: the gain", None)
+        b0 = data_of(params[1], f"{what}: the bias", None)
         if g0.shape != (dim,) or b0.shape != (dim,) or np.any(g0 != 1.0) or np.any(b0 != 0.0):
             fail(
                 f"{what}: gain = ones({dim}) and bias = zeros({dim}), in that order",
                 expected=f"[ones({dim}), zeros({dim})]",
-                got=f"[{_show(g0)}, {_show(b0)}]",
+                got=f"[{show(g0)}, {show(b0)}]",
             )
-        gain, bias = (_draw(rng, (dim,), 0.5, 2.0), _draw(rng, (dim,), -1.0, 1.0)) if learned else (g0, b0)
+        gain, bias = (draw(rng, (dim,), 0.5, 2.0), draw(rng, (dim,), -1.0, 1.0)) if learned else (g0, b0)
         if learned:
             call(lambda: setattr(params[0], "data", gain.copy()), "setting the gain's data")
             call(lambda: setattr(params[1], "data", bias.copy()), "setting the bias's data")
-        prior = _draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
-        x = _tensor(Tensor, X, "x", prior)
-        given = f"{what} with gain {_show(gain)}, bias {_show(bias)}; x = {_show(X)}"
+        prior = draw(rng, X.shape, -1.0, 1.0) if k % 2 else np.zeros(X.shape)
+        x = new_tensor(Tensor, X, "x", prior)
+        given = f"{what} with gain {show(gain)}, bias {show(bias)}; x = {show(X)}"
         out = call(lambda: ln(x), given)
-        _is_tensor(Tensor, out, f"{what}(x)", given)
+        expect_tensor(Tensor, out, f"{what}(x)", given)
         want = _np_layer_norm(X, gain, bias)
-        data = _data(out, f"{what}(x)", None)
+        data = data_of(out, f"{what}(x)", None)
         if data.shape != want.shape:
             fail(f"{what}(x) keeps x's shape", given, f"shape {want.shape}", f"shape {data.shape}")
-        if not _close(data, want, 1e-9, 1e-12):
+        if not close(data, want, 1e-9, 1e-12):
             hint = "(x - mean) / sqrt(var + 1e-5) * gain + bias, mean and var over the last axis"
-            if _close(data, _np_layer_norm(X, gain, bias, ddof=1), 1e-9, 1e-12):
+            if close(data, _np_layer_norm(X, gain, bias, ddof=1), 1e-9, 1e-12):
                 hint = "the variance is the biased one: divide by D, not D - 1"
-            elif _close(data, _np_layer_norm(X, gain, bias, inside=False), 1e-9, 1e-12):
+            elif close(data, _np_layer_norm(X, gain, bias, inside=False), 1e-9, 1e-12):
                 hint = "eps goes INSIDE the square root: sqrt(var + eps)"
-            elif _close(data, _np_layer_norm(X, bias, gain), 1e-9, 1e-12):
+            elif close(data, _np_layer_norm(X, bias, gain), 1e-9, 1e-12):
                 hint = "multiply by the gain, then add the bias"
-            fail(f"forward value of {what}(x)", given, _show(want), _show(data), hint)
-        G = _draw(rng, X.shape, -1.0, 1.0)
-        _backprop(out, G, f"{what}(x)")
-        gx = _grad(x, "x", None)
-        ggain = _grad(params[0], "the gain", (dim,))
-        gbias = _grad(params[1], "the bias", (dim,))
-        fdx, fdg, fdb = _fd(lambda z, g, b: _np_layer_norm(z, g, b), [X, gain, bias], G)
-        _check_grad(gx, prior, fdx, f"gradient of {what}(x) reaching x", given + f"; x.grad = {_show(prior)}")
-        _check_grad(ggain, np.zeros(dim), fdg, f"gradient of {what}(x) reaching the gain", given)
-        _check_grad(gbias, np.zeros(dim), fdb, f"gradient of {what}(x) reaching the bias", given)
+            fail(f"forward value of {what}(x)", given, show(want), show(data), hint)
+        G = draw(rng, X.shape, -1.0, 1.0)
+        backprop_from(out, G, f"{what}(x)")
+        gx = grad_of(x, "x", None)
+        ggain = grad_of(params[0], "the gain", (dim,))
+        gbias = grad_of(params[1], "the bias", (dim,))
+        fdx, fdg, fdb = finite_differences(lambda z, g, b: _np_layer_norm(z, g, b), [X, gain, bias], G)
+        check_grad(gx, prior, fdx, f"gradient of {what}(x) reaching x", given + f"; x.grad = {show(prior)}")
+        check_grad(ggain, np.zeros(dim), fdg, f"gradient of {what}(x) reaching the gain", given)
+        check_grad(gbias, np.zeros(dim), fdb, f"gradient of {what}(x) reaching the bias", given)
         cases.append(
             {
                 "dim": dim,
@@ -583,11 +583,11 @@ def probe_attention(Tensor: type, attention: Callable) -> None:
     ]
     cases = []
     for k, (sq, sk, sv, mask, label) in enumerate(settings):
-        Q, K, V = _draw(rng, sq), _draw(rng, sk), _draw(rng, sv)
+        Q, K, V = draw(rng, sq), draw(rng, sk), draw(rng, sv)
         if label == "large scores":
             Q, K = 6.0 * Q, 6.0 * K
-        priors = [_draw(rng, s, -1.0, 1.0) if k % 2 else np.zeros(s) for s in (sq, sk, sv)]
-        q, kk, v = (_tensor(Tensor, a, n, p) for a, n, p in zip((Q, K, V), "qkv", priors, strict=True))
+        priors = [draw(rng, s, -1.0, 1.0) if k % 2 else np.zeros(s) for s in (sq, sk, sv)]
+        q, kk, v = (new_tensor(Tensor, a, n, p) for a, n, p in zip((Q, K, V), "qkv", priors, strict=True))
         given = f"q {sq}, k {sk}, v {sv}, {label}" + ("" if mask is None else f" = {mask.astype(int).tolist()}")
         got = call(
             lambda: attention(q, kk, v) if mask is None else attention(q, kk, v, mask.copy()), f"attention({given})"
@@ -596,10 +596,10 @@ def probe_attention(Tensor: type, attention: Callable) -> None:
         if len(parts) != 2:
             fail("attention returns a pair (output, weights)", given, "2 values", str(len(parts)))
         out, weights = parts
-        _is_tensor(Tensor, out, "the output of attention", given)
-        _is_tensor(Tensor, weights, "the weights of attention", given)
+        expect_tensor(Tensor, out, "the output of attention", given)
+        expect_tensor(Tensor, weights, "the weights of attention", given)
         want, wwant = _np_attention(Q, K, V, mask)
-        w = _data(weights, "the weights", None)
+        w = data_of(weights, "the weights", None)
         if w.shape != wwant.shape:
             fail(
                 "the attention weights have the scores' shape (..., T_q, T_k)",
@@ -608,28 +608,28 @@ def probe_attention(Tensor: type, attention: Callable) -> None:
                 f"shape {w.shape}",
             )
         masked = wwant == 0.0
-        if not _close(w, wwant, 1e-9, 1e-15):
+        if not close(w, wwant, 1e-9, 1e-15):
             hint = "softmax(q @ swap_last(k) / sqrt(d_k)) over the last axis (the keys)"
-            if _close(w, _np_attention(Q, K, V, mask, scale=False)[1], 1e-9, 1e-15):
+            if close(w, _np_attention(Q, K, V, mask, scale=False)[1], 1e-9, 1e-15):
                 hint = SCALE
-            elif mask is not None and _close(w, _np_attention(Q, K, V)[1] * mask, 1e-9, 1e-15):
+            elif mask is not None and close(w, _np_attention(Q, K, V)[1] * mask, 1e-9, 1e-15):
                 hint = MASK
-            elif mask is not None and np.all(np.isfinite(w)) and not _close(w.sum(-1), np.ones(w.shape[:-1]), 1e-9, 0):
+            elif mask is not None and np.all(np.isfinite(w)) and not close(w.sum(-1), np.ones(w.shape[:-1]), 1e-9, 0):
                 hint = MASK
-            fail(f"attention's weights, {label}", given, _show(wwant), _show(w), hint)
+            fail(f"attention's weights, {label}", given, show(wwant), show(w), hint)
         if np.any(w[masked] != 0.0):
-            fail(f"a masked weight is exactly 0, {label}", given, "0.0", _show(w[masked]), MASK)
-        data = _data(out, "the output", None)
+            fail(f"a masked weight is exactly 0, {label}", given, "0.0", show(w[masked]), MASK)
+        data = data_of(out, "the output", None)
         if data.shape != want.shape:
             fail("attention's output has shape (..., T_q, d_v)", given, f"shape {want.shape}", f"shape {data.shape}")
-        if not _close(data, want, 1e-9, 1e-12):
-            fail(f"attention's output, {label}: weights @ v", given, _show(want), _show(data))
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, "attention's output", MASK if mask is not None else "")
-        grads = [_grad(t, n, s) for t, n, s in zip((q, kk, v), "qkv", (sq, sk, sv), strict=True)]
-        fds = _fd(lambda a, b, c: _np_attention(a, b, c, mask)[0], [Q, K, V], G)
+        if not close(data, want, 1e-9, 1e-12):
+            fail(f"attention's output, {label}: weights @ v", given, show(want), show(data))
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, "attention's output", MASK if mask is not None else "")
+        grads = [grad_of(t, n, s) for t, n, s in zip((q, kk, v), "qkv", (sq, sk, sv), strict=True)]
+        fds = finite_differences(lambda a, b, c: _np_attention(a, b, c, mask)[0], [Q, K, V], G)
         for name, g, p, fd in zip("qkv", grads, priors, fds, strict=True):
-            _check_grad(g, p, fd, f"gradient of attention reaching {name}, {label}", given + "; out.grad random")
+            check_grad(g, p, fd, f"gradient of attention reaching {name}, {label}", given + "; out.grad random")
         if mask is not None:  # a key no query may look at gets exactly no gradient
             never = np.all(np.broadcast_to(masked, wwant.shape), axis=-2)  # (..., T_k)
             for name, g, p, s in (("k", grads[1], priors[1], sk), ("v", grads[2], priors[2], sv)):
@@ -638,7 +638,7 @@ def probe_attention(Tensor: type, attention: Callable) -> None:
                         f"no gradient reaches a {name} that every query masks, {label}",
                         given,
                         "exactly 0",
-                        _show((g - p)[np.broadcast_to(never[..., None], s)]),
+                        show((g - p)[np.broadcast_to(never[..., None], s)]),
                         MASK,
                     )
         cases.append(
@@ -662,48 +662,48 @@ def probe_split_merge_heads(Tensor: type, split_heads: Callable, merge_heads: Ca
         (((1, 3, 8), 2), ((2, 4, 6), 3), ((2, 2, 4), 1), ((3, 1, 4), 4), ((2, 5, 12), 4))
     ):
         B, T, D = shape
-        X = _draw(rng, shape)
-        prior = _draw(rng, shape, -1.0, 1.0) if k % 2 else np.zeros(shape)
-        x = _tensor(Tensor, X, "x", prior)
+        X = draw(rng, shape)
+        prior = draw(rng, shape, -1.0, 1.0) if k % 2 else np.zeros(shape)
+        x = new_tensor(Tensor, X, "x", prior)
         given = f"x of shape {shape}, {heads} heads"
         parts = call(lambda: split_heads(x, heads), f"split_heads({given})")
-        _is_tensor(Tensor, parts, "split_heads(x, heads)", given)
+        expect_tensor(Tensor, parts, "split_heads(x, heads)", given)
         want = _np_split(X, heads)
-        pdata = _data(parts, "split_heads(x, heads)", None)
-        if not _close(pdata, want, 0, 0):
+        pdata = data_of(parts, "split_heads(x, heads)", None)
+        if not close(pdata, want, 0, 0):
             fail(
                 "split_heads: (B, T, D) -> (B, H, T, D // H), head h holding features h*d .. (h+1)*d - 1",
                 given,
-                f"shape {want.shape}: {_show(want)}",
-                f"shape {pdata.shape}: {_show(pdata)}",
+                f"shape {want.shape}: {show(want)}",
+                f"shape {pdata.shape}: {show(pdata)}",
                 "x.reshape(B, T, H, d).transpose(0, 2, 1, 3)",
             )
         back = call(lambda: merge_heads(parts), f"merge_heads(split_heads({given}))")
-        _is_tensor(Tensor, back, "merge_heads(...)", given)
-        bdata = _data(back, "merge_heads(split_heads(x))", None)
-        if not _close(bdata, X, 0, 0):
-            fail("merge_heads(split_heads(x, heads)) is x, exactly", given, _show(X), _show(bdata), MERGE)
-        G = _draw(rng, shape, -1.0, 1.0)
-        _backprop(back, G, "merge_heads(split_heads(x))", MERGE)
-        gx = _grad(x, "x", shape)
-        _check_grad(gx, prior, G, "gradient of merge_heads(split_heads(x)) reaching x", given)
-        Y = _draw(rng, (B, heads, T, D // heads))
-        y = _tensor(Tensor, Y, "y")
+        expect_tensor(Tensor, back, "merge_heads(...)", given)
+        bdata = data_of(back, "merge_heads(split_heads(x))", None)
+        if not close(bdata, X, 0, 0):
+            fail("merge_heads(split_heads(x, heads)) is x, exactly", given, show(X), show(bdata), MERGE)
+        G = draw(rng, shape, -1.0, 1.0)
+        backprop_from(back, G, "merge_heads(split_heads(x))", MERGE)
+        gx = grad_of(x, "x", shape)
+        check_grad(gx, prior, G, "gradient of merge_heads(split_heads(x)) reaching x", given)
+        Y = draw(rng, (B, heads, T, D // heads))
+        y = new_tensor(Tensor, Y, "y")
         merged = call(lambda: merge_heads(y), f"merge_heads of a ({B}, {heads}, {T}, {D // heads}) tensor")
         mwant = _np_merge(Y)
-        mdata = _data(merged, "merge_heads(y)", None)
-        if not _close(mdata, mwant, 0, 0):
+        mdata = data_of(merged, "merge_heads(y)", None)
+        if not close(mdata, mwant, 0, 0):
             fail(
                 "merge_heads: (B, H, T, d) -> (B, T, H * d), token t's features from every head in head order",
                 f"y of shape {Y.shape}",
-                f"shape {mwant.shape}: {_show(mwant)}",
-                f"shape {mdata.shape}: {_show(mdata)}",
+                f"shape {mwant.shape}: {show(mwant)}",
+                f"shape {mdata.shape}: {show(mdata)}",
                 MERGE,
             )
-        G2 = _draw(rng, mwant.shape, -1.0, 1.0)
-        _backprop(merged, G2, "merge_heads(y)", MERGE)
-        gy = _grad(y, "y", Y.shape)
-        _check_grad(
+        G2 = draw(rng, mwant.shape, -1.0, 1.0)
+        backprop_from(merged, G2, "merge_heads(y)", MERGE)
+        gy = grad_of(y, "y", Y.shape)
+        check_grad(
             gy,
             np.zeros(Y.shape),
             _np_split(G2, heads),
@@ -736,13 +736,13 @@ def _check_init(params: list[Any], want: Params, names: list[str], what: str, ho
         )
     got = []
     for p, w, name in zip(params, want, names, strict=True):
-        d = _data(p, f"{what}: {name}", None)
+        d = data_of(p, f"{what}: {name}", None)
         if d.shape != w.shape:
             fail(f"{what}: the shape of {name}", expected=f"shape {w.shape}", got=f"shape {d.shape}", hint=how)
-        if not _close(d, w, 1e-12, 0):
-            others = [n for n, o in zip(names, want, strict=True) if o.shape == d.shape and _close(d, o, 1e-12, 0)]
+        if not close(d, w, 1e-12, 0):
+            others = [n for n, o in zip(names, want, strict=True) if o.shape == d.shape and close(d, o, 1e-12, 0)]
             hint = how + (f" (yours holds what {others[0]} should)" if others else "")
-            fail(f"{what}: the initial values of {name}", expected=_show(w), got=_show(d), hint=hint)
+            fail(f"{what}: the initial values of {name}", expected=show(w), got=show(d), hint=hint)
         got.append(d)
     return got
 
@@ -771,28 +771,28 @@ def _layer_case(
     its output against ``f(X, *values)``, every gradient against central differences of
     ``f`` (a sample of each large tensor's entries). The record: output and gradients."""
     _zero_grads(params, [v.shape for v in values])
-    x = _tensor(Tensor, X, "x")
+    x = new_tensor(Tensor, X, "x")
     out = call(lambda: model(x) if mask is None else model(x, mask.copy()), given)
-    _is_tensor(Tensor, out, f"{what}(x)", given)
+    expect_tensor(Tensor, out, f"{what}(x)", given)
     want = f(X, *values)
-    data = _data(out, f"{what}(x)", None)
+    data = data_of(out, f"{what}(x)", None)
     if data.shape != want.shape:
         fail(f"the shape of {what}(x)", given, f"shape {want.shape}", f"shape {data.shape}")
-    if not _close(data, want, 1e-9, 1e-12):
+    if not close(data, want, 1e-9, 1e-12):
         hint = ""
         for make, text in wrong_forward:
-            if _close(data, make(), 1e-9, 1e-12):
+            if close(data, make(), 1e-9, 1e-12):
                 hint = text
                 break
-        fail(f"the output of {what}(x)", given, _show(want), _show(data), hint)
-    G = _draw(rng, want.shape, -1.0, 1.0)
-    _backprop(out, G, f"{what}(x)")
-    got = [_grad(x, "x", X.shape)] + [
-        _grad(p, f"{what}: {n}", v.shape) for p, n, v in zip(params, names, values, strict=True)
+        fail(f"the output of {what}(x)", given, show(want), show(data), hint)
+    G = draw(rng, want.shape, -1.0, 1.0)
+    backprop_from(out, G, f"{what}(x)")
+    got = [grad_of(x, "x", X.shape)] + [
+        grad_of(p, f"{what}: {n}", v.shape) for p, n, v in zip(params, names, values, strict=True)
     ]
     fds = _fd_sampled(f, [X, *values], G, got, rng, most)
     for g, fd, name in zip(got, fds, ["x", *names], strict=True):
-        _check_grad(g, np.zeros(g.shape), fd, f"gradient of {what}(x) reaching {name}", given + "; out.grad random")
+        check_grad(g, np.zeros(g.shape), fd, f"gradient of {what}(x) reaching {name}", given + "; out.grad random")
     return {"out": data.tolist(), "grads": [g.tolist() for g in got]}
 
 
@@ -835,7 +835,7 @@ def probe_multi_head_attention(Tensor: type, MultiHeadAttention: type) -> None:
     ):
         what = f"MultiHeadAttention({dim}, {heads}, rng)"
         model = call(lambda: MultiHeadAttention(dim, heads, np.random.default_rng(seed)), what)
-        params = _parameters(model, what)
+        params = parameters_of(model, what)
         values = _check_init(
             params,
             _init_mha(np.random.default_rng(seed), dim),
@@ -844,7 +844,7 @@ def probe_multi_head_attention(Tensor: type, MultiHeadAttention: type) -> None:
             f"Wq, Wk, Wv, Wo created in that order, {LINEARS}; parameters() lists [W, b] of each",
         )
         mask = _mask_for(kind or "", rng, B, T)
-        X = _draw(rng, (B, T, dim))
+        X = draw(rng, (B, T, dim))
         given = f"{what} with rng = numpy.random.default_rng({seed}); x of shape {X.shape}, " + (
             "no mask" if mask is None else f"a {kind} mask {mask.astype(int).tolist()}"
         )
@@ -869,14 +869,14 @@ def probe_multi_head_attention(Tensor: type, MultiHeadAttention: type) -> None:
             ),
         ]
         rec = _layer_case(Tensor, model, params, values, _MHA_NAMES, f, X, mask, what, given, rng, wrong)
-        weights = _arr(call(lambda: model.weights, f"{what}.weights"), f"{what}.weights (a NumPy array)", None)
+        weights = as_array(call(lambda: model.weights, f"{what}.weights"), f"{what}.weights (a NumPy array)", None)
         wwant = _np_mha(X, values, heads, mask)[1]
-        if weights.shape != wwant.shape or not _close(weights, wwant, 1e-9, 1e-15):
+        if weights.shape != wwant.shape or not close(weights, wwant, 1e-9, 1e-15):
             fail(
                 f"{what}.weights: the attention weights of the last call, (B, H, T, T)",
                 given,
-                f"shape {wwant.shape}: {_show(wwant)}",
-                f"shape {weights.shape}: {_show(weights)}",
+                f"shape {wwant.shape}: {show(wwant)}",
+                f"shape {weights.shape}: {show(weights)}",
                 "self.weights = weights.data, from attention(Q, K, V, mask)",
             )
         rec["weights"] = weights.tolist()
@@ -900,7 +900,7 @@ def probe_feed_forward(Tensor: type, FeedForward: type) -> None:
     ):
         what = f"FeedForward({dim}, {hidden}, rng)"
         model = call(lambda: FeedForward(dim, hidden, np.random.default_rng(seed)), what)
-        params = _parameters(model, what)
+        params = parameters_of(model, what)
         values = _check_init(
             params,
             _init_ffn(np.random.default_rng(seed), dim, hidden),
@@ -908,9 +908,9 @@ def probe_feed_forward(Tensor: type, FeedForward: type) -> None:
             what,
             f"Linear(dim, hidden, rng) then Linear(hidden, dim, rng), {LINEARS}",
         )
-        X = _draw(rng, shape)
+        X = draw(rng, shape)
         while not _away_from_kinks(X @ values[0] + values[1]):
-            X = _draw(rng, shape)
+            X = draw(rng, shape)
         given = f"{what} with rng = numpy.random.default_rng({seed}); x of shape {shape}"
 
         def f(x: Array, *p: Array) -> Array:
@@ -939,7 +939,7 @@ def probe_transformer_block(Tensor: type, TransformerBlock: type) -> None:
     ):
         what = f"TransformerBlock({dim}, {heads}, {hidden}, rng)"
         model = call(lambda: TransformerBlock(dim, heads, hidden, np.random.default_rng(seed)), what)
-        params = _parameters(model, what)
+        params = parameters_of(model, what)
         values = _check_init(
             params,
             _init_block(np.random.default_rng(seed), dim, hidden),
@@ -949,15 +949,15 @@ def probe_transformer_block(Tensor: type, TransformerBlock: type) -> None:
             "hidden, rng), ln2 = LayerNorm(dim), created and listed in that order",
         )
         for i in (8, 9, 14, 15):  # learned LayerNorm gains and biases: each must be used where it belongs
-            values[i] = _draw(rng, (dim,), 0.5, 1.5) if i in (8, 14) else _draw(rng, (dim,), -0.5, 0.5)
+            values[i] = draw(rng, (dim,), 0.5, 1.5) if i in (8, 14) else draw(rng, (dim,), -0.5, 0.5)
         _set_values(params, values)
         mask = _mask_for(kind or "", rng, B, T)
-        X = _draw(rng, (B, T, dim))
+        X = draw(rng, (B, T, dim))
         for _ in range(50):  # keep the feed-forward's relu away from its kink for the differences
             h = _np_layer_norm(X + _np_mha(X, values[:8], heads, mask)[0], values[8], values[9])
             if _away_from_kinks(h @ values[10] + values[11]):
                 break
-            X = _draw(rng, (B, T, dim))
+            X = draw(rng, (B, T, dim))
         given = (
             f"{what} with rng = numpy.random.default_rng({seed}), LayerNorm gains and biases set; "
             f"x of shape {X.shape}, " + ("no mask" if mask is None else f"a {kind} mask")
@@ -985,7 +985,7 @@ def probe_encoder(Tensor: type, Encoder: type) -> None:
     for vocab, dim, heads, hidden, blocks, seed, B, T in ((20, 8, 2, 16, 1, 51, 3, 6), (12, 6, 3, 8, 2, 52, 2, 5)):
         what = f"Encoder({vocab}, {dim}, {heads}, {hidden}, {blocks}, rng)"
         model = call(lambda: Encoder(vocab, dim, heads, hidden, blocks, np.random.default_rng(seed)), what)
-        params = _parameters(model, what)
+        params = parameters_of(model, what)
         names = _encoder_names(blocks)
         values = _check_init(
             params,
@@ -1007,21 +1007,21 @@ def probe_encoder(Tensor: type, Encoder: type) -> None:
                 lambda: model(ids.copy(), mask.copy()) if with_mask else model(ids.copy()),
                 given + ("" if with_mask else " (no mask)"),
             )
-            _is_tensor(Tensor, out, f"{what}(ids, mask)", given)
+            expect_tensor(Tensor, out, f"{what}(ids, mask)", given)
             want = _np_encoder(ids, mask if with_mask else None, values, heads)
-            data = _data(out, f"{what}(ids, mask)", None)
+            data = data_of(out, f"{what}(ids, mask)", None)
             if data.shape != want.shape:
                 fail(
                     f"the logits of {what}(ids, mask): (B, vocab)", given, f"shape {want.shape}", f"shape {data.shape}"
                 )
-            if not _close(data, want, 1e-9, 1e-12):
+            if not close(data, want, 1e-9, 1e-12):
                 hint = (
                     "embedding + positional_encoding(T, dim); every block with mask[:, None, None, :]; the vector "
                     "at position 0; the head"
                 )
-                if with_mask and _close(data, _np_encoder(ids, None, values, heads), 1e-9, 1e-12):
+                if with_mask and close(data, _np_encoder(ids, None, values, heads), 1e-9, 1e-12):
                     hint = "pass the padding mask to every block, as mask[:, None, None, :] (it masks the keys)"
-                fail(f"the logits of {what}(ids{', mask' if with_mask else ''})", given, _show(want), _show(data), hint)
+                fail(f"the logits of {what}(ids{', mask' if with_mask else ''})", given, show(want), show(data), hint)
             cases.append(
                 {
                     "config": [vocab, dim, heads, hidden, blocks, seed],
@@ -1030,12 +1030,12 @@ def probe_encoder(Tensor: type, Encoder: type) -> None:
                     "out": data.tolist(),
                 }
             )
-        G = _draw(rng, want.shape, -1.0, 1.0)
-        _backprop(out, G, f"{what}(ids)")  # the last pass: without the mask
-        got = [_grad(p, f"{what}: {n}", v.shape) for p, n, v in zip(params, names, values, strict=True)]
+        G = draw(rng, want.shape, -1.0, 1.0)
+        backprop_from(out, G, f"{what}(ids)")  # the last pass: without the mask
+        got = [grad_of(p, f"{what}: {n}", v.shape) for p, n, v in zip(params, names, values, strict=True)]
         fds = _fd_sampled(lambda *p: _np_encoder(ids, None, p, heads), values, G, got, rng, 4)
         for g, fd, name in zip(got, fds, names, strict=True):
-            _check_grad(
+            check_grad(
                 g, np.zeros(g.shape), fd, f"gradient of {what}(ids) reaching {name}", given + "; out.grad random"
             )
         cases.append({"grads": [g.tolist() for g in got]})
@@ -1062,7 +1062,7 @@ def probe_trained(Tensor: type, model: Any, heads: int) -> None:
     (the documented architecture and order), and its own logits required to agree."""
     if type(heads) is not int or heads < 1:
         fail("the number of heads is a positive int", got=repr(heads))
-    params = _parameters(model, "the trained model")
+    params = parameters_of(model, "the trained model")
     if len(params) < 19 or (len(params) - 3) % 16:
         fail(
             "the trained Encoder's parameters(): the table, 16 per block, the head's W and b",
@@ -1070,7 +1070,7 @@ def probe_trained(Tensor: type, model: Any, heads: int) -> None:
             got=str(len(params)),
         )
     blocks = (len(params) - 3) // 16
-    values = [_data(p, f"trained parameter {i}", None) for i, p in enumerate(params)]
+    values = [data_of(p, f"trained parameter {i}", None) for i, p in enumerate(params)]
     vocab, dim = values[0].shape if values[0].ndim == 2 else (0, 0)
     hidden = values[11].shape[1] if values[11].ndim == 2 else 0
     if not vocab or dim % heads:
@@ -1091,17 +1091,17 @@ def probe_trained(Tensor: type, model: Any, heads: int) -> None:
     if vocab <= int(ids.max()):
         fail("the model's vocabulary holds the task's 20 tokens", got=f"a table of {vocab} rows")
     logits = _np_encoder(ids, mask, values, heads)
-    own = _data(
+    own = data_of(
         call(lambda: model(ids.copy(), mask.copy()), "the trained model on held-out examples"),
         "the model's logits",
         logits.shape,
     )
-    if not _close(own, logits, 1e-7, 1e-9):
+    if not close(own, logits, 1e-7, 1e-9):
         fail(
             "the model's logits come from its parameters, in the documented architecture",
             f"{HELDOUT_N} held-out examples",
-            _show(logits[:2]),
-            _show(own[:2]),
+            show(logits[:2]),
+            show(own[:2]),
             "embedding + positions, post-LN blocks with the padding mask, position 0, the head",
         )
     predicted = logits.argmax(axis=1)
