@@ -10,7 +10,7 @@ from course_grader.authoring.engine_export import assemble
 from course_grader.authoring.workspace import populate
 from course_grader.isolation.replay import Outcome
 from course_grader.judging import compare, verdict
-from course_grader.layout import MILESTONES, Course, ReleaseOrderError
+from course_grader.layout import MILESTONES, ROOT, Course, ReleaseOrderError
 from course_grader.probes import records
 
 pytestmark = pytest.mark.unit
@@ -43,12 +43,31 @@ def test_compare_uses_tight_tolerances():
 
 
 def test_compare_judges_an_order_by_validity():
-    ref = {"edges": [["n1", "n0"], ["n2", "n1"], ["n3", "n1"]], "order": ["n2", "n3", "n1", "n0"]}
+    ref = {
+        "kind": "m2.topological_order",
+        "edges": [["n1", "n0"], ["n2", "n1"], ["n3", "n1"]],
+        "order": ["n2", "n3", "n1", "n0"],
+    }
     assert compare.compare(ref, {**ref, "order": ["n3", "n2", "n1", "n0"]}) is None  # another valid order
     assert compare.compare(ref, {**ref, "order": ["n1", "n2", "n3", "n0"]}) is not None  # child after parent
     assert compare.compare(ref, {**ref, "order": ["n2", "n3", "n0", "n1"]}) is not None
     assert compare.compare(ref, {**ref, "order": ["n2", "n2", "n1", "n0"]}) is not None
     assert compare.compare(ref, {**ref, "edges": [], "order": ref["order"]}) is not None
+    without_kind = {k: v for k, v in ref.items() if k != "kind"}
+    assert "kind" in compare.compare(ref, {**without_kind, "order": ["n3", "n2", "n1", "n0"]})  # the kind is the reference's
+
+
+def test_a_kind_of_record_is_compared_as_its_probes_module_declares():
+    """compare.py names no milestone: a kind is registered next to its probe, when first asked."""
+    source = (ROOT / "course_grader" / "judging" / "compare.py").read_text()
+    assert "m2" not in source.split('"""', 2)[2] and "mlp" not in source.split('"""', 2)[2]
+    from course_grader.probes import m2
+
+    assert compare.comparator("m2.topological_order") is m2.compare_order
+    with pytest.raises(LookupError, match="no comparison"):
+        compare.comparator("m2.no_such_kind")
+    with pytest.raises(LookupError):
+        compare.comparator("../evil.kind")
 
 
 def cell(grade_id, outputs):
@@ -197,7 +216,7 @@ def test_an_execute_result_cannot_stand_in_for_a_score():
 
 def test_a_trained_network_is_judged_by_recomputing_its_loss():
     ref_case = {
-        "recompute": "mlp_mse",
+        "kind": "plain_models.trained_mlp",
         "threshold": 0.01,
         "sizes": [1, 1],
         "X": [[1.0], [2.0]],

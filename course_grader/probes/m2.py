@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from course_grader.judging import compare
 from course_grader.probes.common import (
     backprop,
     call,
@@ -163,8 +164,27 @@ def probe_topo_sort(Value: type, topo_sort: Callable) -> None:
         labels, edges = labelled(root)
         order = _order(topo_sort, root, labels, f"topo_sort on {what}")
         check_order(order, sorted(labels.values()), edges, f"topo_sort on {what}")
-        cases.append({"graph": what, "edges": edges, "order": order})
+        cases.append({"kind": "m2.topological_order", "graph": what, "edges": edges, "order": order})
     emit("test_topo_sort", cases)
+
+
+@compare.kind("topological_order")
+def compare_order(ref: dict, got: dict, path: str, rtol: float, atol: float) -> str | None:
+    """A topological order is right when it is valid for the reference's edges, whatever
+    order the reference itself chose (Kahn's algorithm and a DFS both earn full marks)."""
+    rest = compare.compare(compare.without(ref, "order"), compare.without(got, "order"), path, rtol, atol)
+    if rest:
+        return rest
+    order = got.get("order")
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(ref["order"]):
+        return f"{path}: the order should list each of the {len(ref['order'])} nodes exactly once"
+    pos = {name: i for i, name in enumerate(order)}
+    for child, parent in ref["edges"]:
+        if pos[child] > pos[parent]:
+            return f"{path}: {child} is listed after {parent}, which uses it"
+    if order[-1] != ref["order"][-1]:
+        return f"{path}: the output should come last"
+    return None
 
 
 # --- backward -----------------------------------------------------------------------

@@ -226,7 +226,7 @@ def probe_trained(
         "test_trained",
         [
             {
-                "recompute": "mlp_mse",
+                "kind": "plain_models.trained_mlp",
                 "threshold": threshold,
                 "sizes": sizes,
                 "X": X,

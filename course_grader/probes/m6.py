@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from course_grader.judging import compare
 from course_grader.probes.arrays import (
     as_array,
     backprop_from,
@@ -1124,7 +1125,7 @@ def probe_trained(Tensor: type, model: Any, heads: int) -> None:
         "test_trained",
         [
             {
-                "recompute": "heldout_accuracy",
+                "kind": "m6.heldout_accuracy",
                 "threshold": THRESHOLD,
                 "seed": HELDOUT_SEED,
                 "targets": targets.tolist(),
@@ -1133,6 +1134,26 @@ def probe_trained(Tensor: type, model: Any, heads: int) -> None:
             }
         ],
     )
+
+
+@compare.kind("heldout_accuracy")
+def compare_accuracy(ref: dict, got: dict, path: str, rtol: float, atol: float) -> str | None:
+    """A trained classifier is right when its predictions on the held-out examples (computed
+    by the probe from its parameters, not by its own forward pass) get at least the
+    reference's threshold of the reference's targets right, whatever its training path."""
+    rest = compare.compare(compare.without(ref, "predictions"), compare.without(got, "predictions"), path, rtol, atol)
+    if rest:
+        return rest
+    targets, predicted = ref["targets"], got.get("predictions")
+    if not isinstance(predicted, list) or len(predicted) != len(targets) or not all(type(p) is int for p in predicted):
+        return f"{path}: one predicted token per held-out example is expected"
+    accuracy = sum(p == t for p, t in zip(predicted, targets, strict=True)) / len(targets)
+    if not accuracy >= ref["threshold"]:
+        return (
+            f"{path}: the trained model's accuracy on held-out examples, recomputed from its parameters, is "
+            f"{accuracy:.1%} (it should be at least {ref['threshold']:.0%})"
+        )
+    return None
 
 
 __all__ = [

@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from course_grader.judging import compare
+
 Floats = list[float]
 Total = Callable[[float, Floats], float]  # (bias, the products w_i * x_i) -> the pre-activation
 
@@ -116,3 +118,25 @@ def mlp_forward(sizes: Sequence[int], params: Sequence[float], x: Sequence[float
 def mlp_mse(sizes: Sequence[int], params: Sequence[float], X: Sequence[Sequence[float]], y: Sequence[float]) -> float:
     """Mean squared error of that MLP on (X, y)."""
     return math.fsum((mlp_forward(sizes, params, x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+
+
+@compare.kind("trained_mlp")
+def compare_trained(ref: dict, got: dict, path: str, rtol: float, atol: float) -> str | None:
+    """A trained network (m4, m5) is right when the loss recomputed here from its parameters
+    is below the reference's threshold, whatever path training took to get there."""
+    rest = compare.compare(compare.without(ref, "params"), compare.without(got, "params"), path, rtol, atol)
+    if rest:
+        return rest
+    params = got.get("params")
+    if not isinstance(params, list) or not all(type(p) in (int, float) and math.isfinite(p) for p in params):
+        return f"{path}: the trained parameters should be finite numbers"
+    try:
+        loss = mlp_mse(ref["sizes"], params, ref["X"], ref["y"])
+    except ValueError as err:
+        return f"{path}: {err}"
+    if not loss < ref["threshold"]:
+        return (
+            f"{path}: the trained network's loss, recomputed from its parameters, is {loss:.6g} "
+            f"(it should be below {ref['threshold']})"
+        )
+    return None
