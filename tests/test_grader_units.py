@@ -2,6 +2,7 @@
 and the workspace copy."""
 
 import math
+import sys
 
 import nbformat
 import pytest
@@ -54,7 +55,8 @@ def test_compare_judges_an_order_by_validity():
     assert compare.compare(ref, {**ref, "order": ["n2", "n2", "n1", "n0"]}) is not None
     assert compare.compare(ref, {**ref, "edges": [], "order": ref["order"]}) is not None
     without_kind = {k: v for k, v in ref.items() if k != "kind"}
-    assert "kind" in compare.compare(ref, {**without_kind, "order": ["n3", "n2", "n1", "n0"]})  # the kind is the reference's
+    # the kind is the reference's: a submitted record must carry the same one
+    assert "kind" in compare.compare(ref, {**without_kind, "order": ["n3", "n2", "n1", "n0"]})
 
 
 def test_a_kind_of_record_is_compared_as_its_probes_module_declares():
@@ -68,6 +70,37 @@ def test_a_kind_of_record_is_compared_as_its_probes_module_declares():
         compare.comparator("m2.no_such_kind")
     with pytest.raises(LookupError):
         compare.comparator("../evil.kind")
+
+
+def test_a_trained_classifier_is_judged_by_its_held_out_accuracy():
+    """m6's kind: predictions (recomputed by the probe from the parameters) against the
+    reference's targets; another training path keeps the point, another data set does not."""
+    ref = {"kind": "m6.heldout_accuracy", "threshold": 0.75, "seed": 7, "targets": [1, 2, 3, 4], "heads": 2}
+    ref_case = {**ref, "predictions": [1, 2, 3, 4]}
+    reference = records.make("t", [ref_case])
+    other_path = {**ref_case, "predictions": [1, 2, 3, 0]}  # 75 %: enough
+    assert verdict.verdict("t", reference, [records.make("t", [other_path])]) is None
+    wrong = {**ref_case, "predictions": [(t + 1) % 20 for t in ref["targets"]]}
+    assert "accuracy" in (verdict.verdict("t", reference, [records.make("t", [wrong])]) or "")
+    other_targets = {**ref_case, "targets": [0, 0, 0, 0], "predictions": [0, 0, 0, 0]}
+    assert verdict.verdict("t", reference, [records.make("t", [other_targets])]) is not None
+    claims_floats = {**ref_case, "predictions": [1.0, 2.0, 3.0, 4.0]}
+    assert verdict.verdict("t", reference, [records.make("t", [claims_floats])]) is not None
+
+
+def test_the_statistical_check_separates_estimators_over_a_few_seeds():
+    """m7's REINFORCE check (``probes/m7.mc_check``) over 8 seeds: the correct estimator always
+    passes, every biased one never does (``bench/estimator_rates.py`` runs 500 seeds)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import estimator_rates
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    found = estimator_rates.rates(seeds=8, draws=100_000)
+    assert found["correct"] == 1.0
+    for name, rate in found.items():
+        if name != "correct":
+            assert rate == 0.0, f"{name} passes {rate:.0%} of seeds"
 
 
 def cell(grade_id, outputs):

@@ -4,7 +4,10 @@ point, every pitfall loses the cells it names (and, as in grading, perhaps cells
 on them: a broken ``+`` loses the trained model too). The probes, their
 arguments, the reference and the judge are grading's own, read from the instructor
 notebook; nothing here is written per milestone, so a new milestone's variants module is
-picked up as it is (``tests/variants/<m>.py``: ALTERNATIVE, ALTERNATIVES, PITFALLS).
+picked up as it is (``tests/variants/<m>.py``: ALTERNATIVE, ALTERNATIVES, PITFALLS, and
+optionally SAYS -- pitfall -> words the first cell it loses must say -- and ROUND_TRIP -- the
+pitfalls graded through nbgrader, which a visible check must catch and stock nbgrader must
+score as the judge does).
 """
 
 import importlib
@@ -58,6 +61,18 @@ def test_a_pitfall_loses_the_cells_it_names(m, pitfall):
     assert loses and not kept, f"{pitfall} keeps the points of {sorted(kept)}"
 
 
+def says(m: str) -> dict[str, str]:
+    return dict(getattr(variants(m), "SAYS", {}))
+
+
+@pytest.mark.parametrize(("m", "pitfall"), [(m, p) for m in MILESTONES for p in says(m)])
+def test_a_pitfall_s_message_names_the_mistake(m, pitfall):
+    """The failure a pitfall meets says what is wrong, in the course's words."""
+    edits, loses = variants(m).PITFALLS[pitfall]
+    why = judged(m, edits, {loses[0]})[loses[0]]
+    assert why and says(m)[pitfall] in why, why
+
+
 def taught(m: str) -> list[str]:
     """The pitfalls a visible check must catch before hand-in: a milestone's ROUND_TRIP list
     where it has one (milestones 5-7 teach the others in issue 28's work), else all."""
@@ -79,3 +94,14 @@ def test_a_pitfall_fails_a_visible_check_before_hand_in(m, pitfall):
 def test_no_visible_check_rejects_a_correct_variant(m, variant):
     notebook = judged_in_process.notebook(m)
     assert notebook.first_visible_failure(apply_edits(notebook.answers, correct_variants(m)[variant])) is None
+
+
+@pytest.mark.parametrize(("m", "pitfall"), [(m, p) for m in MILESTONES for p in getattr(variants(m), "ROUND_TRIP", ())])
+def test_stock_nbgrader_scores_a_round_trip_pitfall_as_the_judge_does(m, pitfall):
+    """Stock nbgrader (no judge) takes a cell's points only when its probe fails in the kernel:
+    so wherever a round-trip pitfall's record would differ from the reference's, the probe
+    itself must fail, and every cell whose probe passes must keep its points."""
+    notebook = judged_in_process.notebook(m)
+    outcomes = notebook.run(apply_edits(notebook.answers, variants(m).PITFALLS[pitfall][0]))
+    differs = {test for test, why in notebook.judge(outcomes).items() if why and not isinstance(outcomes[test], str)}
+    assert differs == set(), f"{pitfall}: the probes of {sorted(differs)} pass in the kernel, the judge takes them"

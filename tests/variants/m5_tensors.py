@@ -544,11 +544,57 @@ PITFALLS = {
     ),
 }
 
+# Answers of the wrong kind (a list, NaN, a shape of their own, a constructor that raises):
+# each loses its cell with a message, never a crash of the probe or a hang.
+PITFALLS |= {
+    f"hostile_{cell}": ({cell: source}, loses)
+    for cell, source, loses in [
+        ("unbroadcast", "def unbroadcast(grad, shape):\n    return grad.tolist()\n", ["test_unbroadcast"]),
+        ("tensor_add", "@attach(Tensor)\ndef __add__(self, other):\n    return 3.0\n", ["test_add"]),
+        (
+            "tensor_mul",
+            "@attach(Tensor)\ndef __mul__(self, other):\n    other = as_tensor(other)\n"
+            "    return Tensor(np.full(np.broadcast_shapes(self.shape, other.shape), np.nan), (self, other))\n",
+            ["test_mul"],
+        ),
+        (
+            "tensor_matmul",
+            "@attach(Tensor)\ndef __matmul__(self, other):\n    return Tensor(np.zeros((7, 7)), (self,))\n",
+            ["test_matmul"],
+        ),
+        (
+            "tensor_sum",
+            "@attach(Tensor)\ndef sum(self, axis=None, keepdims=False):\n"
+            "    out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,))\n"
+            "    def _backward():\n        self.grad = 'no'\n    out._backward = _backward\n    return out\n",
+            ["test_sum"],
+        ),
+        ("grad_check", "def grad_check(f, arrays, h=1e-6, tol=1e-5):\n    return None\n", ["test_grad_check"]),
+        ("sgd", "class SGD:\n    def __init__(self, params, lr):\n        raise RuntimeError('boom')\n", ["test_sgd"]),
+        (
+            "adam",
+            "class Adam:\n    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8):\n"
+            "        self.params = list(params)\n    def step(self):\n"
+            "        for p in self.params:\n            p.data = object()\n    def zero_grad(self):\n        pass\n",
+            ["test_adam"],
+        ),
+    ]
+}
+
+# Training judged by what it reached: another rate and length trains other parameters and
+# keeps the point (the judge recomputes the loss from them); too slow or too short loses it.
+ALTERNATIVES = {"another_training_run": {"choose_training": [("return 0.05, 300", "return 0.02, 400")]}}
+PITFALLS |= {
+    "learning_rate_too_low": ({"choose_training": [("return 0.05, 300", "return 1e-5, 300")]}, ["test_trained"]),
+    "too_few_steps": ({"choose_training": [("return 0.05, 300", "return 0.05, 60")]}, ["test_trained"]),
+}
+SAYS = {"learning_rate_too_low": "below 0.01", "too_few_steps": "at least 100"}
+
 CHEAT_CELL = "unbroadcast"
 
 # The pitfalls graded through nbgrader in the round trip (the issue's five, Adam's bias
 # correction and two of milestones 1-2's classics, once more on arrays); every pitfall above
-# is judged in-process by tests/test_m5_probes.py, against the same probes and judge, in seconds.
+# is judged in-process by tests/test_variants_judged.py, against the same probes and judge, in seconds.
 ROUND_TRIP = (
     "add_forgets_unbroadcast",
     "sum_broadcasts_along_wrong_axis",

@@ -392,7 +392,7 @@ PITFALLS = {
     ),
 }
 
-# pitfall -> words its first failing hidden test says (tests/test_m6_probes.py)
+# pitfall -> words the first cell it loses says (tests/test_variants_judged.py)
 SAYS = {
     "softmax_diagonal_backward": "only its diagonal",
     "attention_unscaled": "sqrt(d_k)",
@@ -408,12 +408,66 @@ SAYS = {
     "encoder_ignores_the_mask": "pass the padding mask",
 }
 
+# Answers of the wrong kind (a list, NaN, a constructor that raises): each loses its cell
+# with a message, never a crash of the probe or a hang.
+PITFALLS |= {
+    f"hostile_{cell}": ({cell: source}, loses)
+    for cell, source, loses in [
+        ("softmax", "def softmax(x, axis=-1):\n    return x.data.tolist()\n", ["test_softmax"]),
+        (
+            "positional_encoding",
+            "def positional_encoding(T, d):\n    return [[0.0] * d] * T\n",
+            ["test_positional_encoding"],
+        ),
+        ("attention", "def attention(q, k, v, mask=None):\n    return q\n", ["test_attention"]),
+        (
+            "layer_norm",
+            "class LayerNorm:\n    def __init__(self, dim, eps=1e-5):\n        self.gain = Tensor(np.ones(dim))\n"
+            "        self.bias = Tensor(np.zeros(dim))\n    def __call__(self, x):\n"
+            "        return Tensor(np.full(x.shape, np.nan), (x,))\n    def parameters(self):\n"
+            "        return [self.gain, self.bias]\n",
+            ["test_layer_norm"],
+        ),
+        (
+            "encoder",
+            "class Encoder:\n    def __init__(self, vocab, dim, heads, hidden, blocks, rng):\n"
+            "        raise RuntimeError('boom')\n",
+            ["test_encoder"],
+        ),
+    ]
+}
+
+# A model whose own forward pass answers from elsewhere (the right answers, looked up) is
+# judged by its parameters: the logits recomputed from them disagree with its own.
+FORWARD_LIES = """
+
+_HonestEncoder = Encoder
+
+
+class Encoder(_HonestEncoder):
+    def __call__(self, ids, mask=None):
+        logits = np.zeros((len(ids), len(digit_tasks.VOCAB)))
+        for i, row in enumerate(np.asarray(ids)):
+            ex = digit_tasks.tokenize(digit_tasks.detokenize(row))
+            op, digits = digit_tasks.VOCAB[ex[0]], [int(digit_tasks.VOCAB[t]) for t in ex[2:-1]]
+            logits[i, digit_tasks.TOKEN_ID[str(digit_tasks.answer(op, digits))]] = 10.0
+        return Tensor(logits)
+"""
+PITFALLS |= {
+    "untrained": ({"choose_training": [("return 0.007, 5", "return 1e-5, 1")]}, ["test_trained"]),
+    "forward_lies": (
+        {"choose_training": [("    return 0.007, 5", "    return 0.007, 5\n" + FORWARD_LIES)]},
+        ["test_trained"],
+    ),
+}
+SAYS |= {"untrained": "at least 95%", "forward_lies": "come from its parameters"}
+
 CHEAT_CELL = "tensor_matmul"
 
 # The pitfalls graded through nbgrader in the round trip (the milestone's own: the seed's
 # softmax backward, attention's scale and mask, repeated tokens, LayerNorm's eps, merging
 # heads, positions, post-LN); every pitfall above is judged in-process by
-# tests/test_m6_probes.py, against the same probes and judge, in seconds.
+# tests/test_variants_judged.py, against the same probes and judge, in seconds.
 ROUND_TRIP = (
     "softmax_diagonal_backward",
     "attention_unscaled",

@@ -194,7 +194,7 @@ PITFALLS = {
 CHEAT_CELL = "merge_forward"
 
 # The pitfalls graded through nbgrader in the round trip (the five and one more);
-# every pitfall above is judged in-process by tests/test_m7_probes.py, in seconds.
+# every pitfall above is judged in-process by tests/test_variants_judged.py, in seconds.
 ROUND_TRIP = (
     "merged_gradient_to_one_input",
     "weights_do_not_sum_to_one",
