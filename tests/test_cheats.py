@@ -1,8 +1,10 @@
 """Red team: every cheat in ``variants/cheats.py`` against its honest baseline.
 
-Each attack and its baseline are graded with ``submissions.score`` (the student's kernel in
-the grading sandbox, then the judge, then nbgrader's own scoring rule), a few at a time in
-worker processes.
+Each attack is graded with ``submissions.score`` (the student's kernel in the grading
+sandbox, then the judge, then nbgrader's own scoring rule), a few at a time in worker
+processes. Its baseline -- an honest submission, no cheat in it -- is judged in this process
+(``judged_in_process.py``: the same probes, reference and judge; ``test_roundtrip`` holds the
+two to the same scores), except where the attack moves cells, which only a kernel run shows.
 A cheat must not earn any graded cell more points than the same submission without the
 cheat. Attacks that still win are marked ``xfail(strict=True)``: the suite stays green,
 the open holes are listed by name, and fixing one turns its test into an XPASS (a
@@ -15,12 +17,14 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import judged_in_process
 import nbformat
 import pytest
 from conftest import COURSE, MILESTONES, ROOT
 from variants import apply_edits as apply
 from variants.cheats import ATTACKS, Attack
 
+from course_grader.cells import grade_id, graded_tests
 from course_grader.judging import reference
 from course_grader.measuring.submissions import fill, score, solution_cells
 
@@ -70,6 +74,15 @@ def grade(job: tuple[str, Answers, tuple[str, ...]]) -> tuple[Points | None, str
     return None, error
 
 
+def judged(milestone: str, answers: Answers) -> tuple[Points, str]:
+    """Points per graded cell of an honest submission, judged in this process."""
+    notebook = judged_in_process.notebook(milestone)
+    verdicts = notebook.judge(notebook.run(answers))
+    source = nbformat.read(COURSE.source_notebook(milestone), as_version=4)
+    points = {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in graded_tests(source)}
+    return {test: 0.0 if why else points[test] for test, why in verdicts.items()}, ""
+
+
 def _quiet() -> None:
     """Every kernel warns on stderr about TCP; keep the test output readable."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -87,13 +100,20 @@ def graded() -> dict[str, tuple[Points | None, str]]:
     for m in MILESTONES:  # the reference records first, so that workers never race to compute them
         reference.records_for(COURSE.source(m), m, ROOT / ".reference")
     jobs = {_key(m, start(m, "solution")): (m, start(m, "solution"), ()) for m in MILESTONES}
+    honest: dict[str, tuple[str, Answers]] = {}
     for attack in ATTACKS:
-        for answers in submissions(attack):
-            jobs[_key(attack.milestone, answers, attack.first)] = (attack.milestone, answers, attack.first)
+        baseline, cheat = submissions(attack)
+        jobs[_key(attack.milestone, cheat, attack.first)] = (attack.milestone, cheat, attack.first)
+        if attack.first:
+            jobs[_key(attack.milestone, baseline, attack.first)] = (attack.milestone, baseline, attack.first)
+        else:
+            honest[_key(attack.milestone, baseline)] = (attack.milestone, baseline)
     workers = min(len(jobs), max(2, (os.cpu_count() or 1) + 1))  # kernels spend much time waiting
     context = multiprocessing.get_context("spawn")  # no forked copies of zmq state
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet) as pool:
-        results = dict(zip(jobs, pool.map(grade, jobs.values()), strict=True))
+        graded = pool.map(grade, jobs.values())
+        results = {key: judged(*job) for key, job in honest.items()}  # meanwhile, in this process
+        results.update(zip(jobs, graded, strict=True))
     for m in MILESTONES:
         points, error = results[_key(m, start(m, "solution"))]
         assert points and all(points.values()), f"the instructor's answers must score full marks in {m}: {error}"

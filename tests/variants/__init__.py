@@ -16,12 +16,16 @@ def answer_cells(milestone: str) -> list[str]:
 
 
 def apply_edits(answers: dict[str, str], edits: dict) -> dict[str, str]:
-    """The answers with ``edits`` made: a grade_id maps to a whole new source, or to a
-    list of (old, new) replacements, each of which must find its ``old`` text."""
+    """The answers with ``edits`` made: a grade_id maps to a whole new source, to a function
+    of the old one, or to a list of (old, new) replacements, each of which must find its
+    ``old`` text."""
     out = dict(answers)
     for grade_id, edit in edits.items():
         if isinstance(edit, str):
             out[grade_id] = edit
+            continue
+        if callable(edit):
+            out[grade_id] = edit(out[grade_id])
             continue
         for old, new in edit:
             assert old in out[grade_id], f"{grade_id}: {old!r} not in the answer (update the variant)"

@@ -14,12 +14,16 @@ grader package is a stand-in. It may patch anything in those processes, but neve
 outside its own scratch folder.
 """
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import judged_in_process
+
+from course_grader.layout import MILESTONES
 from variants import answer_cells
 
-Edits = dict[str, "list[tuple[str, str]] | str"]
+Edits = dict[str, "list[tuple[str, str]] | str | Callable[[str], str]"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,27 @@ def before(first_line: str) -> Callable[[str], list[tuple[str, str]]]:
 
 
 before_class = before("class Value:")  # m1
-before_topo = before("def topo_sort(root):")  # m2
-before_neuron = before("class Neuron:")  # m3
-before_mse = before("def mse_loss(predictions, targets):")  # m4
-before_unbroadcast = before("def unbroadcast(grad, shape):")  # m5
-before_matmul = before("@attach(Tensor)\ndef __matmul__(self, other):")  # m6
-before_merge = before("def merge_forward(acts, sims, threshold):")  # m7
+
+
+def at_top(m: str, code: str) -> Edits:
+    """An edit that runs ``code`` at the top of milestone ``m``'s ``CHEAT_CELL`` (its first
+    answer cell: before any hidden test), in the instructor's answer or the blank stub."""
+    cell = importlib.import_module(f"variants.{m}").CHEAT_CELL
+    return {cell: lambda source: code + "\n\n" + source}
+
+
+def probes_module(m: str) -> str:
+    """The probes module a milestone's hidden tests import (``m1`` for ``m1_value``), read
+    from its instructor notebook as grading reads it."""
+    return next(call.module for calls in judged_in_process.notebook(m).cells for call in calls.calls)
+
+
+def fail_noop(module: str) -> str:
+    """Silences the kernel's copy of the probes' ``fail`` (the grader's own run keeps it)."""
+    return (
+        f"import course_grader.probes.common as _common\nimport course_grader.probes.{module} as _{module}\n"
+        f"_common.fail = _{module}.fail = lambda *a, **k: None"
+    )
 
 
 TANH_WRONG = {"value_tanh": [("(1 - t * t)", "(1 - self.data**2)")]}  # a classic pitfall
@@ -68,15 +87,6 @@ def tanh_backward(expr: str) -> Edits:
 EXECUTE_RESULT_FIRST = """\
 get_ipython().events.register("pre_run_cell", lambda *a: get_ipython().displayhook("full marks"))"""
 
-FAIL_NOOP_M1 = """\
-import course_grader.probes.common as _common
-import course_grader.probes.m1 as _m1
-_common.fail = _m1.fail = lambda *a, **k: None"""
-
-FAIL_NOOP_M2 = """\
-import course_grader.probes.common as _common
-import course_grader.probes.m2 as _m2
-_common.fail = _m2.fail = lambda *a, **k: None"""
 
 SOLUTION_CELLS_FROM_DISK = """\
 import nbformat as _nbf
@@ -94,14 +104,6 @@ def from_disk(m: str, cells: list[str], first: str) -> Edits:
     edits[first] = SOLUTION_CELLS_FROM_DISK.format(m=m) + f'\nexec(_SOL["{first}"])\n'
     return edits
 
-
-M1_CELLS = answer_cells("m1_value")
-M2_CELLS = answer_cells("m2_backward")
-M3_CELLS = answer_cells("m3_mlp")
-M4_CELLS = answer_cells("m4_training")
-M5_CELLS = answer_cells("m5_tensors")
-M6_CELLS = answer_cells("m6_attention")
-M7_CELLS = answer_cells("m7_discrete")
 
 # --- m1_value ----------------------------------------------------------------------------
 
@@ -225,7 +227,6 @@ _b.max = _max""")
         },
         wrong=TANH_WRONG,
     ),
-    Attack("fail_noop", "m1_value", {"value_init": before_class(FAIL_NOOP_M1)}, wrong=TANH_WRONG),
     Attack(
         "checkers_patched",
         "m1_value",
@@ -251,7 +252,7 @@ _b.max = _max""")
     Attack(
         "fail_noop_hides_kernel_only_bug",
         "m1_value",
-        {"value_init": before_class(FAIL_NOOP_M1)},
+        {"value_init": before_class(fail_noop("m1"))},
         wrong={
             "value_add": [
                 ("        other.grad += out.grad\n", "        other.grad += out.grad\n        out.grad = 0.0\n")
@@ -264,7 +265,7 @@ _b.max = _max""")
         "m1_value",
         {
             "value_init": before_class(
-                FAIL_NOOP_M1
+                fail_noop("m1")
                 + """
 def _fix(cell, cases, _emit=_m1.emit):
     cases = list(cases)
@@ -303,7 +304,7 @@ _m1.emit = _fix"""
         "m1_value",
         {
             "value_init": before_class(
-                FAIL_NOOP_M1
+                fail_noop("m1")
                 + """
 import math as _math
 def _forge(cell, cases, _emit=_m1.emit):
@@ -414,7 +415,7 @@ _m1.probe_tanh = _quiet(_m1.probe_tanh)""")
     Attack(
         "solutions_by_relative_path",
         "m1_value",
-        {c: f'exec(_SOL.get("{c}", "raise NotImplementedError"))\n' for c in M1_CELLS}
+        {c: f'exec(_SOL.get("{c}", "raise NotImplementedError"))\n' for c in answer_cells("m1_value")}
         | {
             "value_init": """
 import glob as _glob
@@ -430,12 +431,6 @@ exec(_SOL.get("value_init", "class Value:\\n    __slots__ = ()"))
         note="loses under score() (the kernel runs in a temporary copy of the release folder), but WINS "
         "under real `nbgrader autograde`: the kernel's folder is <course>/autograded/<student>/m1_value, so "
         "../../../solutions is the instructor's folder (23/23 from a blank notebook, checked by hand)",
-    ),
-    Attack(
-        "solutions_via_package_root",
-        "m1_value",
-        from_disk("m1_value", M1_CELLS, "value_init"),
-        base="blank",
     ),
     Attack(
         "next_milestones_engine_py",
@@ -471,12 +466,6 @@ for _name in dir(_m1):
         base="blank",
     ),
     # 8. whatever else reading probes, judge and records suggests
-    Attack(
-        "execute_result_before_error",
-        "m1_value",
-        {"value_init": before_class(EXECUTE_RESULT_FIRST)},
-        base="blank",
-    ),
     Attack(
         "probe_returns_a_value",
         "m1_value",
@@ -660,27 +649,9 @@ def topo_sort(root):
         base="blank",
     ),
     Attack(
-        "solutions_via_package_root",
-        "m2_backward",
-        from_disk("m2_backward", M2_CELLS, "topo_sort"),
-        base="blank",
-    ),
-    Attack(
-        "execute_result_before_error",
-        "m2_backward",
-        {"topo_sort": before_topo(EXECUTE_RESULT_FIRST)},
-        base="blank",
-    ),
-    Attack(
-        "fail_noop",
-        "m2_backward",
-        {"topo_sort": before_topo(FAIL_NOOP_M2)},
-        wrong={"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
-    ),
-    Attack(
         "fail_noop_invalid_topo_order",
         "m2_backward",
-        {"topo_sort": before_topo(FAIL_NOOP_M2)},
+        at_top("m2_backward", fail_noop("m2")),
         wrong={
             "topo_sort": """
 def topo_sort(root):
@@ -699,7 +670,7 @@ def topo_sort(root):
     Attack(
         "fail_noop_topo_order_misses_leaves",
         "m2_backward",
-        {"topo_sort": before_topo(FAIL_NOOP_M2)},
+        at_top("m2_backward", fail_noop("m2")),
         wrong={
             "topo_sort": [
                 (
@@ -712,7 +683,7 @@ def topo_sort(root):
     Attack(
         "fail_noop_hides_mutated_xs",
         "m2_backward",
-        {"topo_sort": before_topo(FAIL_NOOP_M2)},
+        at_top("m2_backward", fail_noop("m2")),
         wrong={
             "numerical_gradient": """
 def numerical_gradient(f, xs, h=1e-6):
@@ -748,20 +719,19 @@ def numerical_gradient(f, xs, h=1e-6):
     Attack(
         "checkers_patched",
         "m2_backward",
-        {
-            "topo_sort": before_topo(
-                "import course_grader.probes.common as _c\nimport course_grader.probes.m2 as _m2\n"
-                "for _mod in (_c, _m2):\n"
-                "    _mod.rel_error = lambda a, b: 0.0\n"
-                "_m2.num = lambda x, what: float(x)"
-            )
-        },
+        at_top(
+            "m2_backward",
+            "import course_grader.probes.common as _c\nimport course_grader.probes.m2 as _m2\n"
+            "for _mod in (_c, _m2):\n"
+            "    _mod.rel_error = lambda a, b: 0.0\n"
+            "_m2.num = lambda x, what: float(x)",
+        ),
         wrong={"value_backward": [("reversed(topo_sort(self))", "topo_sort(self)")]},
     ),
     Attack(
         "recursion_limit_raised",
         "m2_backward",
-        {"topo_sort": before_topo("import sys\nsys.setrecursionlimit(100_000)")},
+        at_top("m2_backward", "import sys\nsys.setrecursionlimit(100_000)"),
         wrong={"topo_sort": RECURSIVE_TOPO_SORT},
     ),
     # The probe asks the student's interpreter for its recursion limit: a notebook global
@@ -769,27 +739,22 @@ def numerical_gradient(f, xs, h=1e-6):
     Attack(
         "import_global_answers_for_sys",
         "m2_backward",
-        {
-            "topo_sort": before_topo(
-                "import sys as _sys\nimport builtins as _b\n_sys.setrecursionlimit(100_000)\n"
-                "class _Sys:\n"
-                "    def getrecursionlimit(self):\n        return _sys.getrecursionlimit()\n"
-                "    def setrecursionlimit(self, n):\n        pass\n"
-                "def __import__(name, *args, **kwargs):\n"
-                "    return _Sys() if name == 'sys' else _b.__import__(name, *args, **kwargs)\n"
-            )
-        },
+        at_top(
+            "m2_backward",
+            "import sys as _sys\nimport builtins as _b\n_sys.setrecursionlimit(100_000)\n"
+            "class _Sys:\n"
+            "    def getrecursionlimit(self):\n        return _sys.getrecursionlimit()\n"
+            "    def setrecursionlimit(self, n):\n        pass\n"
+            "def __import__(name, *args, **kwargs):\n"
+            "    return _Sys() if name == 'sys' else _b.__import__(name, *args, **kwargs)\n",
+        ),
         wrong={"topo_sort": RECURSIVE_TOPO_SORT},
     ),
     # ... nor the real sys whose setrecursionlimit was replaced
     Attack(
         "setrecursionlimit_replaced",
         "m2_backward",
-        {
-            "topo_sort": before_topo(
-                "import sys\nsys.setrecursionlimit(100_000)\nsys.setrecursionlimit = lambda n: None"
-            )
-        },
+        at_top("m2_backward", "import sys\nsys.setrecursionlimit(100_000)\nsys.setrecursionlimit = lambda n: None"),
         wrong={"topo_sort": RECURSIVE_TOPO_SORT},
     ),
     # grad_check's hidden test sets a correct backward() on the student's Value for its own
@@ -814,39 +779,32 @@ def numerical_gradient(f, xs, h=1e-6):
 
 # --- m3_mlp ------------------------------------------------------------------------------
 
-FAIL_NOOP_M3 = """\
-import course_grader.probes.common as _common
-import course_grader.probes.m3 as _m3
-_common.fail = _m3.fail = lambda *a, **k: None"""
 
-OUTPUT_TANH = {"mlp": [("nonlin=not last", "nonlin=True")]}  # a classic pitfall
 SEEDED_INIT = {"neuron_init": [("        self.w = [", "        random.seed(nin)\n        self.w = [")]}
 
 M3 = [
-    Attack("fail_noop", "m3_mlp", {"neuron_init": before_neuron(FAIL_NOOP_M3)}, wrong=OUTPUT_TANH),
     # every neuron of a layer alike, but spread over [-1, 1]: only the computed properties show it
-    Attack("fail_noop_neurons_alike", "m3_mlp", {"neuron_init": before_neuron(FAIL_NOOP_M3)}, wrong=SEEDED_INIT),
+    Attack("fail_noop_neurons_alike", "m3_mlp", at_top("m3_mlp", fail_noop("m3")), wrong=SEEDED_INIT),
     Attack(
         "checkers_patched",
         "m3_mlp",
-        {
-            "neuron_init": before_neuron(
-                FAIL_NOOP_M3 + "\nfor _mod in (_common, _m3):\n"
-                "    _mod.rel_error = lambda a, b: 0.0\n"
-                "    _mod.close = lambda *a, **k: True\n"
-                "_m3.grad_ok = lambda a, b: True\n"
-                "_m3.num = lambda x, what: float(x)"
-            )
-        },
+        at_top(
+            "m3_mlp",
+            fail_noop("m3") + "\nfor _mod in (_common, _m3):\n"
+            "    _mod.rel_error = lambda a, b: 0.0\n"
+            "    _mod.close = lambda *a, **k: True\n"
+            "_m3.grad_ok = lambda a, b: True\n"
+            "_m3.num = lambda x, what: float(x)",
+        ),
         wrong={"neuron_call": [("act = act + wi * xi", "act = act + wi.data * getattr(xi, 'data', xi)")]},
     ),
     Attack(
         "init_record_forged",
         "m3_mlp",
-        {
-            "neuron_init": before_neuron(
-                FAIL_NOOP_M3
-                + """
+        at_top(
+            "m3_mlp",
+            fail_noop("m3")
+            + """
 def _forge(cell, cases, _emit=_m3.emit):
     cases = list(cases)
     for c in cases:
@@ -856,57 +814,27 @@ def _forge(cell, cases, _emit=_m3.emit):
                 if k in c:
                     c[k] = {"in_range": True, "both_signs": True}
     _emit(cell, cases)
-_m3.emit = _forge"""
-            )
-        },
+_m3.emit = _forge""",
+        ),
         wrong=SEEDED_INIT,
-    ),
-    Attack(
-        "solutions_via_package_root",
-        "m3_mlp",
-        from_disk("m3_mlp", M3_CELLS, "neuron_init"),
-        base="blank",
     ),
 ]
 
 # --- m4_training -------------------------------------------------------------------------
 
-FAIL_NOOP_M4 = """\
-import course_grader.probes.common as _common
-import course_grader.probes.m4 as _m4
-_common.fail = _m4.fail = lambda *a, **k: None"""
 
 M4 = [
-    Attack("execute_result_before_error", "m4_training", {"mse_loss": before_mse(EXECUTE_RESULT_FIRST)}, base="blank"),
-    # an untrained network "passes" once the kernel's checks are silenced: the judge recomputes its loss
-    Attack(
-        "fail_noop_untrained_network",
-        "m4_training",
-        {"mse_loss": before_mse(FAIL_NOOP_M4)},
-        wrong={"choose_training": [("return 0.1, 300", "return 1e-4, 300")]},
-    ),
     Attack(
         "fail_noop_adam_without_bias_correction",
         "m4_training",
-        {"mse_loss": before_mse(FAIL_NOOP_M4)},
+        at_top("m4_training", fail_noop("m4")),
         wrong={"adam": [("m_hat = self.m[i] / (1 - self.beta1**self.t)", "m_hat = self.m[i]")]},
-    ),
-    Attack(
-        "solutions_via_package_root",
-        "m4_training",
-        from_disk("m4_training", M4_CELLS, "mse_loss"),
-        base="blank",
     ),
 ]
 
 # --- m5_tensors --------------------------------------------------------------------------
 
-FAIL_NOOP_M5 = """\
-import course_grader.probes.common as _common
-import course_grader.probes.m5 as _m5
-_common.fail = _m5.fail = lambda *a, **k: None"""
 
-MATMUL_WRONG = {"tensor_matmul": [("self.grad += out.grad @ other.data.T", "self.grad += other.data.T @ out.grad")]}
 UNBROADCAST_WRONG = {
     "unbroadcast": [("    while grad.ndim > len(shape):", "    return grad\n    while grad.ndim > len(shape):")]
 }
@@ -927,17 +855,6 @@ def _claim(a, shape):
 """
 
 M5 = [
-    Attack(
-        "execute_result_before_error",
-        "m5_tensors",
-        {"unbroadcast": before_unbroadcast(EXECUTE_RESULT_FIRST)},
-        base="blank",
-    ),
-    # a matmul gradient transposed the wrong way "passes" once the kernel's checks are silenced:
-    # the judge compares the records with the instructor's
-    Attack(
-        "fail_noop_wrong_matmul", "m5_tensors", {"unbroadcast": before_unbroadcast(FAIL_NOOP_M5)}, wrong=MATMUL_WRONG
-    ),
     # an unreduced gradient dressed as an array of the operand's shape
     Attack(
         "ndarray_subclass_lies_about_its_shape",
@@ -969,84 +886,36 @@ M5 = [
         },
         wrong=UNBROADCAST_WRONG,
     ),
-    Attack(
-        "solutions_via_package_root",
-        "m5_tensors",
-        from_disk("m5_tensors", M5_CELLS, "unbroadcast"),
-        base="blank",
-    ),
 ]
 
-# --- m6_attention ------------------------------------------------------------------------
+# --- every milestone: one table, one generator ---------------------------------------------
 
-FAIL_NOOP_M6 = """\
-import course_grader.probes.common as _common
-import course_grader.probes.m6 as _m6
-_common.fail = _m6.fail = lambda *a, **k: None"""
-
-# the seed transformer's softmax backward: the diagonal of the Jacobian only
-SOFTMAX_WRONG = {
-    "softmax": [("x.grad += y * (g - (g * y).sum(axis=axis, keepdims=True))", "x.grad += y * (1 - y) * g")]
+# Which honest mistake ``fail_noop`` hides, where it is not the milestone's first round-trip
+# pitfall (``tests/variants/<m>.py``: ROUND_TRIP, else PITFALLS): the one its probes are most
+# tempting to silence for. A new milestone needs no line here.
+FAIL_NOOP_HIDES = {
+    "m1_value": "tanh_uses_input",
+    "m4_training": "learning_rate_too_low",
+    "m5_tensors": "matmul_gradients_transposed",
+    "m7_discrete": "score_function_sign",
 }
 
 
-M6 = [
-    Attack(
-        "execute_result_before_error",
-        "m6_attention",
-        {"tensor_matmul": before_matmul(EXECUTE_RESULT_FIRST)},
-        base="blank",
-    ),
-    # a softmax backward missing the Jacobian's off-diagonal terms "passes" once the kernel's
-    # checks are silenced: the grader runs the probes itself, with their failures intact
-    Attack(
-        "fail_noop_wrong_softmax_backward",
-        "m6_attention",
-        {"tensor_matmul": before_matmul(FAIL_NOOP_M6)},
-        wrong=SOFTMAX_WRONG,
-    ),
-    Attack(
-        "solutions_via_package_root",
-        "m6_attention",
-        from_disk("m6_attention", M6_CELLS, "tensor_matmul"),
-        base="blank",
-    ),
-]
-
-# --- m7_discrete --------------------------------------------------------------------------
-
-FAIL_NOOP_M7 = """\
-import course_grader.probes.common as _common
-import course_grader.probes.m7 as _m7
-_common.fail = _m7.fail = lambda *a, **k: None"""
-
-SCORE_SIGN_WRONG = {
-    "reinforce_grad": [
-        ("        score += (g - p) * (-1.0 / temperature)", "        score += (g - p) * (1.0 / temperature)")
+def for_every_milestone(m: str) -> list[Attack]:
+    """The attacks every milestone meets, made from its variants module (its ``CHEAT_CELL``:
+    the first answer cell, above every hidden test) and its answer cells."""
+    v = importlib.import_module(f"variants.{m}")
+    hides = FAIL_NOOP_HIDES.get(m) or next(iter(getattr(v, "ROUND_TRIP", v.PITFALLS)))
+    cells = answer_cells(m)
+    return [
+        # every later cell's execute_result comes first: nbgrader would read it as the grade
+        Attack("execute_result_before_error", m, at_top(m, EXECUTE_RESULT_FIRST), base="blank"),
+        # a mistake "passes" once the kernel's checks are silenced: the grader runs the probes
+        # itself, with their failures intact, and the judge compares the records
+        Attack("fail_noop", m, at_top(m, fail_noop(probes_module(m))), wrong=v.PITFALLS[hides][0]),
+        # the instructor's answers read from the grading machine's disk
+        Attack("solutions_via_package_root", m, from_disk(m, cells, v.CHEAT_CELL), base="blank"),
     ]
-}
 
-M7 = [
-    Attack(
-        "execute_result_before_error",
-        "m7_discrete",
-        {"merge_forward": before_merge(EXECUTE_RESULT_FIRST)},
-        base="blank",
-    ),
-    # a score function of the wrong sign "passes" once the kernel's checks are silenced: the
-    # grader runs the statistical check itself, and the judge compares the records
-    Attack(
-        "fail_noop_wrong_score_sign",
-        "m7_discrete",
-        {"merge_forward": before_merge(FAIL_NOOP_M7)},
-        wrong=SCORE_SIGN_WRONG,
-    ),
-    Attack(
-        "solutions_via_package_root",
-        "m7_discrete",
-        from_disk("m7_discrete", M7_CELLS, "merge_forward"),
-        base="blank",
-    ),
-]
 
-ATTACKS = M1 + M2 + M3 + M4 + M5 + M6 + M7
+ATTACKS = M1 + M2 + M3 + M4 + M5 + [a for m in MILESTONES for a in for_every_milestone(m)]
