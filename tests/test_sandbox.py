@@ -274,3 +274,25 @@ def test_a_cell_s_limit_is_cpu_time_and_a_timeout_says_whose_it_was(tmp_path):
     assert busy[0] == [] and [e.ename for e in busy[1]][-1] == execute.STARVED, busy
     assert "the machine was busy" in busy[1][-1].evalue and "waiting for a CPU" in busy[1][-1].evalue
     assert roomy == [[]], roomy
+
+
+def test_a_kernel_that_breaks_its_link_to_the_grader_costs_only_its_own_cells(tmp_path, monkeypatch):
+    """Junk written into every file the kernel holds (its sockets to the grader among them)
+    breaks its link: the grader's requests then have no one to go to. Each waits a bounded
+    time (``sandbox.SEND_TIMEOUT_MS``), then the kernel is killed and the rest is not run -- a
+    class's grading worker is never held for ever (it was, found by the cheat corpus's
+    ``forged_protocol_answers`` on an unlucky run)."""
+    from course_grader.steps import grading_execute as execute
+
+    monkeypatch.setattr(sandbox, "SEND_TIMEOUT_MS", 2000)
+    junk = (
+        "import os\nfor fd in range(3, 256):\n    try:\n        os.write(fd, b'{\"ok\": 0.0}\\n' * 4)\n"
+        "    except OSError:\n        pass\n"
+    )
+    errors = _grade_cells(tmp_path, ["1 + 1", junk, "print('after')"], timeout=3, wall_factor=2)
+    assert errors[0] == []
+    names = [[e.ename for e in cell] for cell in errors[1:]]
+    assert names[1] == [execute.NOT_RUN], errors
+    # however nbclient notices (a request that cannot be sent, the interrupt at the ceiling
+    # replaced by a kill): the cell is stopped with a reason, and nothing after it runs
+    assert names[0] in ([execute.KERNEL_BROKE], [execute.KERNEL_DIED], [execute.TIMED_OUT]), errors

@@ -63,6 +63,7 @@ def _cells_to_look_at(notebook: Path) -> list[str]:
         execute.TIMED_OUT: "timed out (killed)",
         execute.STARVED: BUSY,
         execute.KERNEL_DIED: "kernel crashed",
+        execute.KERNEL_BROKE: "kernel stopped answering (its link to the grader broke)",
         execute.NOT_RUN: "cells not run after it",
         "MemoryError": "ran out of memory (the grading kernel's limit)",
         STOPPED: "the grader's run of the hidden tests stopped",

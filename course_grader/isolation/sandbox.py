@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Float, Integer
 
@@ -388,6 +389,11 @@ class Sandbox:
 # need to import and call their probe without an error. So the student's code can neither
 # read the probes (their seeded inputs, to print into feedback) nor borrow the grader's
 # helpers (a correct reverse pass, say) as its own.
+# A message to a live kernel is queued at once, however busy the machine; a send waits only
+# when no kernel is connected any more (one that wrote junk into its own sockets broke its
+# link): without a bound the grader would wait for it for ever.
+SEND_TIMEOUT_MS = 10_000
+
 GRADER_STAND_IN = "grader-stand-in"
 STAND_IN_FILES = {
     "__init__.py": '"""Not the grader: it runs hidden tests itself, outside this sandbox."""\n',
@@ -592,3 +598,18 @@ class SandboxedKernelManager(AsyncKernelManager):
     # jupyter_client binds the public name to the base method when its class is made: a
     # dead kernel's clean-up (nbclient calls this one) would skip the override.
     cleanup_resources = _async_cleanup_resources
+
+    async def _async_interrupt_kernel(self) -> None:
+        """An interrupt here is a message on the control socket. A kernel whose link to the
+        grader broke (junk written into its own sockets) cannot take it, and the send would
+        wait for ever: it waits ``SEND_TIMEOUT_MS`` at most, then the kernel is killed."""
+        self._connect_control_socket()
+        assert self._control_socket is not None
+        self._control_socket.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
+        try:
+            await super()._async_interrupt_kernel()
+        except zmq.Again:
+            self.log.warning("the kernel no longer takes messages: killed instead of interrupted")
+            await self._async_kill_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel

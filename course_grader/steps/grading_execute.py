@@ -26,6 +26,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+import zmq
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
@@ -40,18 +41,20 @@ from course_grader.isolation.cgroups import Cgroup, Interval, Sample, overrun
 from course_grader.judging.verdict import BUSY_NAME
 
 if TYPE_CHECKING:
-    from jupyter_client import KernelManager
+    from jupyter_client import KernelClient, KernelManager
 
 # Error names the class summary reads back from autograded notebooks.
 TIMED_OUT = "GradingTimeout"  # the kernel did not stop when interrupted
 INTERRUPTED = "CellTimeoutError"  # nbgrader's name for a cell interrupted at its timeout
 KERNEL_DIED = "KernelDied"
+KERNEL_BROKE = "KernelStoppedAnswering"  # its connection to the grader broke (junk written to its sockets)
 NOT_RUN = "NotRun"
 STARVED = BUSY_NAME  # a timeout while the sandbox waited for a CPU that other work held
-STOPPED = (INTERRUPTED, TIMED_OUT, STARVED, KERNEL_DIED, NOT_RUN)
+STOPPED = (INTERRUPTED, TIMED_OUT, STARVED, KERNEL_DIED, KERNEL_BROKE, NOT_RUN)
 TIMEOUTS = (INTERRUPTED, TIMED_OUT)
 KILL_GRACE = 5.0  # CPU seconds past its limit, after the interrupt, before a cell's kernel is killed
 POLL = 0.1  # seconds between two looks at a running cell's CPU time
+HEARTBEAT_JOIN = 3.0  # seconds the heartbeat thread gets to stop (it wakes every second)
 
 
 def _size(content: object) -> int:
@@ -174,6 +177,70 @@ class GradingExecute(Execute):
     # nbclient binds the public name to the base coroutine when its class is made.
     execute_cell = run_sync(async_execute_cell)
 
+    async def async_start_new_kernel_client(self) -> KernelClient:
+        """nbclient's, with every request the grader sends to the kernel bounded in time
+        (``sandbox.SEND_TIMEOUT_MS``): the client's requests, and the kernel manager's own (an
+        interrupt at a timeout is a message on its control socket). A send to a kernel no
+        longer connected raises ``zmq.Again``."""
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.control_channel, kc.stdin_channel):
+            channel.socket.setsockopt(zmq.SNDTIMEO, sandbox.SEND_TIMEOUT_MS)
+        assert self.km is not None
+        self.km._connect_control_socket()
+        self.km._control_socket.setsockopt(zmq.SNDTIMEO, sandbox.SEND_TIMEOUT_MS)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    _broken = False  # the kernel's link to the grader broke: it can no longer be asked anything
+
+    def _kill_sandbox(self) -> None:
+        """Every process of the kernel's sandbox, killed: it cannot be asked to stop."""
+        self._broken = True
+        cgroup = self._cgroup()
+        for pid in cgroup.pids() if cgroup is not None else ():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.km is not None and not self.sandbox:
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            if process is not None:
+                process.kill()
+
+    async def _async_cleanup_kernel(self) -> None:
+        """nbclient's, for a kernel whose link broke too: it is killed, not asked to shut down
+        (jupyter_client interrupts first, a message nobody would take)."""
+        if self._broken:
+            for _ in range(50):  # the kill lands; is_alive() then spares the shutdown request
+                if self.km is None or not await ensure_async(self.km.is_alive()):
+                    break
+                await asyncio.sleep(POLL)
+        self._stop_heartbeat()
+        try:
+            await super()._async_cleanup_kernel()
+        except zmq.Again:
+            pass  # its resources were cleaned up all the same (nbclient's finally)
+
+    def _stop_heartbeat(self) -> None:
+        """The heartbeat thread, stopped with a bound. It pings the kernel in a loop of its own;
+        a kernel whose link broke leaves that ping waiting for ever, and jupyter_client's
+        stop_channels would wait for the thread with it. A thread still stuck after the bound
+        (a daemon) is left out of stop_channels; it ends with its process."""
+        hb = getattr(self.kc, "_hb_channel", None)
+        if hb is None or not hb.is_alive():
+            return
+        hb._running = False
+        hb._exit.set()
+        hb.join(timeout=HEARTBEAT_JOIN)
+        if hb.is_alive():
+            self.log.warning("the kernel's heartbeat thread did not stop: left behind")
+            self.kc._hb_channel = None
+        else:
+            hb.close()
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
+
     def _get_cpu_limit(self, cell: NotebookNode) -> float | None:
         return super()._get_timeout(cell)
 
@@ -249,6 +316,7 @@ class GradingExecute(Execute):
         # nbconvert's ExecutePreprocessor.preprocess, with a stop instead of a lost submission.
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
+        self._broken = False
         self._output_bytes: dict[int, int] = {}
         self._output_total = 0
         self._truncated: set[int] = set()
@@ -291,6 +359,16 @@ class GradingExecute(Execute):
                             )
                         )
                         stopped = "the kernel died in an earlier cell"
+                except zmq.Again:
+                    self._kill_sandbox()
+                    cell.outputs.append(
+                        error_output(
+                            KERNEL_BROKE,
+                            "The kernel stopped taking the grader's requests at this cell (its connection to the "
+                            "grader broke: did a cell write into files it did not open?).",
+                        )
+                    )
+                    stopped = "the kernel stopped answering in an earlier cell"
                 if not self._cpu_killed:
                     self._mark_cpu_limit(cell)
                 self._mark_starved(cell, start)
