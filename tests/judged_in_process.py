@@ -185,8 +185,7 @@ class Notebook:
         ns: dict[str, Any] = {"__name__": "__main__"}
         outcomes: dict[str, dict[str, Any] | str] = {}
         failures: list[str] = []
-        os.environ.setdefault("MPLBACKEND", "Agg")
-        with self._workdir(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        with self._workdir(), _drawing_off(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for cell in self.cells:
                 if until is not None and until <= set(outcomes):
@@ -216,6 +215,22 @@ class Notebook:
             test: got if isinstance(got, str) else verdict(test, self.reference[test], [got])
             for test, got in outcomes.items()
         }
+
+
+@contextlib.contextmanager
+def _drawing_off() -> Iterator[None]:
+    """Pictures drawn by no window (matplotlib's Agg) while the cells run, and the variable
+    that says so taken back afterwards: a kernel this process starts later (nbval's) must
+    draw inline as a student's does, or its figures lose their outputs."""
+    before = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = before
 
 
 def _as_shown(err: BaseException, source: str) -> str:

@@ -148,6 +148,7 @@ def test_report_lists_survivors_and_score():
     assert text.splitlines()[-1] == "mutation score: 2/3 killed (66.7%)"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("m1_value" not in Course.at(ROOT).present(), reason="needs the m1_value milestone")
 def test_end_to_end_kills_an_obvious_mutant():
     # one worker, one mutant: the unmutated run plus one more kernel keeps this quick

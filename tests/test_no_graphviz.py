@@ -188,6 +188,7 @@ def text_of(output: nbformat.NotebookNode) -> str:
     return output.get("data", {}).get("text/plain", "")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("m", MILESTONES)
 def test_solution_notebook_runs_to_its_end_without_dot(m: str, course_copy: Path, no_dot: Path) -> None:
     folder = course_copy / m
@@ -218,6 +219,7 @@ def test_solution_notebook_runs_to_its_end_without_dot(m: str, course_copy: Path
         assert drawing > 0, f"{m} draws no graph: this test would check nothing there"
 
 
+@pytest.mark.slow
 def test_validate_passes_without_dot(course_copy: Path, no_dot: Path) -> None:
     """`nbgrader validate` (validate_all, as students have it) on the notebooks that draw."""
     runs = {

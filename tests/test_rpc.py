@@ -204,6 +204,7 @@ def test_in_the_sandbox_the_grader_package_is_a_stand_in(tmp_path):
         agent.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("milestone", MILESTONES)
 def test_the_graders_run_records_what_the_kernel_records(milestone):
     """The same probes, run in the kernel (as nbval and instructors see them) and by the

@@ -242,6 +242,7 @@ def _grade_cells(tmp_path, sources: list[str], **options) -> list:
 COMPUTES = "import time\nwhile time.process_time() < 1.5:\n    pass\nprint('done')"
 
 
+@pytest.mark.slow
 def test_a_cell_s_limit_is_cpu_time_and_a_timeout_says_whose_it_was(tmp_path):
     """A cell that spins uses up its CPU time: its own timeout. A cell that sleeps reaches
     the wall-clock ceiling without computing: its own too, and never blamed on the machine.
@@ -276,6 +277,7 @@ def test_a_cell_s_limit_is_cpu_time_and_a_timeout_says_whose_it_was(tmp_path):
     assert roomy == [[]], roomy
 
 
+@pytest.mark.slow
 def test_a_kernel_that_breaks_its_link_to_the_grader_costs_only_its_own_cells(tmp_path, monkeypatch):
     """Junk written into every file the kernel holds (its sockets to the grader among them)
     breaks its link: the grader's requests then have no one to go to. Each waits a bounded
