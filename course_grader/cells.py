@@ -34,9 +34,14 @@ def graded_tests(nb: NotebookNode) -> list[NotebookNode]:
     return [cell for cell in nb.cells if is_graded_test(cell)]
 
 
+def points(nb: NotebookNode) -> dict[str | None, float]:
+    """grade_id -> the full marks of each graded cell, as nbgrader counts them."""
+    return {grade_id(cell): float(cell.metadata.nbgrader.get("points") or 0) for cell in nb.cells if is_grade(cell)}
+
+
 def total_points(nb: NotebookNode) -> float:
     """The notebook's full marks: the points of every graded cell, as nbgrader counts them."""
-    return float(sum(cell.metadata.nbgrader.get("points") or 0 for cell in nb.cells if is_grade(cell)))
+    return float(sum(points(nb).values()))
 
 
 def without_markers(source: str) -> str:

@@ -11,6 +11,7 @@ the open holes are listed by name, and fixing one turns its test into an XPASS (
 failure) until its mark is removed.
 """
 
+import functools
 import json
 import multiprocessing
 import os
@@ -24,7 +25,7 @@ from conftest import COURSE, MILESTONES, ROOT
 from variants import apply_edits as apply
 from variants.cheats import ATTACKS, Attack
 
-from course_grader.cells import grade_id, graded_tests
+from course_grader.cells import points
 from course_grader.judging import reference
 from course_grader.measuring.submissions import fill, score, solution_cells
 
@@ -74,13 +75,16 @@ def grade(job: tuple[str, Answers, tuple[str, ...]]) -> tuple[Points | None, str
     return None, error
 
 
+@functools.cache
+def full_marks(milestone: str) -> dict[str | None, float]:
+    return points(nbformat.read(COURSE.source_notebook(milestone), as_version=4))
+
+
 def judged(milestone: str, answers: Answers) -> tuple[Points, str]:
     """Points per graded cell of an honest submission, judged in this process."""
     notebook = judged_in_process.notebook(milestone)
     verdicts = notebook.judge(notebook.run(answers))
-    source = nbformat.read(COURSE.source_notebook(milestone), as_version=4)
-    points = {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in graded_tests(source)}
-    return {test: 0.0 if why else points[test] for test, why in verdicts.items()}, ""
+    return {test: 0.0 if why else full_marks(milestone)[test] for test, why in verdicts.items()}, ""
 
 
 def _quiet() -> None:

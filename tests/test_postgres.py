@@ -41,6 +41,7 @@ from nbgrader.api import Gradebook
 from variants import apply_edits
 from variants.m1_value import PITFALLS
 
+from course_grader.cells import points as points_per_cell
 from course_grader.measuring.submissions import fill, solution_cells
 
 M = "m1_value"
@@ -253,11 +254,7 @@ def write_class(lms: Path) -> dict[str, float | None]:
     release = COURSE.release_notebook(M)
     solution = COURSE.source_notebook(M)
     answers = solution_cells(solution)
-    points = {
-        c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
-        for c in nbformat.read(solution, as_version=4).cells
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade")
-    }
+    points = points_per_cell(nbformat.read(solution, as_version=4))
     full = sum(points.values())
     edits, loses = PITFALLS[PITFALL]
     notebooks = {

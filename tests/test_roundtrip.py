@@ -23,6 +23,7 @@ from conftest import COURSE, MILESTONES, copy_course, make_stock, nbgrader
 from nbgrader.api import Gradebook
 from variants import apply_edits
 
+from course_grader.cells import points as points_per_cell
 from course_grader.measuring.submissions import fill, solution_cells
 
 CHEATS = {
@@ -145,13 +146,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return results
 
 
-def full_marks(m: str) -> dict[str, float]:
-    nb = nbformat.read(COURSE.source_notebook(m), as_version=4)
-    return {
-        c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade")
-    }
+def full_marks(m: str) -> dict[str | None, float]:
+    return points_per_cell(nbformat.read(COURSE.source_notebook(m), as_version=4))
 
 
 CORRECT = [(m, s) for m in MILESTONES for s in ("correct", "alternative")]
