@@ -65,7 +65,7 @@ def test_a_kind_of_record_is_compared_as_its_probes_module_declares():
     assert "m2" not in source.split('"""', 2)[2] and "mlp" not in source.split('"""', 2)[2]
     from course_grader.probes import m2
 
-    assert compare.comparator("m2.topological_order") is m2.compare_order
+    assert compare.comparator("m2.topological_order") == ("order", m2.compare_order)
     with pytest.raises(LookupError, match="no comparison"):
         compare.comparator("m2.no_such_kind")
     with pytest.raises(LookupError):

@@ -4,7 +4,7 @@ the comparison that kind declares.
 
 A record case that has more than one right form names its kind (``"kind": "m2.topological_order"``);
 the probes module before the dot declares how that kind is compared, next to the probe that
-emits it (``@compare.kind("topological_order")`` in ``probes/m2.py``), and registers it when
+emits it (``@compare.kind("topological_order", judges="order")`` in ``probes/m2.py``), and registers it when
 first asked. The kind is read from the *reference* (the instructor's record), never from the
 submission, which only has to carry the same one. Nothing here is specific to a milestone.
 
@@ -20,28 +20,30 @@ from typing import Any
 RTOL = 1e-9  # tight: finite-difference gradients miss by 1e-7 and more on our cases
 ATOL = 1e-12  # for values that are 0 in one summation order and 1e-17 in another
 
-# (reference, submitted, path, rtol, atol) -> the first difference, or None
-Comparator = Callable[[dict, dict, str, float, float], "str | None"]
-KINDS: dict[str, Comparator] = {}
+# (reference, submitted, path) -> the first difference in the kind's own fields, or None
+Comparator = Callable[[dict, dict, str], "str | None"]
+# kind -> (the field its comparison judges, that comparison); every other field compares plainly
+KINDS: dict[str, tuple[str, Comparator]] = {}
 _MODULE = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def kind(name: str) -> Callable[[Comparator], Comparator]:
-    """Register the decorated function as the comparison of records of kind
-    ``<the calling probes module>.<name>``: declared where the probe that emits it lives."""
+def kind(name: str, judges: str) -> Callable[[Comparator], Comparator]:
+    """Register the decorated function as the comparison of the field ``judges`` of records
+    of kind ``<the calling probes module>.<name>``: declared where the probe that emits it
+    lives. The record's other fields are compared plainly first."""
 
     def register(fn: Comparator) -> Comparator:
         module = fn.__module__.rsplit(".", 1)[-1]
-        KINDS[f"{module}.{name}"] = fn
+        KINDS[f"{module}.{name}"] = (judges, fn)
         return fn
 
     return register
 
 
-def comparator(name: str) -> Comparator:
-    """The comparison declared for kind ``name`` (``<probes module>.<kind>``), importing that
-    probes module when it has not been yet. A reference naming an unknown kind is the course's
-    bug, not a student's: it raises."""
+def comparator(name: str) -> tuple[str, Comparator]:
+    """The field and comparison declared for kind ``name`` (``<probes module>.<kind>``),
+    importing that probes module when it has not been yet. A reference naming an unknown
+    kind is the course's bug, not a student's: it raises."""
     if name not in KINDS:
         module = name.split(".", 1)[0]
         if _MODULE.fullmatch(module):
@@ -51,10 +53,9 @@ def comparator(name: str) -> Comparator:
     return KINDS[name]
 
 
-def without(record: dict, *keys: str) -> dict:
-    """The record without its kind (already found equal) and ``keys``: what a kind's
-    comparison leaves to the plain one."""
-    return {k: v for k, v in record.items() if k != "kind" and k not in keys}
+def _without(record: dict, field: str) -> dict:
+    """The record without its kind (already found equal) and the field its kind judges."""
+    return {k: v for k, v in record.items() if k not in ("kind", field)}
 
 
 def _numbers(a: Any, b: Any) -> bool:
@@ -90,7 +91,8 @@ def compare(ref: Any, got: Any, path: str = "record", rtol: float = RTOL, atol: 
     if isinstance(ref, dict) and isinstance(ref.get("kind"), str):
         if got.get("kind") != ref["kind"]:
             return f"{path}: expected a record of kind {ref['kind']!r}, got {got.get('kind')!r}"
-        return comparator(ref["kind"])(ref, got, path, rtol, atol)
+        own, judge = comparator(ref["kind"])
+        return compare(_without(ref, own), _without(got, own), path, rtol, atol) or judge(ref, got, path)
     if isinstance(ref, dict):
         if set(ref) != set(got):
             return f"{path}: expected fields {sorted(ref)}, got {sorted(got)}"

@@ -1136,14 +1136,11 @@ def probe_trained(Tensor: type, model: Any, heads: int) -> None:
     )
 
 
-@compare.kind("heldout_accuracy")
-def compare_accuracy(ref: dict, got: dict, path: str, rtol: float, atol: float) -> str | None:
+@compare.kind("heldout_accuracy", judges="predictions")
+def compare_accuracy(ref: dict, got: dict, path: str) -> str | None:
     """A trained classifier is right when its predictions on the held-out examples (computed
     by the probe from its parameters, not by its own forward pass) get at least the
     reference's threshold of the reference's targets right, whatever its training path."""
-    rest = compare.compare(compare.without(ref, "predictions"), compare.without(got, "predictions"), path, rtol, atol)
-    if rest:
-        return rest
     targets, predicted = ref["targets"], got.get("predictions")
     if not isinstance(predicted, list) or len(predicted) != len(targets) or not all(type(p) is int for p in predicted):
         return f"{path}: one predicted token per held-out example is expected"
