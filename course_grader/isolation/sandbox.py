@@ -384,16 +384,23 @@ class Sandbox:
         shutil.rmtree(self.rundir, ignore_errors=True)
 
 
-# What a sandboxed process finds where the grader package is. The grader runs every hidden
-# test itself (replay.py), outside; the hidden-test cells that a grading kernel runs only
-# need to import and call their probe without an error. So the student's code can neither
-# read the probes (their seeded inputs, to print into feedback) nor borrow the grader's
-# helpers (a correct reverse pass, say) as its own.
 # A message to a live kernel is queued at once, however busy the machine; a send waits only
 # when no kernel is connected any more (one that wrote junk into its own sockets broke its
 # link): without a bound the grader would wait for it for ever.
 SEND_TIMEOUT_MS = 10_000
 
+
+def bound_sends(socket: zmq.Socket | None) -> None:
+    """A send on ``socket`` waits ``SEND_TIMEOUT_MS`` at most, then raises ``zmq.Again``."""
+    assert socket is not None
+    socket.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
+
+
+# What a sandboxed process finds where the grader package is. The grader runs every hidden
+# test itself (replay.py), outside; the hidden-test cells that a grading kernel runs only
+# need to import and call their probe without an error. So the student's code can neither
+# read the probes (their seeded inputs, to print into feedback) nor borrow the grader's
+# helpers (a correct reverse pass, say) as its own.
 GRADER_STAND_IN = "grader-stand-in"
 STAND_IN_FILES = {
     "__init__.py": '"""Not the grader: it runs hidden tests itself, outside this sandbox."""\n',
@@ -604,8 +611,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         grader broke (junk written into its own sockets) cannot take it, and the send would
         wait for ever: it waits ``SEND_TIMEOUT_MS`` at most, then the kernel is killed."""
         self._connect_control_socket()
-        assert self._control_socket is not None
-        self._control_socket.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
+        bound_sends(self._control_socket)
         try:
             await super()._async_interrupt_kernel()
         except zmq.Again:

@@ -24,6 +24,8 @@ import numpy as np
 
 from course_grader.probes.arrays import (
     UNBROADCAST,
+    Array,
+    Shape,
     as_array,
     as_flag,
     as_scalar,
@@ -52,9 +54,6 @@ from course_grader.probes.common import (
     fmt,
 )
 from course_grader.probes.plain_models import mlp_forward, mlp_mse
-
-Array = np.ndarray
-Shape = tuple[int, ...]
 
 TWICE = "one tensor used twice gets both contributions: with `=` the second overwrites the first; accumulate with +="
 SUM_AXIS = (

@@ -24,6 +24,8 @@ import numpy as np
 
 from course_grader.judging import compare
 from course_grader.probes.arrays import (
+    Array,
+    Shape,
     as_array,
     backprop_from,
     check_grad,
@@ -41,8 +43,6 @@ from course_grader.probes.arrays import (
 )
 from course_grader.probes.common import GRAD_TOL, H, call, emit, fail, fmt
 
-Array = np.ndarray
-Shape = tuple[int, ...]
 Params = list[Array]
 
 EPS = 1e-5  # LayerNorm's

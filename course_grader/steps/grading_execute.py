@@ -57,6 +57,15 @@ POLL = 0.1  # seconds between two looks at a running cell's CPU time
 HEARTBEAT_JOIN = 3.0  # seconds the heartbeat thread gets to stop (it wakes every second)
 
 
+def _kill(cgroup: Cgroup) -> None:
+    """Every process of a kernel's sandbox, killed."""
+    for pid in cgroup.pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _size(content: object) -> int:
     """Roughly how many bytes an output message's content holds (its strings)."""
     if isinstance(content, str):
@@ -152,11 +161,7 @@ class GradingExecute(Execute):
         while (cpu := cgroup.cpu_seconds()) is None or cpu - start < limit + KILL_GRACE:
             await asyncio.sleep(POLL)
         self._cpu_killed = True
-        for pid in cgroup.pids():  # the kernel dies; nbclient's liveness check ends the cell
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill(cgroup)  # the kernel dies; nbclient's liveness check ends the cell
 
     async def async_execute_cell(
         self,
@@ -184,10 +189,10 @@ class GradingExecute(Execute):
         longer connected raises ``zmq.Again``."""
         kc = await super().async_start_new_kernel_client()
         for channel in (kc.shell_channel, kc.control_channel, kc.stdin_channel):
-            channel.socket.setsockopt(zmq.SNDTIMEO, sandbox.SEND_TIMEOUT_MS)
+            sandbox.bound_sends(channel.socket)
         assert self.km is not None
         self.km._connect_control_socket()
-        self.km._control_socket.setsockopt(zmq.SNDTIMEO, sandbox.SEND_TIMEOUT_MS)
+        sandbox.bound_sends(self.km._control_socket)
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -198,11 +203,8 @@ class GradingExecute(Execute):
         """Every process of the kernel's sandbox, killed: it cannot be asked to stop."""
         self._broken = True
         cgroup = self._cgroup()
-        for pid in cgroup.pids() if cgroup is not None else ():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if cgroup is not None:
+            _kill(cgroup)
         if self.km is not None and not self.sandbox:
             process = getattr(getattr(self.km, "provisioner", None), "process", None)
             if process is not None:
