@@ -24,7 +24,7 @@ from course_grader.classgrade.gradebook import InertCsvExportPlugin
 from course_grader.steps.grading_execute import GradingExecute
 from course_grader.steps.judge_records import JudgeRecords
 from course_grader.steps.load_reference import LoadReference
-from course_grader.steps.replay_probes import ReplayProbes
+from course_grader.steps.plan_probes import PlanProbes
 from course_grader.steps.restore_grade_cells import RestoreGradeCells
 from course_grader.steps.sanitize_for_views import SanitizeForViews
 
@@ -44,16 +44,17 @@ c.CourseDirectory.release_directory = "notebooks"  # generated student versions 
 
 # Autograding, step by step (ARCHITECTURE.md, "from a submission to a grade"); each of the
 # course's steps is a file of course_grader/steps/. LoadReference reads the instructor
-# solution's records before any student code runs; ReplayProbes has the grader run every
-# hidden test's probe itself against the student's code in a sandboxed process (the records
-# that count); GradingExecute is nbgrader's Execute in the sandbox, crash-tolerant (a stuck
+# solution's records before any student code runs; PlanProbes checks that the grader can run
+# every hidden test's probe itself; GradingExecute is nbgrader's Execute in the sandbox, and at
+# each graded test cell the grader's probes question that kernel's objects (the records that
+# count: the student's code runs once, and no hidden-test code runs in the kernel), crash-tolerant (a stuck
 # or dead kernel costs only the cells from there on; `--GradingExecute.sandbox=False` grades
 # unconfined, not advised); JudgeRecords gives every graded cell whose record is missing or
 # wrong an error output, so nbgrader's own SaveAutoGrades, and so its gradebook, export,
 # feedback and formgrader, carry the judged score.
 c.Autograde.autograde_preprocessors = [
     LoadReference,
-    ReplayProbes,
+    PlanProbes,
     GradingExecute,
     JudgeRecords,
     SanitizeForViews,

@@ -77,7 +77,7 @@ def make_stock(course: Path) -> None:
     text = config.read_text()
     swaps = (
         ("    LoadReference,\n", ""),
-        ("    ReplayProbes,\n", ""),
+        ("    PlanProbes,\n", ""),
         ("    JudgeRecords,\n", ""),
         ("    SanitizeForViews,\n", ""),
         ("    GradingExecute,\n", "    Execute,\n"),

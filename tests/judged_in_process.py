@@ -247,7 +247,7 @@ def _as_shown(err: BaseException, source: str) -> str:
 
 
 def _probe(test: str, calls: tuple[ProbeCall, ...], ns: dict[str, Any]) -> dict[str, Any] | str:
-    """As ``replay._probe_cell``, with the notebook's names taken from ``ns``."""
+    """As ``replay.probe_cell``, with the notebook's names taken from ``ns``."""
     try:
         with records.collecting() as found:
             for call in calls:

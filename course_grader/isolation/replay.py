@@ -1,16 +1,14 @@
-"""The trusted pass: each hidden test's probe runs in the grader's process, against the
-student's code running in a process of its own.
+"""The probes' own run of a notebook, in a process of its own: how the reference records
+are made, and the parts every run of the probes shares.
 
-In the student's kernel the probes are the student's to rewrite: a patched ``emit`` can
-write whatever record it likes, and the grader's own helpers are importable there. Here
-the student's code runs in a fresh sandboxed Python (``rpc.agent_main``) where
-``course_grader`` does not exist, one cell after another as the notebook orders them; at
-each graded test cell, the grader parses which probe the hidden test calls and runs that
-probe itself, handing it ``rpc.Proxy`` objects for the notebook's names. The records the
-judge compares are the ones these probes emit, in the grader's process.
+The instructor notebook's records (``judging/reference.py``) come from here: the notebook's
+code runs in a fresh Python (``rpc.agent_main``) one cell after another, and at each graded
+test cell the grader parses which probe the hidden test calls (``probe_calls``) and runs that
+probe itself, handing it ``rpc.Proxy`` objects for the notebook's names (``probe_cell``). A
+submission's probes run the same way against the grading kernel itself (``live.py``): one
+run of the student's code, not two.
 
-The folder the student's process works in is a copy taken before the grading kernel ran,
-so nothing the kernel wrote (a copy of the probes, say) is there.
+The folder the process works in is a copy, so nothing it writes reaches the original.
 """
 
 from __future__ import annotations
@@ -170,7 +168,7 @@ def _run_probe(link: rpc.Link, call: ProbeCall) -> list[Any]:
     return found
 
 
-def _probe_cell(link: rpc.Link, grade_id: str, source: str) -> Outcome:
+def probe_cell(link: rpc.Link, grade_id: str, source: str) -> Outcome:
     try:
         found: list[Any] = []
         for call in probe_calls(source):
@@ -274,7 +272,7 @@ def _replay(
             link.deadline = time.monotonic() + (3 * cell_timeout if test else cell_timeout) * factor + GRACE
             try:
                 if test:
-                    outcomes[_test_id(cell)] = _probe_cell(link, _test_id(cell), cell.source)
+                    outcomes[_test_id(cell)] = probe_cell(link, _test_id(cell), cell.source)
                 else:
                     try:
                         link.ask("exec", cell.source, f"<cell {index}>")
@@ -285,7 +283,7 @@ def _replay(
                 if test:
                     outcomes[_test_id(cell)] = Outcome(None, stopped, stopped=True)
             if test and start is not None and cgroup is not None:
-                _blame_a_busy_machine(outcomes, _test_id(cell), start, cgroup.sample(), cell_timeout)
+                blame_a_busy_machine(outcomes, _test_id(cell), start, cgroup.sample(), cell_timeout)
     finally:
         agent.close()
     return outcomes
@@ -306,7 +304,7 @@ def _notebook_spent(
     return out.why, False
 
 
-def _blame_a_busy_machine(
+def blame_a_busy_machine(
     outcomes: dict[str, Outcome], test: str, start: cgroups.Sample, end: cgroups.Sample, cell_timeout: float
 ) -> None:
     """A hidden test that failed after running longer than its CPU limit, while the

@@ -250,6 +250,9 @@ class Link:
         self.depth = 0  # questions being answered right now (nested by call-backs)
         self.received = 0  # bytes read from the other end, in all
         self.bounded = False  # the grader's end: what the other end hands over is limited
+        # False in a grading kernel between the grader's probes (``serve_once``): nobody listens
+        # then, so a grader's function the student's code kept is refused at once
+        self.listening = True
         self.cell_start = (0, 0)  # (proxies, bytes) when the current cell began
 
     # --- values on the wire ---------------------------------------------------------
@@ -439,6 +442,8 @@ class Link:
         """Have the other end run OPERATIONS[operation](*args, **kwargs); its result or exception."""
         if self.broken:
             raise LinkBroken(self.broken)
+        if not self.listening:
+            raise PermissionError("that object of the grader's was lent for one hidden test, which is over")
         message = {"op": operation, "args": self.dump(list(args)), "kwargs": self.dump(kwargs)}
         if self.budget is not None:
             message["budget"] = self.budget
@@ -599,6 +604,32 @@ def _array_bytes(args: list, kwargs: dict) -> dict[int | str, bytes]:
     return found
 
 
+def interpreter_functions() -> dict[str, Any]:
+    """The interpreter's own functions a probe may call (``INTERPRETER``), taken now: called
+    where the student's code lives, before any of it has run."""
+    import random
+
+    modules = {"sys": sys, "random": random}
+    interpreter = {name: getattr(modules[name.split(".")[0]], name.split(".")[1]) for name in INTERPRETER}
+    # what the student's code would call the type of one of its objects: a probe that names
+    # a type in a message or an expectation means this, never "Proxy"
+    interpreter["type.name"] = (lambda of: lambda x: of(x).__name__)(type)
+    return interpreter
+
+
+def serve_once(link: Link) -> None:
+    """The grading kernel's end, at a graded test cell: say it is ready, then answer the
+    grader's probes until it says they are done (``isolation/live.py``)."""
+    if link.broken:
+        raise LinkBroken(link.broken)
+    link.listening = True
+    try:
+        link._send({"ready": True})
+        link.serve_forever()
+    finally:
+        link.listening = False
+
+
 def agent_main() -> None:
     """Run in the student's (sandboxed) process: answer the grader on stdin/stdout."""
     reply = os.dup(1)
@@ -607,13 +638,7 @@ def agent_main() -> None:
     os.dup2(quiet, 2)
     sys.path.insert(0, os.getcwd())
     builtins.display = lambda *args, **kwargs: None  # type: ignore[attr-defined]  # IPython's, in a kernel
-    import random
-
-    modules = {"sys": sys, "random": random}
-    interpreter = {name: getattr(modules[name.split(".")[0]], name.split(".")[1]) for name in INTERPRETER}
-    # what the student's code would call the type of one of its objects: a probe that names
-    # a type in a message or an expectation means this, never "Proxy"
-    interpreter["type.name"] = (lambda of: lambda x: of(x).__name__)(type)
+    interpreter = interpreter_functions()
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     link = Link(0, reply, trusting=True, namespace=namespace)
     link.interpreter = interpreter

@@ -31,14 +31,17 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbformat import NotebookNode
-from nbformat.v4 import new_output
+from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
-from course_grader.cells import error_output
-from course_grader.isolation import sandbox
+from course_grader.cells import error_output, grade_id, graded_tests, is_graded_test
+from course_grader.isolation import live, sandbox
 from course_grader.isolation.cgroups import Cgroup, Interval, Sample, overrun
+from course_grader.isolation.replay import Outcome, blame_a_busy_machine
 from course_grader.judging.verdict import BUSY_NAME
+
+PROBED = "course_probes"  # where PlanProbes leaves its live.Plan in nbgrader's resources
 
 if TYPE_CHECKING:
     from jupyter_client import KernelClient, KernelManager
@@ -53,6 +56,7 @@ STARVED = BUSY_NAME  # a timeout while the sandbox waited for a CPU that other w
 STOPPED = (INTERRUPTED, TIMED_OUT, STARVED, KERNEL_DIED, KERNEL_BROKE, NOT_RUN)
 TIMEOUTS = (INTERRUPTED, TIMED_OUT)
 KILL_GRACE = 5.0  # CPU seconds past its limit, after the interrupt, before a cell's kernel is killed
+WALL_GRACE = 15.0  # wall-clock seconds past a cell's ceiling (it was interrupted there) before its kernel is killed
 POLL = 0.1  # seconds between two looks at a running cell's CPU time
 HEARTBEAT_JOIN = 3.0  # seconds the heartbeat thread gets to stop (it wakes every second)
 
@@ -163,6 +167,16 @@ class GradingExecute(Execute):
         self._cpu_killed = True
         _kill(cgroup)  # the kernel dies; nbclient's liveness check ends the cell
 
+    _wall_killed = False  # its kernel killed: still running past its wall-clock ceiling, interrupted
+
+    async def _watch_wall(self, ceiling: float) -> None:
+        """Kill the kernel of a cell still running ``WALL_GRACE`` seconds past its wall-clock
+        ceiling: nbclient interrupted it there, and it caught the interrupt and went on waiting
+        (nbclient would interrupt it again, for ever)."""
+        await asyncio.sleep(ceiling + WALL_GRACE)
+        self._wall_killed = True
+        self._kill_sandbox()
+
     async def async_execute_cell(
         self,
         cell: NotebookNode,
@@ -171,12 +185,14 @@ class GradingExecute(Execute):
         store_history: bool = True,
     ) -> NotebookNode:
         """nbclient's, with the cell's CPU time watched while it runs."""
-        cgroup, limit = self._cgroup(), self._get_cpu_limit(cell)
-        watch = asyncio.ensure_future(self._watch_cpu(cgroup, limit)) if cgroup and limit else None
+        cgroup, limit, ceiling = self._cgroup(), self._get_cpu_limit(cell), self._get_timeout(cell)
+        watches = [asyncio.ensure_future(self._watch_cpu(cgroup, limit))] if cgroup and limit else []
+        if ceiling:
+            watches.append(asyncio.ensure_future(self._watch_wall(float(ceiling))))
         try:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
-            if watch is not None:
+            for watch in watches:
                 watch.cancel()
 
     # nbclient binds the public name to the base coroutine when its class is made.
@@ -303,6 +319,77 @@ class GradingExecute(Execute):
         had = "an unknown share of a CPU" if out.spent is None else out.spent.describe()
         return f"{why} (the machine was busy: this submission had {had})", STARVED
 
+    _link: live.KernelLink | None = None
+
+    def _open_link(self) -> live.KernelLink:
+        """The link the grader's probes question this kernel over, opened before any of
+        the student's code runs (``isolation/live.py``)."""
+        box = getattr(self.km, "sandbox", None)
+        factor = self.wall_factor if self._cpu_accounted() else 1.0
+        link = live.KernelLink(
+            box.rundir if box is not None else None,
+            cell_timeout=float(self.timeout or self.notebook_timeout),
+            factor=factor,
+            uid=getattr(box, "uid", None),
+        )
+        try:
+            reply = self.wait_for_reply(self.kc.execute(live.connect_code(link.path), silent=True, store_history=False))
+            content = (reply or {}).get("content", {})
+            if content.get("status") != "ok":
+                raise RuntimeError(
+                    "the grading kernel could not open its link to the grader: "
+                    f"{content.get('ename', 'no reply')}: {content.get('evalue', '')}"
+                )
+            link.accept()
+        except BaseException:
+            link.close()
+            raise
+        return link
+
+    def _run_graded_test(self, cell: NotebookNode, resources: dict, index: int) -> None:
+        """A graded test cell, run once: its visible part as the student sees it, then a
+        request of the grader's own in which the kernel serves the grader's probes (its
+        outputs are dropped: what the student's code prints while it answers a probe never
+        reaches feedback). A visible check that fails leaves the hidden tests unrun."""
+        assert self._link is not None
+        name = grade_id(cell)
+        assert name is not None, "nbgrader refuses a grade cell without an id before Execute"
+        visible = live.visible_part(cell.source)
+        if visible.strip():
+            source = cell.source
+            cell.source = visible
+            try:
+                self.preprocess_cell(cell, resources, index)
+            finally:
+                cell.source = source
+            if any(o.get("output_type") == "error" for o in cell.outputs):
+                self._outcomes[name] = Outcome(None, "its hidden tests did not run: a visible check failed first")
+                return
+        serve = new_code_cell(live.SERVE)
+        self._link.begin(name, cell.source)
+        try:
+            self.execute_cell(serve, index, store_history=False)
+        finally:
+            self.nb.cells[index] = cell  # nbclient puts the cell it ran in the notebook
+            self._outcomes[name] = self._link.end()
+        for out in serve.outputs:  # the request's own error, in the grader's words only
+            if out.get("output_type") == "error":
+                if out.get("ename") in (*TIMEOUTS, "KeyboardInterrupt"):
+                    cell.outputs.append(error_output(str(out["ename"]), "The hidden tests were stopped."))
+                else:
+                    cell.outputs.append(
+                        error_output("GradingError", "The kernel stopped serving the hidden tests with an error.")
+                    )
+                break
+
+    def _judge_later(self, cell: NotebookNode, start: Sample | None) -> None:
+        """A graded cell's probes that failed past their time on a busy machine failed
+        because of the machine (``replay.blame_a_busy_machine``)."""
+        name = grade_id(cell)
+        end = self._sample()
+        if name is not None and start is not None and end is not None:
+            blame_a_busy_machine(self._outcomes, name, start, end, float(self.timeout or self.notebook_timeout))
+
     def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:
         """Widgets are not graded: their messages are not kept (they could be endless)."""
 
@@ -312,6 +399,32 @@ class GradingExecute(Execute):
             self.kernel_manager_class = sandbox.SandboxedKernelManager
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: KernelManager | None = None) -> tuple:
+        """With a ``live.Plan`` in ``resources`` (left by ``PlanProbes``), the grader's probes
+        question this kernel at each graded test cell, and the plan gets every cell's outcome."""
+        plan = (resources or {}).get(PROBED)
+        if not isinstance(plan, live.Plan):
+            return self._preprocess(nb, resources, km, probed=False)
+        self._outcomes: dict[str, Outcome] = {}
+        try:
+            self._preprocess(nb, resources, km, probed=True)
+        except BaseException as err:
+            plan.future.set_exception(err)
+            raise
+        finally:
+            if self._link is not None:
+                self._link.close()
+                self._link = None
+        for cell in graded_tests(self.nb):  # never reached: the notebook stopped before them
+            name = grade_id(cell)
+            if name is not None and name not in self._outcomes:
+                errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+                why = errors[0].get("evalue", "") if errors else "the notebook stopped before this cell"
+                busy = bool(errors) and errors[0].get("ename") == STARVED
+                self._outcomes[name] = Outcome(None, f"not run: {why}", stopped=True, busy=busy)
+        plan.future.set_result(self._outcomes)
+        return self.nb, self.resources
+
+    def _preprocess(self, nb: NotebookNode, resources: dict | None, km: KernelManager | None, probed: bool) -> tuple:
         if self.sandbox:
             # refuse clearly rather than run a student's code unconfined
             sandbox.check(sandbox.SandboxedKernelManager.limits_in(self.config))
@@ -328,6 +441,7 @@ class GradingExecute(Execute):
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
+            self._link = self._open_link() if probed else None
             first = self._sample()
             counted = first is not None and first.cpu is not None
             ceiling = self.notebook_timeout * (self.wall_factor if counted else 1.0)
@@ -342,12 +456,20 @@ class GradingExecute(Execute):
                     continue
                 start = self._sample()
                 self._cpu_out = None
-                self._cpu_killed = False
+                self._cpu_killed = self._wall_killed = False
+                test = probed and is_graded_test(cell)
                 try:
-                    self.preprocess_cell(cell, resources, index)
+                    if test:
+                        self._run_graded_test(cell, resources or {}, index)
+                    else:
+                        self.preprocess_cell(cell, resources, index)
                 except (CellTimeoutError, DeadKernelError) as stop:
                     if self._cpu_killed:  # killed at its CPU limit: whichever way nbclient noticed
                         words = f"This cell used its {self.timeout} s of CPU time and did not stop when interrupted."
+                        cell.outputs.append(error_output(TIMED_OUT, words))
+                        stopped = "an earlier cell ran too long and had to be stopped"
+                    elif self._wall_killed:
+                        words = f"This cell ran past {self._get_timeout(cell)} s and did not stop when interrupted."
                         cell.outputs.append(error_output(TIMED_OUT, words))
                         stopped = "an earlier cell ran too long and had to be stopped"
                     elif isinstance(stop, CellTimeoutError):
@@ -374,5 +496,7 @@ class GradingExecute(Execute):
                 if not self._cpu_killed:
                     self._mark_cpu_limit(cell)
                 self._mark_starved(cell, start)
+                if test:
+                    self._judge_later(cell, start)
         self.set_widgets_metadata()
         return self.nb, self.resources

@@ -8,8 +8,8 @@ the gradebook, export, feedback and formgrader all carry the judged score.
 from nbformat import NotebookNode
 
 from course_grader.judging.verdict import judge_notebook
+from course_grader.steps.grading_execute import PROBED
 from course_grader.steps.load_reference import ReferenceReader
-from course_grader.steps.replay_probes import REPLAYED
 
 
 class JudgeRecords(ReferenceReader):
@@ -18,12 +18,12 @@ class JudgeRecords(ReferenceReader):
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
-        if REPLAYED not in resources:
+        if PROBED not in resources:
             raise RuntimeError(
-                "JudgeRecords needs ReplayProbes before Execute in Autograde.autograde_preprocessors "
+                "JudgeRecords needs PlanProbes before GradingExecute in Autograde.autograde_preprocessors "
                 "(see the course's nbgrader_config.py)"
             )
-        verdicts = judge_notebook(nb, self.reference(info), resources[REPLAYED].result())
+        verdicts = judge_notebook(nb, self.reference(info), resources[PROBED].result())
         for grade_id, why in verdicts.items():
             if why:
                 self.log.warning("%s: %s earns nothing: %s", info["notebook"], grade_id, why)

@@ -8,10 +8,10 @@ replacements, or a full source string. A cheat *wins* when some graded cell scor
 than in its baseline; ``wins`` holds the reason when it does today (an open hole, marked
 xfail in ``tests/test_cheats.py``), or "" when the grader already holds.
 
-Code in here runs as a student's would: in a grading kernel, and again in the grader's
-replay of the notebook (``course_grader/isolation/replay.py``), each in the sandbox, where the
-grader package is a stand-in. It may patch anything in those processes, but never writes
-outside its own scratch folder.
+Code in here runs as a student's would: once, in a sandboxed grading kernel whose live
+objects the grader's probes question (``course_grader/isolation/live.py``), where the grader
+package is a stand-in. It may patch anything in that process, but never writes outside its
+own scratch folder.
 """
 
 import importlib
