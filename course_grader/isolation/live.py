@@ -81,8 +81,9 @@ class KernelLink:
 
     def __init__(self, rundir: Path | None, *, cell_timeout: float, factor: float, uid: int | None) -> None:
         # without a sandbox (--unsafe), a folder of its own, removed when the link closes
-        self.own = Path(tempfile.mkdtemp(prefix="course-link-")) if rundir is None else None
-        self.path = (rundir or self.own or Path()) / SOCKET_NAME
+        folder = rundir or Path(tempfile.mkdtemp(prefix="course-link-"))
+        self.own = None if rundir else folder
+        self.path = folder / SOCKET_NAME
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(self.path))
         self.listener.listen(1)
@@ -165,9 +166,3 @@ class KernelLink:
         self.listener.close()
         if self.own is not None:
             shutil.rmtree(self.own, ignore_errors=True)
-
-
-def visible_part(source: str) -> str:
-    """A graded test cell's source as the student sees it run: without its hidden tests."""
-    marker = "### BEGIN HIDDEN TESTS"
-    return source.split(marker, 1)[0] if marker in source else ""

@@ -14,16 +14,13 @@ The folder the process works in is a copy, so nothing it writes reaches the orig
 from __future__ import annotations
 
 import ast
-import copy
 import importlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +63,12 @@ def hidden_part(source: str) -> str:
     if HIDDEN[0] not in source:
         return source
     return source.split(HIDDEN[0], 1)[1].split(HIDDEN[1], 1)[0]
+
+
+def visible_part(source: str) -> str:
+    """A graded test cell's source as the student sees it run: what comes before its hidden
+    tests (nothing, when the whole cell is hidden tests, as ``hidden_part`` reads it)."""
+    return source.split(HIDDEN[0], 1)[0] if HIDDEN[0] in source else ""
 
 
 def _argument(node: ast.expr) -> tuple[str, Any]:
@@ -194,13 +197,7 @@ def _test_id(cell: NotebookNode) -> str:
     return name
 
 
-def replay(nb: NotebookNode, folder: Path, **options: Any) -> dict[str, Outcome]:
-    """grade_id -> Outcome for every graded test cell of ``nb``, the student's code running
-    in a copy of ``folder`` (the submission's folder as handed in). Options: ``start``'s."""
-    return start(nb, folder, **options).result()
-
-
-def start(
+def replay(
     nb: NotebookNode,
     folder: Path,
     *,
@@ -209,26 +206,16 @@ def start(
     notebook_timeout: float = 600.0,
     limits: sandbox.Limits | None = None,
     wall_factor: float = WALL_FACTOR,
-) -> Future[dict[str, Outcome]]:
-    """Copy ``folder`` now, then replay ``nb`` in it on a thread of its own: the grading
-    kernel can run at the same time (a student's slow cell is then waited for once, not
-    twice), and nothing it writes reaches the copy."""
+) -> dict[str, Outcome]:
+    """grade_id -> Outcome for every graded test cell of ``nb``, its code running in a copy
+    of ``folder``: nothing it writes reaches the original."""
     scratch = Path(tempfile.mkdtemp(prefix="course-replay-work-"))
-    work = scratch / folder.name
-    sandbox.private_copy(folder, work, sandbox.Limits().copy_mb * 2**20)  # regular files only
-    cells = copy.deepcopy(nb.cells)  # the kernel's run fills in outputs meanwhile
-    future: Future[dict[str, Outcome]] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(_replay(cells, work, sandboxed, cell_timeout, notebook_timeout, limits, wall_factor))
-        except BaseException as err:  # noqa: BLE001 - whoever waits for the result gets it
-            future.set_exception(err)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    threading.Thread(target=run, name="course-replay", daemon=True).start()
-    return future
+    try:
+        work = scratch / folder.name
+        sandbox.private_copy(folder, work, sandbox.Limits().copy_mb * 2**20)  # regular files only
+        return _replay(nb.cells, work, sandboxed, cell_timeout, notebook_timeout, limits, wall_factor)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _replay(

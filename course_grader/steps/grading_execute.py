@@ -38,7 +38,7 @@ from traitlets import Bool, Float, Integer
 from course_grader.cells import error_output, grade_id, graded_tests, is_graded_test
 from course_grader.isolation import live, sandbox
 from course_grader.isolation.cgroups import Cgroup, Interval, Sample, overrun
-from course_grader.isolation.replay import Outcome, blame_a_busy_machine
+from course_grader.isolation.replay import Outcome, blame_a_busy_machine, visible_part
 from course_grader.judging.verdict import BUSY_NAME
 
 PROBED = "course_probes"  # where PlanProbes leaves its live.Plan in nbgrader's resources
@@ -328,7 +328,7 @@ class GradingExecute(Execute):
         factor = self.wall_factor if self._cpu_accounted() else 1.0
         link = live.KernelLink(
             box.rundir if box is not None else None,
-            cell_timeout=float(self.timeout or self.notebook_timeout),
+            cell_timeout=self._cell_limit(),
             factor=factor,
             uid=getattr(box, "uid", None),
         )
@@ -354,7 +354,7 @@ class GradingExecute(Execute):
         assert self._link is not None
         name = grade_id(cell)
         assert name is not None, "nbgrader refuses a grade cell without an id before Execute"
-        visible = live.visible_part(cell.source)
+        visible = visible_part(cell.source)
         if visible.strip():
             source = cell.source
             cell.source = visible
@@ -382,13 +382,18 @@ class GradingExecute(Execute):
                     )
                 break
 
-    def _judge_later(self, cell: NotebookNode, start: Sample | None) -> None:
+    def _cell_limit(self) -> float:
+        """A cell's time limit in seconds (the notebook's when cells have none), for the
+        questions the grader's probes ask (``live.KernelLink``)."""
+        return float(self.timeout or self.notebook_timeout)
+
+    def _blame_a_busy_machine(self, cell: NotebookNode, start: Sample | None) -> None:
         """A graded cell's probes that failed past their time on a busy machine failed
         because of the machine (``replay.blame_a_busy_machine``)."""
         name = grade_id(cell)
         end = self._sample()
         if name is not None and start is not None and end is not None:
-            blame_a_busy_machine(self._outcomes, name, start, end, float(self.timeout or self.notebook_timeout))
+            blame_a_busy_machine(self._outcomes, name, start, end, self._cell_limit())
 
     def handle_comm_msg(self, outs: list, msg: dict, cell_index: int) -> None:
         """Widgets are not graded: their messages are not kept (they could be endless)."""
@@ -497,6 +502,6 @@ class GradingExecute(Execute):
                     self._mark_cpu_limit(cell)
                 self._mark_starved(cell, start)
                 if test:
-                    self._judge_later(cell, start)
+                    self._blame_a_busy_machine(cell, start)
         self.set_widgets_metadata()
         return self.nb, self.resources
